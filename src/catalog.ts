@@ -1,0 +1,69 @@
+import catalogJson from '../space/models.json' with { type: 'json' }
+
+/** One entry of space/models.json, the single model catalog shared with the Space server. */
+export interface CatalogModel {
+  name: string
+  aliases: string[]
+  repo: string
+  family: string
+  architecture: string
+  parameter_size: string
+  parameters: number
+  bf16_bytes: number
+  context_length: number
+  capabilities: string[]
+  license: string
+  /** false, or the Hub's gating mode: "auto" (click-through) or "manual" (owner reviews requests). */
+  gated: false | 'auto' | 'manual'
+  purpose: string
+  recommended_use: string
+  curated: boolean
+  display_order: number
+  excluded_reason: string | null
+  default_options: Record<string, number>
+}
+
+export interface Catalog {
+  version: number
+  default_models: string[]
+  models: CatalogModel[]
+}
+
+export const catalog: Catalog = catalogJson as Catalog
+
+/** Ollama treats `name` and `name:latest` as the same model; so do we. */
+function normalise(name: string): string {
+  const trimmed = name.trim().toLowerCase()
+  return trimmed.includes(':') ? trimmed : `${trimmed}:latest`
+}
+
+/** Finds a model by its catalog name or any alias; undefined when the name is not in the catalog. */
+export function findModel(name: string, source: Catalog = catalog): CatalogModel | undefined {
+  const wanted = normalise(name)
+  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normalise(n) === wanted))
+}
+
+export class UnknownModelError extends Error {
+  constructor(readonly unknown: string[]) {
+    super(
+      `Unknown model${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}. ` +
+        `The catalog (space/models.json) has: ${catalog.models.map((m) => m.name).join(', ')}.`,
+    )
+    this.name = 'UnknownModelError'
+  }
+}
+
+/**
+ * Parses a comma/space/newline separated list of model names into catalog entries, in the order given,
+ * without duplicates. Throws UnknownModelError naming every unknown name at once.
+ */
+export function resolveModels(list: string, source: Catalog = catalog): CatalogModel[] {
+  const names = list
+    .split(/[\s,]+/)
+    .map((n) => n.trim())
+    .filter(Boolean)
+  const unknown = names.filter((n) => !findModel(n, source))
+  if (unknown.length > 0) throw new UnknownModelError(unknown)
+  const found = names.map((n) => findModel(n, source) as CatalogModel)
+  return found.filter((m, i) => found.indexOf(m) === i)
+}
