@@ -86,7 +86,10 @@ function ensureVenv() {
     runOrExit(python, ['-m', 'venv', venv], 'python venv')
   }
   const pip = [venvPython, '-m', 'pip', 'install', '--progress-bar', 'off']
-  runOrExit(pip[0], [...pip.slice(1), LOCAL_TORCH], 'torch (CPU build)')
+  // On this machine pip finds the CPU wheel on disk; elsewhere (GitHub's runners) point
+  // ZEROLLAMA_TORCH_INDEX_URL at https://download.pytorch.org/whl/cpu, or PyPI serves a CUDA build.
+  const torchIndex = process.env.ZEROLLAMA_TORCH_INDEX_URL ? ['--index-url', process.env.ZEROLLAMA_TORCH_INDEX_URL] : []
+  runOrExit(pip[0], [...pip.slice(1), ...torchIndex, LOCAL_TORCH], 'torch (CPU build)')
   if (present.length > 0) {
     const dir = mkdtempSync(join(tmpdir(), 'zerollama-setup-'))
     const file = join(dir, 'requirements-local.txt')
