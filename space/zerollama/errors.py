@@ -1,0 +1,71 @@
+"""Errors in Ollama's shape: {"error": "..."} with the status Ollama uses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class ApiError(Exception):
+    """An error the HTTP layer answers as {"error": message} with `status`."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+def model_not_found(name: str) -> ApiError:
+    return ApiError(404, f"model '{name}' not found")
+
+
+def model_not_pulled(name: str) -> ApiError:
+    """Ollama's older wording, still used by the embed endpoints."""
+    return ApiError(404, f'model "{name}" not found, try pulling it first')
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+@dataclass(frozen=True)
+class GpuFailure:
+    """A failure of the GPU layer (ZeroGPU scheduler or worker), translated to HTTP."""
+
+    status: int
+    message: str
+    retry_after: int | None
+
+    def as_api_error(self) -> ApiError:
+        return ApiError(self.status, self.message, self.retry_after)
+
+
+_WAIT = re.compile(r"Try again in (?:(\d+) days?, )?(\d+):(\d{2}):(\d{2})")
+# When ZeroGPU gives no wait time (run-count limit, Space pool, queue timeout) clients retry after this.
+DEFAULT_QUOTA_RETRY_SECONDS = 600
+DEFAULT_BUSY_RETRY_SECONDS = 30
+
+
+def parse_retry_after(message: str) -> int | None:
+    """Seconds from ZeroGPU's "Try again in H:MM:SS" (a timedelta's str, maybe with days)."""
+    match = _WAIT.search(message)
+    if not match:
+        return None
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return max(1, ((days * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def translate_gpu_error(title: str | None, message: str) -> GpuFailure:
+    """Maps the `gr.Error` titles/messages `spaces` raises (zerogpu.md §4) to HTTP statuses."""
+    text = f"{title or ''} {message}"
+    if "quota exceeded" in text or "pending credits" in text or "reached its GPU limit" in text:
+        retry = parse_retry_after(message) or DEFAULT_QUOTA_RETRY_SECONDS
+        return GpuFailure(429, f"GPU quota exhausted: {message.strip()}", retry)
+    if "illegal duration" in text or "larger than the maximum allowed" in text:
+        return GpuFailure(400, f"requested GPU time is too long for this caller: {message.strip()}", None)
+    if "queue timeout" in text or "No GPU was available" in text or "client error" in text:
+        return GpuFailure(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
+    if "GPU task aborted" in text:
+        return GpuFailure(504, "the GPU task was aborted (it ran past its time or the worker died)", None)
+    return GpuFailure(500, message.strip() or "GPU worker error", None)

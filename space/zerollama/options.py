@@ -1,0 +1,134 @@
+"""Ollama `options` and `keep_alive`: parsed once into typed settings."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import CatalogModel
+from .errors import bad_request
+
+# Ollama's defaults (api/types.go DefaultOptions) before the model's own parameters.
+SERVER_DEFAULTS: dict[str, Any] = {
+    "temperature": 0.8,
+    "top_p": 0.9,
+    "top_k": 40,
+    "min_p": 0.0,
+    "repeat_penalty": 1.0,
+    "seed": -1,
+    "num_predict": -1,
+}
+INT_OPTIONS = {"top_k", "seed", "num_predict", "num_ctx", "repeat_last_n", "num_keep", "num_batch", "num_thread"}
+FLOAT_OPTIONS = {"temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty"}
+FLOAT_OPTIONS |= {"frequency_penalty"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    repeat_penalty: float
+    seed: int
+    max_new_tokens: int
+    num_ctx: int
+    stop: tuple[str, ...]
+
+
+def _typed(key: str, value: Any) -> Any:
+    if key in INT_OPTIONS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise bad_request(f'option "{key}" must be of type integer')
+        return int(value)
+    if key in FLOAT_OPTIONS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise bad_request(f'option "{key}" must be of type number')
+        return float(value)
+    return value
+
+
+def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None = None) -> GenerationOptions:
+    """Merges server defaults, the catalog's default_options and the request's options.
+
+    Unknown keys are ignored (the official clients send keys Ollama no longer uses); wrong types are 400.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise bad_request("options must be an object")
+    merged = {**SERVER_DEFAULTS, **model.default_options}
+    for key, value in raw.items():
+        if value is not None:
+            merged[key] = _typed(key, value)
+    stop = merged.get("stop") if stop_override is None else stop_override
+    if stop is None:
+        stop = []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise bad_request('option "stop" must be a list of strings')
+    limit = model.context_length
+    num_ctx = merged.get("num_ctx") or min(limit, env_int("ZEROLLAMA_DEFAULT_NUM_CTX", 8192))
+    if num_ctx > limit:
+        raise bad_request(f"num_ctx {num_ctx} exceeds the context length of {model.name} ({limit})")
+    if num_ctx < 1:
+        raise bad_request("num_ctx must be positive")
+    # Ollama's -1 means "until the context is full"; on a metered GPU we cap it (ZEROLLAMA_MAX_PREDICT).
+    cap = env_int("ZEROLLAMA_MAX_PREDICT", 1024)
+    num_predict = merged["num_predict"]
+    max_new = cap if num_predict < 0 else min(num_predict, cap)
+    for key in ("temperature", "top_p", "min_p", "repeat_penalty"):
+        if merged[key] < 0:
+            raise bad_request(f'option "{key}" must not be negative')
+    return GenerationOptions(
+        temperature=merged["temperature"],
+        top_p=merged["top_p"],
+        top_k=merged["top_k"],
+        min_p=merged["min_p"],
+        repeat_penalty=merged["repeat_penalty"],
+        seed=merged["seed"],
+        max_new_tokens=max_new,
+        num_ctx=num_ctx,
+        stop=tuple(s for s in stop if s),
+    )
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+DEFAULT_KEEP_ALIVE_SECONDS = 300.0
+
+
+def parse_keep_alive(raw: Any) -> float | None:
+    """Seconds to keep the model loaded; None = not given; math.inf = forever (negative values)."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise bad_request("keep_alive must be a number of seconds or a duration string")
+    if isinstance(raw, int | float):
+        seconds = float(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+        negative = text.startswith("-")
+        text = text.lstrip("+-")
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = _DURATION_PART.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise bad_request(f'time: invalid duration "{raw}"') from None
+            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+        seconds = -seconds if negative else seconds
+    else:
+        raise bad_request("keep_alive must be a number of seconds or a duration string")
+    if not math.isfinite(seconds):
+        raise bad_request("keep_alive must be finite")
+    return math.inf if seconds < 0 else seconds
