@@ -308,23 +308,31 @@ async function answer(
   if (req.method !== 'POST' || !request.query) {
     call.result = 'invalid'
     state.invalidDocuments.push(`#${index}: not a GraphQL POST (${req.method})`)
-    return sendJson(res, 400, { errors: [{ message: 'POST body must be a GraphQL request' }] })
+    sendJson(res, 400, { errors: [{ message: 'POST body must be a GraphQL request' }] })
+    return
   }
   const schema = railwaySchema()
   let document: ReturnType<typeof parse>
   try {
     document = parse(request.query)
   } catch (error) {
-    return reject(state, call, res, [String(error)])
+    reject(state, call, res, [String(error)])
+    return
   }
   const problems = validate(schema, document).map((e) => e.message)
   const operation = getOperationAST(document, request.operationName)
   if (!operation?.name) problems.push('operations must be named (operationName)')
   else call.operation = operation.name.value
-  if (problems.length > 0) return reject(state, call, res, problems)
+  if (problems.length > 0) {
+    reject(state, call, res, problems)
+    return
+  }
 
   const rule = takeFault(state, call)
-  if (rule && !rule.afterApply) return sendFault(rule.fault, call, res, hanging)
+  if (rule && !rule.afterApply) {
+    sendFault(rule.fault, call, res, hanging)
+    return
+  }
 
   const caller = authenticate(state, req)
   const result = await execute({
@@ -336,16 +344,19 @@ async function answer(
   })
   if (!('data' in result)) {
     // Variables that do not match their declared types: graphql-js stops before running anything.
-    return reject(
+    reject(
       state,
       call,
       res,
       (result.errors ?? []).map((e) => e.message),
     )
+    return
   }
-  if (rule) return sendFault(rule.fault, call, res, hanging)
-  if (result.errors?.length) call.result = 'graphql-error'
-  sendJson(res, 200, result)
+  if (rule) sendFault(rule.fault, call, res, hanging)
+  else {
+    if (result.errors?.length) call.result = 'graphql-error'
+    sendJson(res, 200, result)
+  }
 }
 
 function parseRequest(raw: string): { query?: string; operationName?: string; variables?: Record<string, unknown> } {
@@ -382,7 +393,7 @@ function sendFault(fault: RailwayFault, call: FakeCall, res: ServerResponse, han
       return
     case 'rate-limit':
       // Backboard sets Retry-After (seconds) on every 429; the X-RateLimit-* headers come with it.
-      return sendJson(
+      sendJson(
         res,
         429,
         { errors: [{ message: 'Rate limit exceeded' }] },
@@ -393,6 +404,7 @@ function sendFault(fault: RailwayFault, call: FakeCall, res: ServerResponse, han
           'x-ratelimit-reset': String(fault.retryAfterSeconds),
         },
       )
+      return
     case 'hang':
       hanging.add(res)
       res.on('close', () => hanging.delete(res))
@@ -402,7 +414,7 @@ function sendFault(fault: RailwayFault, call: FakeCall, res: ServerResponse, han
       res.end('{"data": {"unexpected": tru')
       return
     case 'graphql-error':
-      return sendJson(res, 200, { data: null, errors: [{ message: fault.message }] })
+      sendJson(res, 200, { data: null, errors: [{ message: fault.message }] })
   }
 }
 

@@ -7,7 +7,7 @@ afterEach(async () => {
   fake = undefined
 })
 
-async function post(url: string, body: unknown, token = COGNITIA.accountToken) {
+async function post(url: string, body: unknown, token: string = COGNITIA.accountToken) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
