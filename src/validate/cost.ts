@@ -1,0 +1,120 @@
+import costsJson from '../../space/costs.json' with { type: 'json' }
+import type { ZerollamaCatalog } from '../zerollama-catalog.js'
+
+/** The parts of space/costs.json (the one cost model's data) that the report needs. */
+export interface CostsData {
+  days_per_month: number
+  tiers: Record<
+    string,
+    { label: string; monthly_usd_per_seat: number; daily_quota_minutes: number; can_buy_over_quota: boolean }
+  >
+  hardware: Record<string, { label: string; usd_per_hour: number | null }>
+}
+
+export const costsData: CostsData = costsJson as unknown as CostsData
+
+/** Hourly price of a hardware flavor in USD: 0 for free flavors, null when the flavor is unknown. */
+export function hourlyUsd(flavor: string, costs: CostsData = costsData): number | null {
+  const entry = costs.hardware[flavor]
+  if (!entry) return null
+  return entry.usd_per_hour ?? 0
+}
+
+/** ZeroGPU (no hourly price) and cpu-basic are free; anything priced, or unknown, bills per minute. */
+export function isBilledHardware(flavor: string, costs: CostsData = costsData): boolean {
+  const price = hourlyUsd(flavor, costs)
+  return price === null || price > 0
+}
+
+export interface ModelCostLine {
+  model: string
+  basis: 'measured' | 'estimated'
+  /** Billed per 1,000 tokens right now (0 while inside the daily quota). */
+  per1kTokensCop: number
+  /** What 1,000 tokens cost once the quota is spent. */
+  overQuotaPer1kTokensCop: number
+  quotaSecondsPer1kTokens: number
+  monthlyQuotaSeconds: number
+  monthlyOverQuotaSeconds: number
+  /** Credits bought for the over-quota seconds; 0 on tiers that cannot buy them (calls are refused instead). */
+  monthlyUsageCop: number
+  /** Subscription + dedicated hardware + over-quota credits, if all monthly tokens went to this model. */
+  monthlyTotalCop: number
+}
+
+export interface CostSection {
+  currency: 'COP'
+  usdCop: number
+  usdCopDate: string
+  tier: string
+  tierLabel: string
+  hardware: string
+  hardwareBilled: boolean
+  hardwarePerMonthCop: number
+  subscriptionPerMonthCop: number
+  includedQuotaSecondsPerMonth: number
+  /** Generated tokens per month the estimate assumes (action input monthly-tokens). */
+  monthlyTokens: number
+  /** False on tiers that cannot buy over-quota time: past the quota, calls fail with 429 until the reset. */
+  canBuyOverQuota: boolean
+  models: ModelCostLine[]
+}
+
+/**
+ * The validate report's cost section: the catalog's per-model figures (computed by the server from the
+ * same cost model) projected onto a month of `monthlyTokens` generated tokens for the catalog's tier.
+ * `hardware` is the flavor the Hub reports when known; the catalog's own figure otherwise.
+ */
+export function costSection(
+  catalog: ZerollamaCatalog,
+  options: { monthlyTokens: number; hardware?: string; models?: string[] },
+  costs: CostsData = costsData,
+): CostSection {
+  const tier = costs.tiers[catalog.tier]
+  if (!tier)
+    throw new Error(
+      `cost model: unknown tier "${catalog.tier}" (space/costs.json has ${Object.keys(costs.tiers).join(', ')})`,
+    )
+  const hardware = options.hardware ?? catalog.hardware
+  const hardwarePerMonthCop = (hourlyUsd(hardware, costs) ?? 0) * 24 * costs.days_per_month * catalog.usd_cop
+  const subscriptionPerMonthCop = tier.monthly_usd_per_seat * catalog.usd_cop
+  const dailySeconds = catalog.quota.daily_seconds ?? tier.daily_quota_minutes * 60
+  const includedQuotaSecondsPerMonth = dailySeconds * costs.days_per_month
+  const wanted = options.models
+  const models = catalog.models
+    .filter((m) => !wanted || wanted.includes(m.name))
+    .map((m): ModelCostLine => {
+      const cost = m.cost
+      const monthlyQuotaSeconds = (options.monthlyTokens / 1000) * cost.quota_seconds_per_1k_tokens
+      const monthlyOverQuotaSeconds = Math.max(0, monthlyQuotaSeconds - includedQuotaSecondsPerMonth)
+      const copPerQuotaSecond =
+        cost.quota_seconds_per_1k_tokens > 0 ? cost.over_quota_per_1k_tokens_cop / cost.quota_seconds_per_1k_tokens : 0
+      const monthlyUsageCop = tier.can_buy_over_quota ? monthlyOverQuotaSeconds * copPerQuotaSecond : 0
+      return {
+        model: m.name,
+        basis: cost.basis,
+        per1kTokensCop: cost.per_1k_tokens_cop,
+        overQuotaPer1kTokensCop: cost.over_quota_per_1k_tokens_cop,
+        quotaSecondsPer1kTokens: cost.quota_seconds_per_1k_tokens,
+        monthlyQuotaSeconds,
+        monthlyOverQuotaSeconds,
+        monthlyUsageCop,
+        monthlyTotalCop: subscriptionPerMonthCop + hardwarePerMonthCop + monthlyUsageCop,
+      }
+    })
+  return {
+    currency: 'COP',
+    usdCop: catalog.usd_cop,
+    usdCopDate: catalog.usd_cop_date,
+    tier: catalog.tier,
+    tierLabel: tier.label,
+    hardware,
+    hardwareBilled: isBilledHardware(hardware, costs),
+    hardwarePerMonthCop,
+    subscriptionPerMonthCop,
+    includedQuotaSecondsPerMonth,
+    monthlyTokens: options.monthlyTokens,
+    canBuyOverQuota: tier.can_buy_over_quota,
+    models,
+  }
+}

@@ -1,0 +1,155 @@
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { OllamaClient } from '../ollama/client.js'
+import type { ZerollamaCatalog } from '../zerollama-catalog.js'
+import {
+  checkAuth,
+  checkGpu,
+  checkHardwareBilling,
+  checkModelsPresent,
+  checkTokensPerSecond,
+  checkTtft,
+} from './checks.js'
+import { type CostSection, costSection } from './cost.js'
+import { type MeasureOptions, measureModel } from './measure.js'
+import type { CheckResult, ModelMeasurement, RuntimeReader, SpaceRuntimeInfo } from './types.js'
+
+export interface SpaceThresholds {
+  ttftMsMax: number
+  tokensPerSecondMin: number
+  /** Catalog names that /api/tags must list; each is also measured. */
+  requiredModels: string[]
+  requireGpu: boolean
+  allowPaidHardware: boolean
+}
+
+export interface SpaceValidationOptions extends SpaceThresholds {
+  /** Credentials were given, so a request without them must be refused. */
+  authExpected: boolean
+  /** owner/name: with a RuntimeReader, the hardware check reads the Hub instead of the Space's own word. */
+  spaceId?: string
+  /** Generated tokens per month assumed by the cost estimate. */
+  monthlyTokens: number
+  measure?: MeasureOptions
+}
+
+export interface SpaceReport {
+  target: 'space'
+  baseUrl: string
+  generatedAt: string
+  passed: boolean
+  checks: CheckResult[]
+  models: ModelMeasurement[]
+  runtime: SpaceRuntimeInfo | null
+  cost: CostSection | null
+}
+
+const failedCheck = (id: string, title: string, error: unknown, detail: string): CheckResult => ({
+  id,
+  title,
+  status: 'fail',
+  observed: errorMessage(error),
+  expected: 'an answer',
+  detail,
+})
+
+/** Runs every Space check; a failing call becomes a failing check, so the report is always complete. */
+export async function validateSpace(
+  deps: { client: OllamaClient; logger: Logger; runtime?: RuntimeReader },
+  options: SpaceValidationOptions,
+): Promise<SpaceReport> {
+  const { client, logger } = deps
+  const checks: CheckResult[] = []
+  const models: ModelMeasurement[] = []
+
+  await logger.group('Models present', async () => {
+    try {
+      checks.push(checkModelsPresent(options.requiredModels, await client.tags()))
+    } catch (error) {
+      checks.push(failedCheck('models-present', 'Required models present', error, 'check base-url and credentials'))
+    }
+  })
+
+  await logger.group('Latency and speed per model', async () => {
+    for (const model of options.requiredModels) {
+      try {
+        const m = await measureModel(client, model, options.measure)
+        logger.info(
+          `${model}: TTFT ${Math.round(m.ttftMs)} ms, ${m.tokensPerSecond.toFixed(1)} tokens/s on ${m.device}`,
+        )
+        models.push(m)
+        checks.push(checkTtft(m, options.ttftMsMax), checkTokensPerSecond(m, options.tokensPerSecondMin))
+      } catch (error) {
+        checks.push(failedCheck(`generate:${model}`, `${model} answers`, error, 'pull the model, then re-run'))
+      }
+    }
+    checks.push(
+      options.requireGpu
+        ? checkGpu(models)
+        : {
+            id: 'gpu',
+            title: 'Models run on the GPU',
+            status: 'skip',
+            observed: '-',
+            expected: 'gpu',
+            detail: 'require-gpu is false',
+          },
+    )
+  })
+
+  await logger.group('Authentication', async () => {
+    try {
+      checks.push(checkAuth(options.authExpected, options.authExpected ? await client.statusWithoutAuth() : null))
+    } catch (error) {
+      checks.push(failedCheck('auth', 'Requests without credentials are refused', error, 'check base-url'))
+    }
+  })
+
+  let runtime: SpaceRuntimeInfo | null = null
+  let cost: CostSection | null = null
+  await logger.group('Hardware and costs', async () => {
+    let catalog: ZerollamaCatalog | undefined
+    try {
+      catalog = await client.catalog()
+    } catch (error) {
+      logger.warning(`no cost figures: /api/zerollama/catalog failed (${errorMessage(error)})`)
+    }
+    if (deps.runtime && options.spaceId) {
+      try {
+        runtime = await deps.runtime.getRuntime(options.spaceId)
+      } catch (error) {
+        logger.warning(
+          `cannot read the Space runtime from the Hub (${errorMessage(error)}); using the catalog's hardware`,
+        )
+      }
+    }
+    if (runtime || catalog)
+      checks.push(checkHardwareBilling(runtime ?? undefined, catalog?.hardware ?? '', options.allowPaidHardware))
+    else
+      checks.push(
+        failedCheck(
+          'hardware-billing',
+          'No paid hardware billed',
+          'hardware unknown',
+          'give space-id and hf-token so the Hub can be asked',
+        ),
+      )
+    if (catalog)
+      cost = costSection(catalog, {
+        monthlyTokens: options.monthlyTokens,
+        hardware: runtime?.hardware.current ?? undefined,
+        models: options.requiredModels,
+      })
+  })
+
+  return {
+    target: 'space',
+    baseUrl: client.baseUrl,
+    generatedAt: new Date().toISOString(),
+    passed: checks.every((c) => c.status !== 'fail'),
+    checks,
+    models,
+    runtime,
+    cost,
+  }
+}

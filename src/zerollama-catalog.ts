@@ -1,0 +1,129 @@
+/**
+ * Typed client for the zerollama Space's `GET /api/zerollama/catalog` (contract: docs/catalog-api.md).
+ * Self-contained on purpose (standard fetch, no other imports) so Cognitia's model selector can use it
+ * as is; the pipeline reads the same endpoint through OllamaClient.catalog().
+ */
+
+export type AccountTier = 'free' | 'pro' | 'team' | 'enterprise' | (string & {})
+
+export interface ZerollamaQuota {
+  /** Daily ZeroGPU seconds included in the tier; null when unknown. */
+  daily_seconds: number | null
+  used_seconds: number | null
+  left_seconds: number | null
+}
+
+export interface ZerollamaModelCost {
+  /** "measured" from this server's own figures, "estimated" from the model size until then. */
+  basis: 'measured' | 'estimated'
+  gpu_seconds_per_1k_tokens: number
+  /** Money actually billed per 1,000 generated tokens (0 while inside the daily quota). */
+  per_1k_tokens_usd: number
+  per_1k_tokens_cop: number
+  /** Daily quota consumed per 1,000 tokens. */
+  quota_seconds_per_1k_tokens: number
+  /** What 1,000 tokens cost once the quota is spent (credits on paid tiers). */
+  over_quota_per_1k_tokens_cop: number
+  typical_reply_tokens: number
+  typical_reply_cop: number
+}
+
+export interface ZerollamaCatalogModel {
+  name: string
+  aliases: string[]
+  purpose: string
+  recommended_use: string
+  parameter_size: string
+  size_bytes: number
+  context_length: number
+  capabilities: string[]
+  display_order: number
+  /** Resident on the GPU (or in memory off ZeroGPU). */
+  loaded: boolean
+  /** Measured on the server; null until its first generation. */
+  tokens_per_second: number | null
+  cost: ZerollamaModelCost
+}
+
+export interface ZerollamaCatalog {
+  currency: 'COP'
+  usd_cop: number
+  usd_cop_date: string
+  tier: AccountTier
+  /** The Space's hardware flavor: zero-a10g, or a dedicated (hourly billed) one. */
+  hardware: string
+  quota: ZerollamaQuota
+  /** Curated models, in display order. */
+  models: ZerollamaCatalogModel[]
+  excluded: { name: string; reason: string }[]
+}
+
+export class ZerollamaCatalogError extends Error {
+  override name = 'ZerollamaCatalogError'
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function expectField(object: Record<string, unknown>, key: string, type: string, where: string): void {
+  const value = object[key]
+  const ok = type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type
+  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`)
+}
+
+/**
+ * Checks the fields the selector and the validate report rely on, so a server that drifts from the
+ * contract fails loudly here instead of showing NaN pesos. Models come back sorted by display_order.
+ */
+export function parseZerollamaCatalog(value: unknown): ZerollamaCatalog {
+  if (!isObject(value)) throw new ZerollamaCatalogError('catalog: the body is not a JSON object')
+  expectField(value, 'usd_cop', 'number', '')
+  expectField(value, 'tier', 'string', '')
+  expectField(value, 'hardware', 'string', '')
+  expectField(value, 'quota', 'object', '')
+  expectField(value, 'models', 'array', '')
+  for (const [index, model] of (value.models as unknown[]).entries()) {
+    if (!isObject(model)) throw new ZerollamaCatalogError(`catalog: models[${index}] is not an object`)
+    expectField(model, 'name', 'string', `models[${index}].`)
+    expectField(model, 'display_order', 'number', `models[${index}].`)
+    expectField(model, 'cost', 'object', `models[${index}].`)
+    const cost = model.cost as Record<string, unknown>
+    for (const key of ['per_1k_tokens_cop', 'quota_seconds_per_1k_tokens', 'over_quota_per_1k_tokens_cop'])
+      expectField(cost, key, 'number', `models[${index}].cost.`)
+  }
+  const catalog = { excluded: [], ...value } as unknown as ZerollamaCatalog
+  return { ...catalog, models: [...catalog.models].sort((a, b) => a.display_order - b.display_order) }
+}
+
+export interface FetchCatalogOptions {
+  /** e.g. { Authorization: 'Bearer hf_…' } for a private Space: the same headers your Ollama client sends. */
+  headers?: Record<string, string>
+  timeoutMs?: number
+  fetch?: typeof fetch
+}
+
+/** GETs `<baseUrl>/api/zerollama/catalog` and returns it typed and checked. */
+export async function fetchZerollamaCatalog(
+  baseUrl: string,
+  options: FetchCatalogOptions = {},
+): Promise<ZerollamaCatalog> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/api/zerollama/catalog`
+  const response = await (options.fetch ?? fetch)(url, {
+    headers: { Accept: 'application/json', ...options.headers },
+    signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+  })
+  if (!response.ok) {
+    const body = await response.text().catch(() => '')
+    throw new ZerollamaCatalogError(`catalog: HTTP ${response.status} from ${url}: ${body.slice(0, 300)}`)
+  }
+  return parseZerollamaCatalog(await response.json())
+}
+
+/** Pesos in the es-CO format ("$ 1.234"); amounts under 10 COP keep one decimal so they do not read as 0. */
+export function formatCop(value: number): string {
+  return new Intl.NumberFormat('es-CO', {
+    style: 'currency',
+    currency: 'COP',
+    maximumFractionDigits: value !== 0 && Math.abs(value) < 10 ? 1 : 0,
+  }).format(value)
+}

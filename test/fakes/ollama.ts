@@ -1,0 +1,249 @@
+/**
+ * A small local server that speaks the zerollama Space's Ollama API for unit tests: streamed /api/pull
+ * with byte progress, /api/tags, /api/ps, streamed /api/generate and /api/chat with Ollama's timing
+ * fields (nanoseconds) and the zerollama cost field, /api/zerollama/catalog, 401 without credentials
+ * when configured, and a gated-model refusal on pull. Wire shapes follow shared/reference/ollama-api.md
+ * and docs/catalog-api.md.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { catalog, findModel } from '../../src/catalog.js'
+
+export interface FakeOllamaOptions {
+  /** Models already pulled (catalog names). */
+  pulled?: string[]
+  /** Every /api route needs `Authorization: Bearer <hfToken>` (a private Space behind HF's proxy). */
+  hfToken?: string
+  /** The server's shared key: `Authorization: Bearer <key>` or the X-Zerollama-Key header. */
+  apiKey?: string
+  /** Models whose pull is refused as gated; 'status' answers 403 up front, 'stream' fails mid-stream. */
+  gated?: Record<string, 'status' | 'stream'>
+  /** Delay before the first generated token. */
+  ttftMs?: number
+  /** Decode speed reported in eval_count / eval_duration. */
+  tokensPerSecond?: number
+  /** Where /api/ps says resident models live: size_vram > 0 for 'gpu'. */
+  device?: 'gpu' | 'cpu'
+  hardware?: string
+  tier?: string
+  /** Bytes per file the pull reports, and how many progress lines per file. */
+  pullBytes?: number
+  pullSteps?: number
+  /** Write every NDJSON line in two halves, a few ms apart (a line split across packets). */
+  splitLines?: boolean
+}
+
+export interface FakeOllama {
+  url: string
+  pulled: Set<string>
+  loaded: Set<string>
+  requests: { method: string; path: string; authorization?: string }[]
+  stop(): Promise<void>
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const WORDS = ['The', ' sky', ' is', ' blue', ' because', ' of', ' Rayleigh', ' scattering', ' — ', 'ñandú', '.']
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' })
+  res.end(JSON.stringify(body))
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  const text = Buffer.concat(chunks).toString('utf8')
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {}
+}
+
+export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeOllama> {
+  const pulled = new Set(options.pulled ?? [])
+  const loaded = new Set<string>()
+  const requests: FakeOllama['requests'] = []
+  const tokensPerSecond = options.tokensPerSecond ?? 80
+
+  const authorised = (req: IncomingMessage): boolean => {
+    const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '')
+    if (options.hfToken && bearer !== options.hfToken) return false
+    if (options.apiKey) {
+      const key = req.headers['x-zerollama-key'] ?? (options.hfToken ? undefined : bearer)
+      if (key !== options.apiKey) return false
+    }
+    return true
+  }
+
+  const streamLines = async (res: ServerResponse, lines: unknown[], gapMs = 0) => {
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson' })
+    for (const line of lines) {
+      const text = `${JSON.stringify(line)}\n`
+      if (options.splitLines) {
+        // Split inside the UTF-8 bytes so a multi-byte character can straddle two packets.
+        const bytes = Buffer.from(text)
+        const cut = Math.max(1, Math.floor(bytes.length / 2))
+        res.write(bytes.subarray(0, cut))
+        await sleep(2)
+        res.write(bytes.subarray(cut))
+      } else {
+        res.write(text)
+      }
+      if (gapMs) await sleep(gapMs)
+    }
+    res.end()
+  }
+
+  const pull = async (res: ServerResponse, name: string) => {
+    const model = findModel(name)
+    if (!model) return sendJson(res, 404, { error: `pull model manifest: file does not exist` })
+    const gated = options.gated?.[model.name]
+    const gatedMessage = `${model.repo} is a gated repository: access to model ${model.repo} is restricted; accept its license at https://huggingface.co/${model.repo}`
+    if (gated === 'status') return sendJson(res, 403, { error: gatedMessage })
+    const total = options.pullBytes ?? 4_000_000_000
+    const steps = options.pullSteps ?? 50
+    const lines: unknown[] = [{ status: 'pulling manifest' }]
+    if (gated === 'stream') lines.push({ error: gatedMessage })
+    else {
+      for (const file of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'])
+        for (let i = 0; i <= steps; i++)
+          lines.push({ status: `pulling ${file}`, digest: file, total, completed: Math.round((total * i) / steps) })
+      lines.push({ status: 'verifying sha256 digest' }, { status: 'writing manifest' }, { status: 'success' })
+      pulled.add(model.name)
+    }
+    await streamLines(res, lines)
+  }
+
+  const generation = async (res: ServerResponse, body: Record<string, unknown>, kind: 'generate' | 'chat') => {
+    const name = String(body.model ?? '')
+    const model = findModel(name)
+    if (!model || !pulled.has(model.name))
+      return sendJson(res, 404, { error: `model '${name}' not found, try pulling it first` })
+    loaded.add(model.name)
+    const numPredict = Number((body.options as Record<string, unknown> | undefined)?.num_predict ?? WORDS.length)
+    const words = WORDS.slice(0, Math.max(1, Math.min(numPredict, WORDS.length)))
+    const createdAt = new Date().toISOString()
+    const piece = (text: string, done: boolean) =>
+      kind === 'chat'
+        ? { model: name, created_at: createdAt, message: { role: 'assistant', content: text }, done }
+        : { model: name, created_at: createdAt, response: text, done }
+    await sleep(options.ttftMs ?? 5)
+    const evalDuration = Math.round((words.length / tokensPerSecond) * 1e9)
+    const gpuSeconds = 0.5 + words.length / tokensPerSecond
+    const final = {
+      ...piece('', true),
+      done_reason: 'stop',
+      total_duration: evalDuration + 20_000_000,
+      load_duration: 1_000_000,
+      prompt_eval_count: 9,
+      prompt_eval_duration: 10_000_000,
+      eval_count: words.length,
+      eval_duration: evalDuration,
+      zerollama: { gpu_seconds: gpuSeconds, cost_usd: 0, cost_cop: 0, quota_seconds: gpuSeconds },
+    }
+    await streamLines(res, [...words.map((w) => piece(w, false)), final], 1)
+  }
+
+  const catalogBody = () => {
+    const usdCop = 3768.73
+    const models = catalog.models
+      .filter((m) => m.curated)
+      .map((m) => {
+        const speed = pulled.has(m.name) ? tokensPerSecond : null
+        const secondsPer1k = 1000 / (speed ?? 40)
+        const overQuotaPer1kCop = (secondsPer1k / 60) * 0.1 * usdCop
+        return {
+          name: m.name,
+          aliases: m.aliases,
+          purpose: m.purpose,
+          recommended_use: m.recommended_use,
+          parameter_size: m.parameter_size,
+          size_bytes: m.bf16_bytes,
+          context_length: m.context_length,
+          capabilities: m.capabilities,
+          display_order: m.display_order,
+          loaded: loaded.has(m.name),
+          tokens_per_second: speed,
+          cost: {
+            basis: speed ? 'measured' : 'estimated',
+            gpu_seconds_per_1k_tokens: secondsPer1k,
+            per_1k_tokens_usd: 0,
+            per_1k_tokens_cop: 0,
+            quota_seconds_per_1k_tokens: secondsPer1k,
+            over_quota_per_1k_tokens_cop: overQuotaPer1kCop,
+            typical_reply_tokens: 300,
+            typical_reply_cop: 0,
+          },
+        }
+      })
+    return {
+      currency: 'COP',
+      usd_cop: usdCop,
+      usd_cop_date: '2026-03-03',
+      tier: options.tier ?? 'pro',
+      hardware: options.hardware ?? 'zero-a10g',
+      quota: { daily_seconds: 2400, used_seconds: null, left_seconds: null },
+      models,
+      excluded: catalog.models.filter((m) => !m.curated).map((m) => ({ name: m.name, reason: m.excluded_reason })),
+    }
+  }
+
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://fake').pathname
+    requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization })
+    try {
+      if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' })
+        return res.end('Ollama is running')
+      }
+      if (!authorised(req)) return sendJson(res, 401, { error: 'Invalid credentials' })
+      const route = `${req.method} ${path}`
+      if (route === 'GET /api/version') return sendJson(res, 200, { version: '0.0.0-fake' })
+      if (route === 'GET /api/tags')
+        return sendJson(res, 200, {
+          models: [...pulled].map((name) => ({
+            name,
+            model: name,
+            modified_at: new Date().toISOString(),
+            size: findModel(name)?.bf16_bytes ?? 0,
+            digest: 'sha256:0',
+            details: { format: 'safetensors', family: findModel(name)?.family },
+          })),
+        })
+      if (route === 'GET /api/ps')
+        return sendJson(res, 200, {
+          models: [...loaded].map((name) => {
+            const size = findModel(name)?.bf16_bytes ?? 0
+            return {
+              name,
+              model: name,
+              size,
+              size_vram: options.device === 'cpu' ? 0 : size,
+              expires_at: new Date().toISOString(),
+            }
+          }),
+        })
+      if (route === 'GET /api/zerollama/catalog') return sendJson(res, 200, catalogBody())
+      if (route === 'POST /api/pull') {
+        const body = await readBody(req)
+        return await pull(res, String(body.model ?? body.name ?? ''))
+      }
+      if (route === 'POST /api/generate') return await generation(res, await readBody(req), 'generate')
+      if (route === 'POST /api/chat') return await generation(res, await readBody(req), 'chat')
+      return sendJson(res, 404, { error: `${route} not found` })
+    } catch (error) {
+      if (!res.headersSent) sendJson(res, 400, { error: (error as Error).message })
+      else res.end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pulled,
+    loaded,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((error) => (error ? reject(error) : resolve()))
+      }),
+  }
+}
