@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { OllamaClient } from '../../src/ollama/client.js'
+import { fetchZerollamaCatalog, formatCop, ZerollamaCatalogError } from '../../src/zerollama-catalog.js'
+import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
+
+let fake: FakeOllama | undefined
+afterEach(async () => {
+  await fake?.stop()
+  fake = undefined
+})
+
+describe('zerollama catalog client', () => {
+  it('fetches the curated models in display order with their COP figures', async () => {
+    fake = await startFakeOllama({ pulled: ['phi3'], hfToken: 'hf_cognitia' })
+    const catalog = await fetchZerollamaCatalog(`${fake.url}/`, { headers: { Authorization: 'Bearer hf_cognitia' } })
+    expect(catalog.currency).toBe('COP')
+    expect(catalog.models.map((m) => m.name)).toEqual(['qwen2.5:7b', 'phi3', 'codellama:7b', 'gemma2:9b', 'mistral:7b'])
+    expect(catalog.excluded.map((e) => e.name)).toEqual(['llama3.2:3b'])
+    const phi3 = catalog.models[1]
+    expect(phi3?.cost.basis).toBe('measured')
+    expect(phi3?.cost.over_quota_per_1k_tokens_cop).toBeGreaterThan(0)
+    // the pipeline's client reads the same thing
+    const viaClient = await new OllamaClient({ baseUrl: fake.url, hfToken: 'hf_cognitia' }).catalog()
+    expect(viaClient.models.map((m) => m.name)).toEqual(catalog.models.map((m) => m.name))
+  })
+
+  it('throws a catalog error with the status when the Space refuses', async () => {
+    fake = await startFakeOllama({ hfToken: 'hf_cognitia' })
+    const error = await fetchZerollamaCatalog(fake.url).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ZerollamaCatalogError)
+    expect((error as Error).message).toMatch(/HTTP 401/)
+  })
+
+  it('formats pesos the Colombian way', () => {
+    expect(formatCop(154.7).replace(/\s/g, ' ')).toBe('$ 155')
+    expect(formatCop(1234567).replace(/\s/g, ' ')).toBe('$ 1.234.567')
+    expect(formatCop(3.21).replace(/\s/g, ' ')).toBe('$ 3,2')
+    expect(formatCop(0).replace(/\s/g, ' ')).toBe('$ 0')
+  })
+})
