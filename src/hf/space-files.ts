@@ -1,0 +1,117 @@
+/**
+ * The files that make up a Space, read from a local folder and hashed the way the Hub identifies
+ * them, so an upload can skip every file the Space already holds.
+ */
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { ConfigurationError } from '../errors.js'
+
+export interface SpaceFile {
+  /** Path inside the Space repo, always with forward slashes. */
+  path: string
+  content: Buffer
+  /** The git blob id the Hub reports as `oid` for a regular file. */
+  gitOid: string
+  /** The sha256 the Hub reports as `lfs.oid` when it stored the file with LFS. */
+  sha256: string
+}
+
+export type SpaceSdk = 'gradio' | 'docker'
+
+/** Local clutter that must never reach the Space (caches, virtualenvs, editor and VCS folders). */
+const ignoredNames = new Set(['__pycache__', 'node_modules', '.venv', '.git', '.pytest_cache', '.ruff_cache'])
+const keptDotFiles = new Set(['.gitattributes', '.dockerignore'])
+const ignoredSuffixes = ['.pyc', '.pyo']
+/** Docker Spaces listen on 7860 unless the README front matter says otherwise. */
+const defaultDockerPort = 7860
+
+export function gitBlobOid(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex')
+}
+
+export function toSpaceFile(path: string, content: Buffer): SpaceFile {
+  return { path, content, gitOid: gitBlobOid(content), sha256: createHash('sha256').update(content).digest('hex') }
+}
+
+/**
+ * Reads the folder that becomes the Space. For the `docker` SDK the README front matter is
+ * rewritten (sdk: docker, app_port from the Dockerfile's EXPOSE) because space/README.md is
+ * written for the Gradio SDK and the Hub picks the SDK from that front matter.
+ */
+export async function readSpaceFolder(folder: string, sdk: SpaceSdk): Promise<SpaceFile[]> {
+  const paths = await listFolder(folder).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new ConfigurationError(`space folder ${folder} does not exist`)
+    throw error
+  })
+  const files = new Map<string, Buffer>()
+  for (const path of paths) files.set(path, await readFile(join(folder, path)))
+  const readme = files.get('README.md')
+  if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`)
+  const declaredSdk = frontMatterValue(readme.toString('utf8'), 'sdk')
+  if (sdk === 'docker') {
+    const dockerfile = files.get('Dockerfile')
+    if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`)
+    files.set('README.md', Buffer.from(toDockerReadme(readme.toString('utf8'), exposedPort(dockerfile.toString()))))
+  } else if (declaredSdk !== 'gradio') {
+    throw new ConfigurationError(
+      `${folder}/README.md declares sdk: ${declaredSdk ?? '(none)'}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`,
+    )
+  }
+  return [...files].map(([path, content]) => toSpaceFile(path, content))
+}
+
+async function listFolder(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true })
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .filter((path) => path.split('/').every(isUploadable))
+    .sort()
+}
+
+function isUploadable(segment: string): boolean {
+  if (ignoredNames.has(segment) || ignoredSuffixes.some((suffix) => segment.endsWith(suffix))) return false
+  return !segment.startsWith('.') || keptDotFiles.has(segment)
+}
+
+/** The Dockerfile's first EXPOSE port; Docker Spaces route traffic to exactly one port. */
+export function exposedPort(dockerfile: string): number {
+  const match = /^\s*EXPOSE\s+(\d+)/im.exec(dockerfile)
+  return match ? Number(match[1]) : defaultDockerPort
+}
+
+interface FrontMatter {
+  /** Top-level entries in order; each keeps its continuation lines (lists, nested maps). */
+  entries: Array<{ key: string; lines: string[] }>
+  body: string
+}
+
+function splitFrontMatter(readme: string): FrontMatter | undefined {
+  const match = /^---\r?\n([\s\S]*?)\r?\n---(\r?\n|$)/.exec(readme)
+  if (!match) return undefined
+  const entries: FrontMatter['entries'] = []
+  for (const line of (match[1] ?? '').split(/\r?\n/)) {
+    const key = /^([A-Za-z_][\w-]*):/.exec(line)?.[1]
+    const last = entries.at(-1)
+    if (key) entries.push({ key, lines: [line] })
+    else if (last) last.lines.push(line)
+  }
+  return { entries, body: readme.slice(match[0].length) }
+}
+
+/** A top-level scalar from the README front matter, unquoted; undefined when absent. */
+export function frontMatterValue(readme: string, key: string): string | undefined {
+  const entry = splitFrontMatter(readme)?.entries.find((e) => e.key === key)
+  const raw = entry?.lines[0]?.slice(key.length + 1).trim()
+  return raw?.replace(/^(['"])(.*)\1$/, '$2')
+}
+
+/** Gradio-only keys go; sdk and app_port are set for Docker. Everything else is kept as written. */
+export function toDockerReadme(readme: string, appPort: number): string {
+  const frontMatter = splitFrontMatter(readme)
+  if (!frontMatter) throw new ConfigurationError('README.md has no front matter (--- ... ---) to declare the SDK')
+  const gradioOnly = new Set(['sdk', 'sdk_version', 'app_file', 'app_port', 'python_version'])
+  const kept = frontMatter.entries.filter((entry) => !gradioOnly.has(entry.key)).flatMap((entry) => entry.lines)
+  return ['---', ...kept, 'sdk: docker', `app_port: ${appPort}`, '---', ''].join('\n') + frontMatter.body
+}
