@@ -2,8 +2,10 @@
  * The one class that talks to Railway's public GraphQL API. Reads are retried (429 honouring
  * Retry-After, 5xx, timeouts, garbled replies); writes are sent once and never retried here:
  * Railway has no idempotency keys, so the caller reads back to learn whether a lost write applied.
+ *
+ * Node's global fetch (undici inside) rather than the undici 8 package: undici 8 needs Node ≥ 22.19
+ * and fails at import on the Node 20 machines the tests run on.
  */
-import { request } from 'undici'
 import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { type Clock, parseRetryAfter, pollUntil, realClock, retryRead } from '../retry.js'
@@ -251,16 +253,15 @@ export class RailwayClient {
     let text: string
     let retryAfter: string | undefined
     try {
-      const response = await request(this.endpoint, {
+      const response = await fetch(this.endpoint, {
         method: 'POST',
         headers,
         body: JSON.stringify({ query: operation.query, operationName: operation.name, variables }),
         signal: AbortSignal.timeout(this.timeoutMs),
       })
-      status = response.statusCode
-      const header = response.headers['retry-after']
-      retryAfter = Array.isArray(header) ? header[0] : header
-      text = await response.body.text()
+      status = response.status
+      retryAfter = response.headers.get('retry-after') ?? undefined
+      text = await response.text()
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
       const reason = timedOut ? `no answer within ${Math.round(this.timeoutMs / 1000)} s` : networkReason(error)
@@ -307,8 +308,8 @@ function names(items: { name: string }[]): string {
 }
 
 function networkReason(error: unknown): string {
-  const code = (error as { code?: string } | null)?.code
-  return code ? `network error ${code}` : 'network error'
+  const cause = (error as { cause?: { code?: string } } | null)?.cause
+  return cause?.code ? `network error ${cause.code}` : 'network error'
 }
 
 function graphqlError(what: string, status: number, messages: string[], tokenKind: RailwayTokenKind): Error {
