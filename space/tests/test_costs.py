@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from zerollama.costs import (
     CostConfigError,
     dedicated_monthly_usd,
@@ -52,9 +53,7 @@ def test_every_tier_and_price_names_a_recorded_source() -> None:
         ("enterprise", 60, True),
     ],
 )
-def test_tier_quotas_match_the_zerogpu_docs(
-    tier: str, daily_minutes: int, can_buy: bool
-) -> None:
+def test_tier_quotas_match_the_zerogpu_docs(tier: str, daily_minutes: int, can_buy: bool) -> None:
     loaded = settings(ZEROLLAMA_TIER=tier)
     assert loaded.tier.daily_quota_seconds == daily_minutes * 60
     assert loaded.tier.can_buy_over_quota is can_buy
@@ -111,10 +110,7 @@ def test_per_1k_tokens_on_zerogpu_bills_nothing_inside_quota() -> None:
 
 
 def test_per_1k_tokens_free_tier_has_no_over_quota_price() -> None:
-    assert (
-        per_1k_tokens(50, settings(ZEROLLAMA_TIER="free")).over_quota_per_1k_tokens_cop
-        is None
-    )
+    assert per_1k_tokens(50, settings(ZEROLLAMA_TIER="free")).over_quota_per_1k_tokens_cop is None
 
 
 def test_per_1k_tokens_on_dedicated_hardware_is_billed() -> None:
@@ -145,9 +141,7 @@ def test_per_1k_tokens_rejects_zero_speed() -> None:
         ("enterprise", 50, 50 * RATE),  # 60 min included
     ],
 )
-def test_monthly_estimate_tier_by_usage(
-    tier: str, minutes_per_day: float, expected_cop: float
-) -> None:
+def test_monthly_estimate_tier_by_usage(tier: str, minutes_per_day: float, expected_cop: float) -> None:
     estimate = monthly_estimate(minutes_per_day * 60, settings(), tier=tier)
     assert math.isclose(estimate.total_cop, expected_cop)
 
@@ -189,9 +183,7 @@ def test_estimated_speed_follows_memory_bandwidth() -> None:
         896e9 * 0.6 / 15_231_233_024,
     )
     t4 = settings(ZEROLLAMA_HARDWARE="t4-small")
-    assert estimated_tokens_per_second(10**9, t4) < estimated_tokens_per_second(
-        10**9, zerogpu
-    )
+    assert estimated_tokens_per_second(10**9, t4) < estimated_tokens_per_second(10**9, zerogpu)
     with pytest.raises(ValueError):
         estimated_tokens_per_second(10**9, settings(ZEROLLAMA_HARDWARE="cpu-basic"))
 
@@ -206,17 +198,13 @@ def test_estimated_speed_follows_memory_bandwidth() -> None:
         ("ZEROLLAMA_USD_COP", "0.00025"),
     ],
 )
-def test_bad_variables_are_refused_with_the_variable_named(
-    variable: str, value: str
-) -> None:
+def test_bad_variables_are_refused_with_the_variable_named(variable: str, value: str) -> None:
     with pytest.raises(CostConfigError, match=variable):
         load_cost_settings({variable: value})
 
 
 def test_rate_override_accepts_thousands_separator() -> None:
-    loaded = load_cost_settings(
-        {"ZEROLLAMA_USD_COP": "4,123.5", "ZEROLLAMA_TIER": "Team"}
-    )
+    loaded = load_cost_settings({"ZEROLLAMA_USD_COP": "4,123.5", "ZEROLLAMA_TIER": "Team"})
     assert loaded.usd_cop == 4123.5
     assert loaded.usd_cop_date == "set by ZEROLLAMA_USD_COP"
     assert loaded.tier.name == "team"

@@ -32,10 +32,7 @@ def instructions() -> list[tuple[str, str]]:
             continue
         joined.append(pending + line)
         pending = ""
-    return [
-        (text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "")
-        for text in joined
-    ]
+    return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "") for text in joined]
 
 
 def arguments(name: str) -> list[str]:
@@ -56,9 +53,7 @@ def default_models() -> list[str]:
 def test_official_ollama_image_pinned_by_digest() -> None:
     froms = arguments("FROM")
     assert len(froms) == 1
-    assert re.fullmatch(r"ollama/ollama(:[\w.-]+)?@sha256:[0-9a-f]{64}", froms[0]), (
-        froms[0]
-    )
+    assert re.fullmatch(r"ollama/ollama(:[\w.-]+)?@sha256:[0-9a-f]{64}", froms[0]), froms[0]
 
 
 def test_listens_on_the_space_app_port() -> None:
@@ -70,14 +65,10 @@ def test_listens_on_the_space_app_port() -> None:
 
 
 def test_runs_as_uid_1000_with_writable_model_store() -> None:
-    assert any(
-        re.search(r"useradd .*--uid 1000 user\b", args) for args in arguments("RUN")
-    )
+    assert any(re.search(r"useradd .*--uid 1000 user\b", args) for args in arguments("RUN"))
     assert arguments("USER")[-1] == "user"
     order = [instruction for instruction, _ in instructions()]
-    assert "RUN" not in order[order.index("USER") :], (
-        "no RUN as the Space user after switching (apt needs root)"
-    )
+    assert "RUN" not in order[order.index("USER") :], "no RUN as the Space user after switching (apt needs root)"
     env = env_values()
     assert env["HOME"] == "/home/user"
     assert env["OLLAMA_MODELS"].startswith(env["HOME"] + "/")
@@ -87,23 +78,15 @@ def test_runs_as_uid_1000_with_writable_model_store() -> None:
 def test_entrypoint_and_catalog_are_copied_where_the_image_expects_them() -> None:
     workdir = arguments("WORKDIR")[-1]
     copies = {args.split()[-2]: args.split()[-1] for args in arguments("COPY")}
-    assert all((SPACE / source).is_file() for source in copies), (
-        "COPY sources must exist in the Space repo"
-    )
-    destinations = {
-        source: str(Path(workdir) / target) for source, target in copies.items()
-    }
-    assert json.loads(arguments("ENTRYPOINT")[-1]) == [
-        destinations["docker/entrypoint.sh"]
-    ]
+    assert all((SPACE / source).is_file() for source in copies), "COPY sources must exist in the Space repo"
+    destinations = {source: str(Path(workdir) / target) for source, target in copies.items()}
+    assert json.loads(arguments("ENTRYPOINT")[-1]) == [destinations["docker/entrypoint.sh"]]
     assert env_values()["ZEROLLAMA_MODELS_FILE"] == destinations["models.json"]
     assert arguments("CMD")[-1] == "[]"
     assert ENTRYPOINT.stat().st_mode & stat.S_IXUSR
 
 
-def run_entrypoint(
-    tmp_path: Path, extra_env: dict[str, str] | None = None, failing: str = ""
-) -> list[str]:
+def run_entrypoint(tmp_path: Path, extra_env: dict[str, str] | None = None, failing: str = "") -> list[str]:
     """Run the real entrypoint with a fake `ollama` that logs each call; return the pulled models."""
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed (apt-get install jq); the image installs it")
@@ -134,9 +117,7 @@ def run_entrypoint(
     )
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
-    assert (
-        "serve" in calls and "list" in calls
-    )  # serve runs in the background: no order between the two
+    assert "serve" in calls and "list" in calls  # serve runs in the background: no order between the two
     return [call.split()[1] for call in calls if call.startswith("pull ")]
 
 

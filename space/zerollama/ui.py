@@ -1,0 +1,204 @@
+"""The Space's page (Gradio, at `/` for browsers): curated models with their cost in COP, a small chat
+playground that answers through the server's own generation path, the visitor's quota, and how to point
+Cognitia at this Space."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
+from .costs import CostSettings
+from .registry import ModelStatus
+
+# chat(model name, messages [{"role", "content"}], request) -> text pieces as they are generated
+ChatFunction = Callable[[str, list[dict[str, str]], gr.Request], Iterator[str]]
+
+TABLE_ID = "zerollama-models"
+
+
+def format_cop(value: float | None) -> str:
+    """Colombian peso format: thousands with '.', decimals with ','."""
+    if value is None:
+        return "—"
+    text = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"$ {text}"
+
+
+def _size(size_bytes: int) -> str:
+    return f"{size_bytes / 1e9:.1f} GB"
+
+
+def models_table(document: dict[str, Any]) -> str:
+    """The curated models as an HTML table (costs from the catalog document, so page and API agree)."""
+    rows = []
+    for model in document["models"]:
+        cost = model["cost"] or {}
+        speed = model["tokens_per_second"]
+        over_quota = cost.get("over_quota_per_1k_tokens_cop")
+        rows.append(
+            "<tr>"
+            f"<td><code>{html.escape(model['name'])}</code></td>"
+            f"<td>{html.escape(model['purpose'])}<br><small>{html.escape(model['recommended_use'])}</small></td>"
+            f"<td>{html.escape(model['parameter_size'])} · {_size(model['size_bytes'])}</td>"
+            f"<td>{'yes' if model['loaded'] else 'no'}</td>"
+            f"<td>{'—' if speed is None else f'{speed:g}'}</td>"
+            f"<td>{cost.get('quota_seconds_per_1k_tokens', '—')}</td>"
+            f"<td data-cop='{cost.get('per_1k_tokens_cop', '')}'>{format_cop(cost.get('per_1k_tokens_cop'))}</td>"
+            f"<td data-cop='{'' if over_quota is None else over_quota}'>{format_cop(over_quota)}</td>"
+            f"<td data-cop='{cost.get('typical_reply_cop', '')}'>{format_cop(cost.get('typical_reply_cop'))}</td>"
+            f"<td>{html.escape(cost.get('basis', 'unknown'))}</td>"
+            "</tr>"
+        )
+    excluded = "".join(
+        f"<li><code>{html.escape(e['name'])}</code>: {html.escape(e['reason'])}</li>" for e in document["excluded"]
+    )
+    return (
+        f"<table id='{TABLE_ID}'><thead><tr>"
+        "<th>Model</th><th>Purpose</th><th>Size (bf16)</th><th>Loaded</th><th>Tokens/s</th>"
+        "<th>Quota s per 1k tokens</th><th>COP per 1k tokens billed now</th>"
+        "<th>COP per 1k tokens after quota</th>"
+        f"<th>COP per reply (~{document_typical_tokens(document)} tokens)</th><th>Basis</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        + (f"<p><b>Not offered:</b></p><ul>{excluded}</ul>" if excluded else "")
+    )
+
+
+def document_typical_tokens(document: dict[str, Any]) -> int | str:
+    costs = [m["cost"] for m in document["models"] if m["cost"]]
+    return costs[0]["typical_reply_tokens"] if costs else "300"
+
+
+def pricing_note(document: dict[str, Any], settings: CostSettings) -> str:
+    tier = settings.tier
+    rate = f"1 USD = {format_cop(document['usd_cop'])} ({document['usd_cop_date']})"
+    if not settings.on_zerogpu:
+        hourly = settings.flavor.usd_per_hour or 0.0
+        return (
+            f"Dedicated hardware **{settings.flavor.label}**: {format_cop(hourly * document['usd_cop'])} per hour "
+            f"while running, busy or idle. {rate}."
+        )
+    after = (
+        "then $1 USD per 10 GPU-minutes from prepaid credits"
+        if tier.can_buy_over_quota
+        else "then requests are refused (HTTP 429) until the quota resets"
+    )
+    return (
+        f"ZeroGPU, account tier **{tier.label}**: {tier.daily_quota_seconds / 60:g} GPU-minutes per day included, "
+        f"{after}. Replies inside the quota bill nothing; the 'after quota' columns show what the same reply costs "
+        f"once it is spent. {rate}."
+    )
+
+
+def quota_text(document: dict[str, Any]) -> str:
+    quota = document["quota"]
+    if document["hardware"] != "zero-a10g":
+        return "**Quota:** none on dedicated hardware (billed per hour)."
+    daily = quota["daily_seconds"] / 60
+    if quota["used_seconds"] is None:
+        return (
+            f"**Your quota:** unknown until you call with a Hugging Face token "
+            f"(daily quota of this tier: {daily:g} min)."
+        )
+    return (
+        f"**Your quota today:** {quota['used_seconds'] / 60:.2f} min used through this Space, "
+        f"{quota['left_seconds'] / 60:.2f} of {daily:g} min left."
+    )
+
+
+def api_base_url(request: gr.Request | None) -> str:
+    host = os.environ.get("SPACE_HOST", "").strip()
+    if host:
+        return f"https://{host}"
+    starlette_request = getattr(request, "request", None)
+    if starlette_request is not None:
+        return str(starlette_request.base_url).rstrip("/")
+    return "http://127.0.0.1:7860"
+
+
+def cognitia_snippet(base_url: str) -> str:
+    return (
+        f"# Cognitia (Railway variables)\n"
+        f"OLLAMA_BASE_URL={base_url}\n"
+        f"# private Space: send a Hugging Face token with every request\n"
+        f"#   Authorization: Bearer hf_...\n\n"
+        f"# try it\n"
+        f"curl {base_url}/api/tags\n"
+        f"curl {base_url}{CATALOG_PATH}\n"
+    )
+
+
+def build_demo(
+    statuses: Callable[[], Iterable[ModelStatus]],
+    settings: CostSettings,
+    ledger: QuotaLedger,
+    chat: ChatFunction,
+) -> gr.Blocks:
+    """`statuses` is the registry's `statuses` method; `chat` answers through the server's generation path."""
+    curated = [model["name"] for model in build_catalog(statuses(), settings, ledger, {})["models"]]
+
+    def document(request: gr.Request | None) -> dict[str, Any]:
+        headers = dict(request.headers) if request is not None else {}
+        return build_catalog(statuses(), settings, ledger, headers)
+
+    def refresh(request: gr.Request) -> tuple[str, str, str, str]:
+        current = document(request)
+        base = api_base_url(request)
+        return models_table(current), pricing_note(current, settings), quota_text(current), cognitia_snippet(base)
+
+    def respond(message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
+        if not message.strip():
+            yield history, ""
+            return
+        messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+        messages.append({"role": "user", "content": message})
+        reply = ""
+        shown = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        try:
+            for piece in chat(model, messages, request):
+                reply += piece
+                shown[-1] = {"role": "assistant", "content": reply}
+                yield shown, ""
+        except Exception as error:  # shown to the visitor instead of a broken page
+            raise gr.Error(str(error)) from error
+        if not reply:
+            shown[-1] = {"role": "assistant", "content": "(empty reply)"}
+            yield shown, ""
+
+    with gr.Blocks(title="zerollama — Ollama API on Hugging Face ZeroGPU") as demo:
+        gr.Markdown(
+            "# zerollama\nThe Ollama API (and OpenAI's `/v1`) on Hugging Face ZeroGPU. "
+            f"Costs in Colombian pesos (COP); the same figures as `GET {CATALOG_PATH}`."
+        )
+        pricing = gr.Markdown()
+        table = gr.HTML(elem_id="zerollama-table")
+        quota = gr.Markdown(elem_id="zerollama-quota")
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown("## Playground")
+                model = gr.Dropdown(curated, value=curated[0] if curated else None, label="Model")
+                chatbot = gr.Chatbot(label="Chat", height=320, elem_id="zerollama-chat")
+                prompt = gr.Textbox(label="Message", placeholder="Ask something…", elem_id="zerollama-prompt")
+                send = gr.Button("Send", variant="primary", elem_id="zerollama-send")
+            with gr.Column(scale=2):
+                gr.Markdown("## Use it from Cognitia")
+                snippet = gr.Code(language="shell", label="API base URL", buttons=["copy"], elem_id="zerollama-api")
+
+        outputs = [table, pricing, quota, snippet]
+        demo.load(refresh, None, outputs)
+        for trigger in (prompt.submit, send.click):
+            trigger(respond, [prompt, chatbot, model], [chatbot, prompt]).then(refresh, None, outputs)
+    return demo
+
+
+def _text(content: Any) -> str:
+    """Gradio 6 may hand message content back as a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content)
