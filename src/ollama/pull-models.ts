@@ -31,6 +31,12 @@ export interface PulledModel {
   progressLines: number
 }
 
+export interface PullFailure {
+  model: string
+  repo: string
+  error: Error
+}
+
 /** A 401/403 on a pull, or a message about gating, means the weights are behind a license wall. */
 function isGatedRefusal(model: CatalogModel, error: OllamaApiError): boolean {
   if (error.status === 403) return true
@@ -40,49 +46,62 @@ function isGatedRefusal(model: CatalogModel, error: OllamaApiError): boolean {
 
 /**
  * Pulls each model into the Space, then proves it is usable: listed by /api/tags and able to answer
- * one short warm-up generation (which also loads it, so validate measures a warm model).
+ * one short warm-up generation (which also loads it, so validate measures a warm model). A failing model
+ * does not stop the others: the operator learns every gated or broken model from one run.
  */
 export async function pullModels(
   client: OllamaClient,
   models: CatalogModel[],
   logger: Logger,
   options: { progress?: ProgressOptions; clock?: Clock } = {},
-): Promise<PulledModel[]> {
+): Promise<{ pulled: PulledModel[]; failed: PullFailure[] }> {
   const clock = options.clock ?? realClock
-  const results: PulledModel[] = []
+  const pulled: PulledModel[] = []
+  const failed: PullFailure[] = []
   for (const model of models) {
-    const result = await logger.group(`Pull ${model.name} (${model.repo})`, async () => {
-      if (model.gated)
-        logger.info(`${model.name} is gated (${model.gated}): the Space's HF account must have accepted its license`)
-      const started = clock.now()
-      const progress = pullProgress(model.name, logger, { clock, ...options.progress })
-      try {
-        await client.pull(model.name, progress.onStatus)
-      } catch (error) {
-        if (error instanceof OllamaApiError && isGatedRefusal(model, error))
-          throw new GatedModelError(model.name, model.repo, error)
-        throw error
-      }
-      const pullSeconds = (clock.now() - started) / 1000
-      const tags = await client.tags()
-      const listed = tags.some((tag) => findModel(tag.name)?.name === model.name)
-      if (!listed) throw new OllamaApiError('/api/tags', `${model.name} was pulled but is not listed`, {})
-      const warmStart = clock.now()
-      let warmupTokens = 0
-      for await (const chunk of client.generate({ model: model.name, prompt: 'Hi', options: { num_predict: 8 } }))
-        if (chunk.done) warmupTokens = chunk.eval_count ?? 0
-      const warmupSeconds = (clock.now() - warmStart) / 1000
-      logger.info(`${model.name}: ready (pull ${pullSeconds.toFixed(1)} s, warm-up ${warmupSeconds.toFixed(1)} s)`)
-      return {
-        model: model.name,
-        repo: model.repo,
-        pullSeconds,
-        warmupSeconds,
-        warmupTokens,
-        progressLines: progress.lines(),
-      }
-    })
-    results.push(result)
+    const result = await logger
+      .group(`Pull ${model.name} (${model.repo})`, async () => {
+        if (model.gated)
+          logger.info(`${model.name} is gated (${model.gated}): the Space's HF account must have accepted its license`)
+        const started = clock.now()
+        const progress = pullProgress(model.name, logger, { clock, ...options.progress })
+        try {
+          await client.pull(model.name, progress.onStatus)
+        } catch (error) {
+          if (error instanceof OllamaApiError && isGatedRefusal(model, error))
+            throw new GatedModelError(model.name, model.repo, error)
+          throw error
+        }
+        const pullSeconds = (clock.now() - started) / 1000
+        const tags = await client.tags()
+        const listed = tags.some((tag) => findModel(tag.name)?.name === model.name)
+        if (!listed) throw new OllamaApiError('/api/tags', `${model.name} was pulled but is not listed`, {})
+        const warmStart = clock.now()
+        let warmupTokens = 0
+        for await (const chunk of client.generate({ model: model.name, prompt: 'Hi', options: { num_predict: 8 } }))
+          if (chunk.done) warmupTokens = chunk.eval_count ?? 0
+        const warmupSeconds = (clock.now() - warmStart) / 1000
+        logger.info(`${model.name}: ready (pull ${pullSeconds.toFixed(1)} s, warm-up ${warmupSeconds.toFixed(1)} s)`)
+        return {
+          model: model.name,
+          repo: model.repo,
+          pullSeconds,
+          warmupSeconds,
+          warmupTokens,
+          progressLines: progress.lines(),
+        }
+      })
+      .catch((error: unknown) => {
+        const failure = {
+          model: model.name,
+          repo: model.repo,
+          error: error instanceof Error ? error : new Error(String(error)),
+        }
+        logger.warning(`${model.name}: ${failure.error.message}`)
+        failed.push(failure)
+        return undefined
+      })
+    if (result) pulled.push(result)
   }
-  return results
+  return { pulled, failed }
 }

@@ -64,7 +64,8 @@ describe('pullModels', () => {
     fake = await startFakeOllama({ pullSteps: 200 })
     const logger = recordingLogger()
     const client = new OllamaClient({ baseUrl: fake.url })
-    const results = await pullModels(client, resolveModels('phi3, codellama:7b'), logger)
+    const { pulled: results, failed } = await pullModels(client, resolveModels('phi3, codellama:7b'), logger)
+    expect(failed).toEqual([])
     expect(results.map((r) => r.model)).toEqual(['phi3', 'codellama:7b'])
     expect(results.every((r) => r.warmupTokens > 0)).toBe(true)
     // 2 files × 201 status lines each per model, but only a handful of log lines
@@ -78,7 +79,10 @@ describe('pullModels', () => {
     fake = await startFakeOllama({ gated: { 'gemma2:9b': mode } })
     const logger = recordingLogger()
     const client = new OllamaClient({ baseUrl: fake.url })
-    const error = await pullModels(client, resolveModels('phi3 gemma2:9b'), logger).catch((e: unknown) => e)
+    const { pulled, failed } = await pullModels(client, resolveModels('gemma2:9b phi3'), logger)
+    expect(pulled.map((p) => p.model)).toEqual(['phi3'])
+    expect(failed.map((f) => f.model)).toEqual(['gemma2:9b'])
+    const error = failed[0]?.error
     expect(error).toBeInstanceOf(GatedModelError)
     expect((error as GatedModelError).modelPage).toBe('https://huggingface.co/google/gemma-2-9b-it')
     expect((error as Error).message).toMatch(
@@ -92,7 +96,8 @@ describe('pullModels', () => {
     fake = await startFakeOllama()
     await fake.stop()
     const client = new OllamaClient({ baseUrl: fake.url, retry: { attempts: 1 } })
-    const error = await pullModels(client, resolveModels('phi3'), recordingLogger()).catch((e: unknown) => e)
+    const { failed } = await pullModels(client, resolveModels('phi3'), recordingLogger())
+    const error = failed[0]?.error
     expect(error).not.toBeInstanceOf(GatedModelError)
     expect((error as Error).message).toMatch(/cannot reach/)
     fake = undefined

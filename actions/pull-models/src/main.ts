@@ -1,0 +1,91 @@
+import * as core from '@actions/core'
+import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
+import { ConfigurationError, errorMessage } from '../../../src/errors.js'
+import type { Logger } from '../../../src/logger.js'
+import { OllamaClient } from '../../../src/ollama/client.js'
+import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
+
+export const INPUT = {
+  models: 'models',
+  baseUrl: 'base-url',
+  hfToken: 'hf-token',
+  apiKey: 'api-key',
+  timeoutMinutes: 'timeout-minutes',
+} as const
+
+export interface Inputs {
+  models: CatalogModel[]
+  baseUrl: string
+  hfToken?: string
+  apiKey?: string
+  timeoutMinutes: number
+}
+
+/** Reads every input once; secrets are masked before anything else can print them. */
+export function readInputs(): Inputs {
+  const hfToken = core.getInput(INPUT.hfToken)
+  const apiKey = core.getInput(INPUT.apiKey)
+  for (const secret of [hfToken, apiKey]) if (secret) core.setSecret(secret)
+  const baseUrl = core.getInput(INPUT.baseUrl, { required: true }).replace(/\/+$/, '')
+  if (!/^https?:\/\/\S+$/.test(baseUrl))
+    throw new ConfigurationError(
+      `${INPUT.baseUrl} must be the Space API URL (https://<owner>-<name>.hf.space), got "${baseUrl}"`,
+    )
+  const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '60')
+  if (!(timeoutMinutes > 0))
+    throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
+  const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
+  if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
+  return { models, baseUrl, hfToken: hfToken || undefined, apiKey: apiKey || undefined, timeoutMinutes }
+}
+
+const actionsLogger: Logger = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+}
+
+async function writeSummary(inputs: Inputs, pulled: PulledModel[], failed: PullFailure[]): Promise<void> {
+  await core.summary
+    .addHeading('Models pulled into the Space', 2)
+    .addTable([
+      [
+        { data: 'Model', header: true },
+        { data: 'Hugging Face repo', header: true },
+        { data: 'Result', header: true },
+        { data: 'Pull', header: true },
+        { data: 'Warm-up', header: true },
+      ],
+      ...pulled.map((p) => [
+        p.model,
+        p.repo,
+        '✅ ready',
+        `${p.pullSeconds.toFixed(1)} s`,
+        `${p.warmupSeconds.toFixed(1)} s`,
+      ]),
+      ...failed.map((f) => [f.model, f.repo, `❌ ${f.error.message}`, '-', '-']),
+    ])
+    .addRaw(`Space API: ${inputs.baseUrl}. Next: run the validate action against it.`, true)
+    .write()
+}
+
+export async function run(): Promise<void> {
+  try {
+    const inputs = readInputs()
+    const client = new OllamaClient({
+      baseUrl: inputs.baseUrl,
+      hfToken: inputs.hfToken,
+      apiKey: inputs.apiKey,
+      signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
+    })
+    const { pulled, failed } = await pullModels(client, inputs.models, actionsLogger)
+    core.setOutput('models', pulled.map((p) => p.model).join(','))
+    await writeSummary(inputs, pulled, failed)
+    if (pulled.length > 0) core.notice(`${pulled.length} model(s) ready: ${pulled.map((p) => p.model).join(', ')}`)
+    if (failed.length > 0) throw new Error(failed.map((f) => `${f.model}: ${f.error.message}`).join('\n'))
+  } catch (error) {
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+    core.setFailed(errorMessage(error))
+  }
+}
