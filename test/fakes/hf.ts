@@ -112,8 +112,10 @@ export interface HfFake {
 
 export interface HfFakeOptions {
   users?: FakeUser[]
-  /** Runtime reads spent in BUILDING per build. */
+  /** Runtime reads spent in BUILDING per build (default 2). */
   buildPolls?: number
+  /** Runtime reads spent in APP_STARTING per start (default 1; 0 skips the stage). */
+  startingPolls?: number
 }
 
 export const fakeToken = 'hf_fakeWriteTokenAlice0123456789abcdef'
@@ -179,6 +181,7 @@ function lfsPointer(oid: string, size: number): Buffer {
 
 export async function startHfFake(options: HfFakeOptions = {}): Promise<HfFake> {
   const buildPolls = options.buildPolls ?? 2
+  const startingPolls = options.startingPolls ?? 1
   const state: HfFakeState = {
     users: options.users ?? [defaultUser],
     spaces: new Map(),
@@ -228,7 +231,7 @@ export async function startHfFake(options: HfFakeOptions = {}): Promise<HfFake> 
     const outcome = space.outcome.stage
     const needsBuild = rebuild || outcome === 'BUILD_ERROR'
     const stages = needsBuild ? building : []
-    if (outcome !== 'BUILD_ERROR') stages.push('APP_STARTING')
+    if (outcome !== 'BUILD_ERROR') for (let i = 0; i < startingPolls; i++) stages.push('APP_STARTING')
     stages.push(outcome)
     space.stage = stages.shift() ?? outcome
     space.pendingStages = stages

@@ -1,0 +1,143 @@
+import * as core from '@actions/core'
+import { ConfigurationError, errorMessage } from '../../../src/errors.js'
+import { type DeployRequest, type DeployResult, deploySpace } from '../../../src/hf/deploy.js'
+import { SpaceManager } from '../../../src/hf/space-manager.js'
+import { spaceUrls } from '../../../src/hf/space-urls.js'
+import type { Logger } from '../../../src/logger.js'
+
+export const Inputs = {
+  space: 'space',
+  hfToken: 'hf-token',
+  private: 'private',
+  runtime: 'runtime',
+  hardware: 'hardware',
+  spaceDir: 'space-dir',
+  apiKey: 'api-key',
+  hfReadToken: 'hf-read-token',
+  variables: 'variables',
+  waitTimeoutMinutes: 'wait-timeout-minutes',
+  dryRun: 'dry-run',
+} as const
+
+export const Outputs = {
+  spaceId: 'space-id',
+  spaceUrl: 'space-url',
+  apiBaseUrl: 'api-base-url',
+  commitSha: 'commit-sha',
+} as const
+
+/** Space secrets set from inputs; never accepted through `variables`, which are stored in clear. */
+const secretNames = { apiKey: 'ZEROLLAMA_API_KEY', hfReadToken: 'HF_TOKEN' } as const
+
+const logger: Logger = {
+  info: core.info,
+  warning: core.warning,
+  debug: core.debug,
+  group: (name, fn) => core.group(name, fn),
+}
+
+/** Reads a credential and masks it before anything can print it. */
+function secretInput(name: string, required = false): string {
+  const value = core.getInput(name, { required })
+  if (value) core.setSecret(value)
+  return value
+}
+
+function readInputs(): DeployRequest & { token: string } {
+  const token = secretInput(Inputs.hfToken, true)
+  const apiKey = secretInput(Inputs.apiKey)
+  const hfReadToken = secretInput(Inputs.hfReadToken)
+  const runtime = core.getInput(Inputs.runtime) || 'zerogpu'
+  if (runtime !== 'zerogpu' && runtime !== 'docker') {
+    throw new ConfigurationError(`runtime must be zerogpu or docker, got "${runtime}"`)
+  }
+  const minutes = Number(core.getInput(Inputs.waitTimeoutMinutes) || '30')
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 360) {
+    throw new ConfigurationError(`wait-timeout-minutes must be a number of minutes between 1 and 360`)
+  }
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: runId } = process.env
+  const runUrl = repo && runId ? `${server ?? 'https://github.com'}/${repo}/actions/runs/${runId}` : undefined
+  const spaceDir = core.getInput(Inputs.spaceDir) || 'space'
+  return {
+    token,
+    spaceId: core.getInput(Inputs.space, { required: true }),
+    private: core.getBooleanInput(Inputs.private),
+    runtime,
+    hardware: core.getInput(Inputs.hardware) || 'zero-a10g',
+    folder: spaceDir,
+    secrets: {
+      ...(apiKey ? { [secretNames.apiKey]: apiKey } : {}),
+      ...(hfReadToken ? { [secretNames.hfReadToken]: hfReadToken } : {}),
+    },
+    variables: parseVariables(core.getInput(Inputs.variables)),
+    commitMessage: runUrl
+      ? `Deploy ${spaceDir}/ from ${repo} run ${runId}`
+      : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
+    commitDescription: runUrl,
+    waitTimeoutMs: minutes * 60_000,
+    dryRun: core.getBooleanInput(Inputs.dryRun),
+  }
+}
+
+/** `KEY=VALUE` per line; blank lines and `#` comments are skipped. */
+export function parseVariables(text: string): Record<string, string> {
+  const variables: Record<string, string> = {}
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (!match) throw new ConfigurationError(`variables line ${index + 1} is not KEY=VALUE`)
+    const [, key = '', value = ''] = match
+    if (Object.values(secretNames).includes(key as never)) {
+      throw new ConfigurationError(`${key} is a secret: pass it through its own input, not variables`)
+    }
+    variables[key] = value
+  }
+  return variables
+}
+
+async function writeSummary(result: DeployResult, request: DeployRequest): Promise<void> {
+  const title = request.dryRun ? `Space ${result.spaceId} (dry run)` : `Space ${result.spaceId}`
+  await core.summary
+    .addHeading(title, 2)
+    .addTable([
+      [
+        { data: 'Item', header: true },
+        { data: 'Value', header: true },
+      ],
+      ['Space', result.spaceUrl],
+      ['API base URL', result.apiBaseUrl],
+      ['Runtime / hardware', `${request.runtime} / ${result.hardware ?? request.hardware}`],
+      ['Stage', result.stage],
+      ['Commit', result.commitSha || '—'],
+      [request.dryRun ? 'Would change' : 'Changed', result.changes.join('; ') || 'nothing'],
+    ])
+    .addRaw(request.dryRun ? 'Nothing was changed.' : 'Next: pull the models (pull-models job).', true)
+    .write()
+}
+
+export async function run(): Promise<void> {
+  try {
+    const request = readInputs()
+    const urls = spaceUrls(request.spaceId)
+    core.setOutput(Outputs.spaceId, request.spaceId)
+    core.setOutput(Outputs.spaceUrl, urls.spaceUrl)
+    core.setOutput(Outputs.apiBaseUrl, urls.apiBaseUrl)
+    const manager = new SpaceManager({
+      token: request.token,
+      hubUrl: process.env.HF_ENDPOINT || 'https://huggingface.co',
+      logger,
+    })
+    const result = await deploySpace(manager, request, logger, (sha) => core.setOutput(Outputs.commitSha, sha))
+    if (request.dryRun) core.setOutput(Outputs.commitSha, result.commitSha)
+    await writeSummary(result, request)
+    core.notice(
+      request.dryRun
+        ? `dry run: ${result.changes.length} change(s) planned for ${result.spaceId}`
+        : `${result.spaceId} is ${result.stage}: ${result.apiBaseUrl}`,
+    )
+  } catch (error) {
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+    core.setFailed(errorMessage(error))
+  }
+}
