@@ -34,7 +34,8 @@ BUILD_VERSION = 1
 
 CHAT_TEMPLATE = """\
 {%- if tools %}<|im_start|>system
-{% if messages and messages[0].role == 'system' %}{{ messages[0].content }}{% else %}You are a helpful assistant.{% endif %}
+{% if messages and messages[0].role == 'system' %}{{ messages[0].content }}
+{%- else %}You are a helpful assistant.{% endif %}
 
 # Tools
 

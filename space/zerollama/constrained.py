@@ -1,0 +1,76 @@
+"""Constrained decoding with xgrammar: `format` ("json" or a JSON schema) and forced tool calls.
+
+The grammar masks every token that would break the structure, so the output parses by construction;
+once the structure is complete only end-of-sequence stays allowed, so generation stops there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import xgrammar as xgr
+from xgrammar.contrib.hf import LogitsProcessor
+from xgrammar.structural_tag import ConstStringFormat, JSONSchemaFormat, SequenceFormat, StructuralTag
+
+from .errors import bad_request
+from .textstream import TOOL_CLOSE, TOOL_OPEN
+
+
+def validate_format(fmt: Any) -> str | dict | None:
+    """Checks `format` as Ollama does; returns None for "no format"."""
+    if fmt is None or fmt == "":
+        return None
+    if fmt == "json":
+        return "json"
+    if isinstance(fmt, dict):
+        try:
+            xgr.Grammar.from_json_schema(json.dumps(fmt), any_whitespace=False)
+        except Exception as error:  # noqa: BLE001 - xgrammar raises several types for bad schemas
+            raise bad_request(f'invalid format: {error}; expected "json" or a valid JSON Schema object') from None
+        return fmt
+    raise bad_request(f'invalid format: {json.dumps(fmt)}; expected "json" or a valid JSON Schema object')
+
+
+def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """JSON schema of one call to any of `tools`: {"name": <const>, "arguments": <its parameters>}."""
+    options = []
+    for tool in tools:
+        function = tool.get("function", {})
+        parameters = function.get("parameters") or {"type": "object"}
+        options.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": function.get("name", "")}, "arguments": parameters},
+                "required": ["name", "arguments"],
+            }
+        )
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def compiler_for(tokenizer: Any, vocab_size: int) -> xgr.GrammarCompiler:
+    info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
+    return xgr.GrammarCompiler(info)
+
+
+def logits_processor(
+    compiler: xgr.GrammarCompiler, fmt: str | dict | None, forced_tools: list[dict[str, Any]] | None
+) -> LogitsProcessor | None:
+    """A fresh processor for one generate() call (xgrammar's processors are single-use)."""
+    if forced_tools:
+        tag = StructuralTag(
+            format=SequenceFormat(
+                elements=[
+                    ConstStringFormat(value=TOOL_OPEN + "\n"),
+                    JSONSchemaFormat(json_schema=tool_call_schema(forced_tools)),
+                    ConstStringFormat(value="\n" + TOOL_CLOSE),
+                ]
+            )
+        )
+        return LogitsProcessor(compiler.compile_structural_tag(tag))
+    if fmt is None:
+        return None
+    if fmt == "json":
+        # Ollama's "json" grammar is a JSON object; no free whitespace, so a weak model cannot pad forever.
+        fmt = {"type": "object"}
+    return LogitsProcessor(compiler.compile_json_schema(json.dumps(fmt), any_whitespace=False))

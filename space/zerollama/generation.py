@@ -1,0 +1,292 @@
+"""What runs on the GPU: one job (chat/generate, embed, load, unload) turned into picklable events.
+
+Everything here crosses the ZeroGPU process boundary: jobs go in pickled, events come back pickled, and
+exceptions other than gr.Error would lose their message, so failures are returned as `Failed` events.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from .catalog import CatalogModel
+from .constrained import compiler_for, logits_processor
+from .options import GenerationOptions
+from .runtime import LoadedModel, ModelRuntime, ResidentModel
+from .textstream import OutputFilter
+
+
+@dataclass(frozen=True)
+class Job:
+    op: Literal["generate", "embed", "load", "unload"]
+    entry: CatalogModel
+    path: Path
+    pinned: bool = False
+    keep_alive: float | None = None
+    prompt_ids: tuple[int, ...] = ()
+    options: GenerationOptions | None = None
+    format: str | dict | None = None
+    tools: tuple[dict, ...] = ()
+    force_tool_call: bool = False
+    embed_inputs: tuple[tuple[int, ...], ...] = ()
+    normalize: bool = True
+    dimensions: int | None = None
+    requested_seconds: int = 60
+    # Generation stops (done_reason "length") before ZeroGPU would kill the call at requested_seconds.
+    deadline_seconds: float = math.inf
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    calls: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Finished:
+    done_reason: str
+    prompt_eval_count: int = 0
+    prompt_eval_duration: int = 0  # nanoseconds, as Ollama reports
+    eval_count: int = 0
+    eval_duration: int = 0
+    load_duration: int = 0
+    gpu_seconds: float = 0.0
+    embeddings: list[list[float]] | None = None
+    resident: list[ResidentModel] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Failed:
+    status: int
+    message: str
+    retry_after: int | None = None
+
+
+Event = TextDelta | ToolCalls | Finished | Failed
+
+
+class TokenQueue(BaseStreamer):
+    """Receives token ids from generate(); the first put() is the prompt, later ones new tokens."""
+
+    def __init__(self) -> None:
+        self.tokens: queue.Queue[int | None] = queue.Queue()
+        self.prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self.tokens.put(int(token))
+
+    def end(self) -> None:
+        self.tokens.put(None)
+
+
+class StopWhen(StoppingCriteria):
+    """Stops generate() when the consumer is gone (client disconnect, stop string) or time runs out."""
+
+    def __init__(self, cancelled: threading.Event, deadline: float) -> None:
+        self.cancelled = cancelled
+        self.deadline = deadline
+        self.timed_out = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        self.timed_out = time.monotonic() >= self.deadline
+        stop = self.cancelled.is_set() or self.timed_out
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+class IncrementalDecoder:
+    """Decodes token by token without splitting multi-byte characters (text arrives when complete)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.prefix_offset = 0
+        self.read_offset = 0
+
+    def push(self, token: int) -> str:
+        self.ids.append(token)
+        prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
+        text = self.tokenizer.decode(self.ids[self.prefix_offset :])
+        if len(text) > len(prefix) and not text.endswith("\ufffd"):
+            self.prefix_offset = self.read_offset
+            self.read_offset = len(self.ids)
+            return text[len(prefix) :]
+        return ""
+
+
+def _sampling(options: GenerationOptions) -> dict[str, Any]:
+    if options.temperature <= 0:
+        return {"do_sample": False}
+    settings: dict[str, Any] = {"do_sample": True, "temperature": options.temperature}
+    if 0 < options.top_p < 1:
+        settings["top_p"] = options.top_p
+    settings["top_k"] = options.top_k if options.top_k > 0 else None
+    if options.min_p > 0:
+        settings["min_p"] = options.min_p
+    return settings
+
+
+def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
+    options = job.options
+    assert options is not None
+    model, tokenizer = loaded.model, loaded.tokenizer
+    eos_ids = set(_eos_ids(model, tokenizer))
+    processors = []
+    if job.format is not None or job.force_tool_call:
+        if loaded.grammar_compiler is None:
+            loaded.grammar_compiler = compiler_for(tokenizer, model.config.vocab_size)
+        processors.append(
+            logits_processor(loaded.grammar_compiler, job.format, list(job.tools) if job.force_tool_call else None)
+        )
+    if options.seed >= 0:
+        torch.manual_seed(options.seed)
+    started = time.monotonic()
+    cancelled = threading.Event()
+    stop_when = StopWhen(cancelled, started + job.deadline_seconds)
+    streamer = TokenQueue()
+    input_ids = torch.tensor([list(job.prompt_ids)], device=loaded.device)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with torch.inference_mode():
+                model.generate(
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    max_new_tokens=options.max_new_tokens,
+                    repetition_penalty=options.repeat_penalty if options.repeat_penalty != 1.0 else None,
+                    logits_processor=processors or None,
+                    stopping_criteria=StoppingCriteriaList([stop_when]),
+                    streamer=streamer,
+                    pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids),
+                    eos_token_id=sorted(eos_ids),
+                    **_sampling(options),
+                )
+        except BaseException as error:  # noqa: BLE001 - reported by the consumer below
+            failure.append(error)
+            streamer.end()
+
+    worker = threading.Thread(target=run, name="generate", daemon=True)
+    output = OutputFilter(options.stop, parse_tools=bool(job.tools))
+    decoder = IncrementalDecoder(tokenizer)
+    first_token_at: float | None = None
+    count = 0
+    done_reason = "length"
+    worker.start()
+    try:
+        while (token := streamer.tokens.get()) is not None:
+            first_token_at = first_token_at or time.monotonic()
+            count += 1
+            if token in eos_ids:
+                done_reason = "stop"
+                continue
+            piece = output.feed(decoder.push(token))
+            yield from _piece_events(piece)
+            if piece.stopped:
+                done_reason = "stop"
+                cancelled.set()
+        worker.join()
+        if failure:
+            raise failure[0]
+        yield from _piece_events(output.finish())
+        if stop_when.timed_out:
+            done_reason = "length"
+    finally:
+        cancelled.set()  # the consumer left early (GeneratorExit): stop generate() now
+        worker.join()
+    finished_at = time.monotonic()
+    first = first_token_at or finished_at
+    yield Finished(
+        done_reason=done_reason,
+        prompt_eval_count=len(job.prompt_ids),
+        prompt_eval_duration=int((first - started) * 1e9),
+        eval_count=count,
+        eval_duration=int((finished_at - first) * 1e9),
+    )
+
+
+def _piece_events(piece: Any) -> Iterator[Event]:
+    if piece.text:
+        yield TextDelta(piece.text)
+    if piece.tool_calls:
+        yield ToolCalls(piece.tool_calls)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    configured = model.generation_config.eos_token_id
+    ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))
+
+
+def embed(job: Job, loaded: LoadedModel) -> list[list[float]]:
+    """Mean-pooled last hidden states: one vector per input (L2-normalised for /api/embed)."""
+    vectors = []
+    with torch.inference_mode():
+        for ids in job.embed_inputs:
+            input_ids = torch.tensor([list(ids)], device=loaded.device)
+            hidden = loaded.model(input_ids=input_ids, output_hidden_states=True).hidden_states[-1][0]
+            vector = hidden.float().mean(dim=0)
+            if job.dimensions:
+                vector = vector[: job.dimensions]
+            if job.normalize:
+                vector = torch.nn.functional.normalize(vector, dim=0)
+            vectors.append(vector.cpu().tolist())
+    return vectors
+
+
+def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
+    """Runs one job on this process's runtime. Yields events; never raises."""
+    started = time.monotonic()
+    try:
+        if job.op == "unload":
+            runtime.unload(job.entry.name)
+            yield Finished(done_reason="unload", resident=runtime.snapshot())
+            return
+        loaded, load_seconds = runtime.acquire(job.entry, job.path)
+        try:
+            finished = Finished(done_reason="load")
+            if job.op == "generate":
+                for event in generate(job, loaded):
+                    if isinstance(event, Finished):
+                        finished = event
+                    else:
+                        yield event
+            elif job.op == "embed":
+                finished = Finished(
+                    done_reason="stop",
+                    embeddings=embed(job, loaded),
+                    prompt_eval_count=sum(len(i) for i in job.embed_inputs),
+                )
+        finally:
+            runtime.release(loaded, job.keep_alive, pinned=job.pinned)
+        yield Finished(
+            **{
+                **finished.__dict__,
+                "load_duration": int(load_seconds * 1e9),
+                "gpu_seconds": time.monotonic() - started,
+                "resident": runtime.snapshot(),
+            }
+        )
+    except torch.cuda.OutOfMemoryError:
+        yield Failed(503, "the GPU ran out of memory for this request; retry with a shorter prompt or num_predict", 30)
+    except Exception as error:  # noqa: BLE001 - must cross the process boundary with its message
+        yield Failed(500, f"{type(error).__name__}: {error}")

@@ -1,0 +1,138 @@
+"""The one @spaces.GPU entry point, and how HTTP requests reach it.
+
+ZeroGPU keeps warm workers per decorated function, so chat, generate, embed, load and unload all go
+through `gpu_entry`. Its duration is computed per job (quota is checked against the requested duration).
+Each HTTP request runs the whole GPU generator in one dedicated thread that first sets Gradio's request
+context from the incoming request: `spaces` reads the caller's identity (X-IP-Token) there to charge the
+caller's quota instead of the Space's small shared pool. Request headers are never logged.
+Off ZeroGPU `spaces.GPU` returns the function unchanged and everything runs in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import gradio as gr
+import spaces
+from gradio.context import LocalContext
+
+from .errors import ApiError, translate_gpu_error
+from .generation import Event, Failed, Job, execute
+from .runtime import ModelRuntime
+
+ON_ZEROGPU = bool(spaces.config.Config.zero_gpu)
+
+_runtime: ModelRuntime | None = None
+
+
+def install_runtime(runtime: ModelRuntime) -> None:
+    """Sets the runtime the GPU entry uses (before launch, so ZeroGPU workers inherit it)."""
+    global _runtime
+    _runtime = runtime
+
+
+def requested_duration(job: Job) -> int:
+    return job.requested_seconds
+
+
+@spaces.GPU(duration=requested_duration)
+def gpu_entry(job: Job) -> Iterator[Event]:
+    assert _runtime is not None, "install_runtime() must run before the first request"
+    yield from execute(job, _runtime)
+
+
+class ServerBusy(ApiError):
+    def __init__(self) -> None:
+        super().__init__(503, "server busy, please try again.  maximum pending requests exceeded", 5)
+
+
+class GpuRunner:
+    """Bounds concurrency (custom routes bypass Gradio's queue) and bridges the GPU thread to asyncio."""
+
+    def __init__(
+        self,
+        entry: Callable[[Job], Iterator[Event]] = gpu_entry,
+        max_concurrency: int | None = None,
+        max_queue: int | None = None,
+    ) -> None:
+        self.entry = entry
+        default_concurrency = "1" if ON_ZEROGPU else "2"
+        self.max_concurrency = max_concurrency or int(os.environ.get("ZEROLLAMA_MAX_CONCURRENCY", default_concurrency))
+        self.max_queue = max_queue or int(os.environ.get("ZEROLLAMA_MAX_QUEUE", "32"))
+        self.blocks: gr.Blocks | None = None
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self._count_lock = threading.Lock()
+        self.pending = 0  # waiting or running
+        self.active = 0  # running now
+
+    def _enter(self) -> None:
+        with self._count_lock:
+            if self.pending >= self.max_queue + self.max_concurrency:
+                raise ServerBusy()
+            self.pending += 1
+
+    def _leave(self) -> None:
+        with self._count_lock:
+            self.pending -= 1
+
+    def iterate(self, job: Job, cancelled: threading.Event | None = None) -> Iterator[Event]:
+        """Runs `job` in the calling thread once a slot is free; gr.Error becomes a Failed event."""
+        self._enter()
+        try:
+            with self._slots:
+                self.active += 1
+                stream = None
+                try:
+                    stream = self.entry(job)
+                    for event in stream:
+                        yield event
+                        if cancelled is not None and cancelled.is_set():
+                            break
+                except gr.Error as error:
+                    failure = translate_gpu_error(getattr(error, "title", None), str(error.message))
+                    yield Failed(failure.status, failure.message, failure.retry_after)
+                finally:
+                    if stream is not None and hasattr(stream, "close"):
+                        stream.close()  # GeneratorExit inside the job stops generate() and frees the model
+                    self.active -= 1
+        finally:
+            self._leave()
+
+    async def events(self, job: Job, request: Any | None) -> AsyncIterator[Event]:
+        """Runs `job` in its own thread; stops the GPU work when the consumer stops iterating (client gone)."""
+        self._enter()
+        self._leave()  # counted again by iterate(); this early check answers 503 before any thread starts
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Event | None] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def pump() -> None:
+            self._bind_caller(request)
+            try:
+                for event in self.iterate(job, cancelled):
+                    loop.call_soon_threadsafe(events.put_nowait, event)
+            except ServerBusy as busy:
+                loop.call_soon_threadsafe(events.put_nowait, Failed(busy.status, busy.message, busy.retry_after))
+            except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
+                loop.call_soon_threadsafe(events.put_nowait, Failed(500, f"{type(error).__name__}: {error}"))
+            finally:
+                loop.call_soon_threadsafe(events.put_nowait, None)
+
+        threading.Thread(target=pump, name=f"gpu-{job.op}", daemon=True).start()
+        try:
+            while (event := await events.get()) is not None:
+                yield event
+        finally:
+            cancelled.set()
+
+    def _bind_caller(self, request: Any | None) -> None:
+        """Gives `spaces` the caller's request, as Gradio does around its own event handlers."""
+        LocalContext.request.set(gr.Request(request=request) if request is not None else None)
+        LocalContext.blocks.set(self.blocks)
+        LocalContext.event_id.set(None)
+        LocalContext.in_event_listener.set(False)
+        LocalContext.progress.set(None)

@@ -1,0 +1,126 @@
+"""The server's view of its models: catalog + weights on disk + what is resident + measured speed.
+
+`ModelRegistry.statuses()` is the read-only view other modules (the catalog route, the page) use.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from .catalog import Catalog, CatalogModel
+from .errors import ApiError, model_not_found
+from .generation import Finished
+from .runtime import ModelRuntime, ResidentModel
+from .store import ModelStore, StoredModel
+
+# Assumed before the first measurement, to size the first GPU requests (decode tokens/s per 1 GB of bf16).
+ASSUMED_DECODE_TOKENS_PER_S_PER_GB = 300.0
+ASSUMED_PREFILL_TOKENS_PER_S = 2000.0
+
+
+@dataclass
+class Speed:
+    decode_tokens_per_second: float | None = None
+    prefill_tokens_per_second: float | None = None
+    replies: int = 0
+
+    def record(self, finished: Finished) -> None:
+        def blend(old: float | None, new: float) -> float:
+            return new if old is None else 0.7 * old + 0.3 * new
+
+        if finished.eval_count > 1 and finished.eval_duration > 0:
+            rate = finished.eval_count / (finished.eval_duration / 1e9)
+            self.decode_tokens_per_second = blend(self.decode_tokens_per_second, rate)
+        if finished.prompt_eval_count > 0 and finished.prompt_eval_duration > 0:
+            rate = finished.prompt_eval_count / (finished.prompt_eval_duration / 1e9)
+            self.prefill_tokens_per_second = blend(self.prefill_tokens_per_second, rate)
+        self.replies += 1
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One catalog model as the server sees it now."""
+
+    entry: CatalogModel
+    downloaded: bool
+    loaded: bool
+    tokens_per_second: float | None  # measured decode speed on this server; None before any reply
+    expires_at: float | None  # unix seconds when it unloads; inf = stays; None = not loaded
+
+
+class ModelRegistry:
+    def __init__(self, catalog: Catalog, store: ModelStore, runtime: ModelRuntime, shares_runtime: bool) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.runtime = runtime
+        # Off ZeroGPU the generations run on this process's runtime; on ZeroGPU in workers, which report back.
+        self.shares_runtime = shares_runtime
+        self._speeds: dict[str, Speed] = {}
+        self._reported: list[ResidentModel] = []
+        self._lock = threading.Lock()
+
+    def find(self, name: str, not_found=model_not_found) -> tuple[CatalogModel, StoredModel]:
+        """The catalog entry and its weights, or 404 (unknown, or known but not pulled yet)."""
+        if not name:
+            raise not_found(name)
+        entry = self.catalog.find(name)
+        stored = self.store.find(entry) if entry else None
+        if entry is None or stored is None:
+            raise not_found(name)
+        return entry, stored
+
+    def entry(self, name: str) -> CatalogModel:
+        entry = self.catalog.find(name)
+        if entry is None:
+            raise ApiError(404, f"model '{name}' not found")
+        return entry
+
+    def record(self, entry: CatalogModel, finished: Finished) -> None:
+        with self._lock:
+            self._speeds.setdefault(entry.name, Speed()).record(finished)
+            self._reported = list(finished.resident)
+
+    def speed(self, entry: CatalogModel) -> Speed:
+        with self._lock:
+            return self._speeds.get(entry.name, Speed())
+
+    def decode_rate(self, entry: CatalogModel) -> float:
+        measured = self.speed(entry).decode_tokens_per_second
+        return measured or ASSUMED_DECODE_TOKENS_PER_S_PER_GB / max(entry.bf16_bytes / 1e9, 0.1)
+
+    def prefill_rate(self, entry: CatalogModel) -> float:
+        return self.speed(entry).prefill_tokens_per_second or ASSUMED_PREFILL_TOKENS_PER_S
+
+    def resident(self) -> list[ResidentModel]:
+        if self.shares_runtime:
+            return self.runtime.snapshot()
+        now = time.time()
+        with self._lock:
+            return [r for r in self._reported if r.expires_at > now]
+
+    def is_resident(self, entry: CatalogModel) -> bool:
+        return any(r.name == entry.name for r in self.resident())
+
+    def statuses(self) -> list[ModelStatus]:
+        resident = {r.name: r for r in self.resident()}
+        result = []
+        for entry in self.catalog.models:
+            loaded = resident.get(entry.name)
+            result.append(
+                ModelStatus(
+                    entry=entry,
+                    downloaded=self.store.find(entry) is not None,
+                    loaded=loaded is not None,
+                    tokens_per_second=self.speed(entry).decode_tokens_per_second,
+                    expires_at=loaded.expires_at if loaded else None,
+                )
+            )
+        return result
+
+
+def expiry_for_display(expires_at: float) -> float:
+    """Ollama shows far-future expiry for models that never unload."""
+    return min(expires_at, time.time() + 10 * 365 * 86400) if math.isinf(expires_at) else expires_at

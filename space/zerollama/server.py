@@ -1,0 +1,135 @@
+"""Assembling the server: models, runtime, routes, and Gradio's own launch (which ZeroGPU needs)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import torch
+from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
+
+from . import catalog_route, ollama_routes, openai_routes
+from .catalog import Catalog, load_catalog
+from .catalog_route import QuotaLedger
+from .costs import CostSettings, load_cost_settings
+from .gpu import ON_ZEROGPU, GpuRunner, install_runtime
+from .http import RootProbe
+from .registry import ModelRegistry
+from .runtime import ModelRuntime
+from .service import Service
+from .store import ModelStore
+from .tiny_models import build_all
+from .ui import build_demo
+
+log = logging.getLogger("zerollama")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_MODEL_DIR = REPO_ROOT / ".zerollama" / "demo-models"
+
+
+def runtime_from_env() -> ModelRuntime:
+    """ZeroGPU: bf16 on (emulated, then real) cuda within a 48 GB slice; else the local GPU or the CPU."""
+    if ON_ZEROGPU or torch.cuda.is_available():
+        device, dtype = "cuda", torch.bfloat16
+        default_budget = 44.0 if ON_ZEROGPU else torch.cuda.get_device_properties(0).total_memory / 1e9 * 0.85
+    else:
+        device, dtype, default_budget = "cpu", torch.float32, 16.0
+    budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
+    return ModelRuntime(device, dtype, int(budget_gb * 1e9))
+
+
+def store_from_env(catalog: Catalog) -> ModelStore:
+    """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use)."""
+    if os.environ.get("ZEROLLAMA_DEMO", "") in ("1", "true", "yes"):
+        model_dir = Path(os.environ.get("ZEROLLAMA_MODEL_DIR") or DEMO_MODEL_DIR)
+        log.info("demo mode: tiny models in %s", model_dir)
+        build_all(catalog, model_dir)
+        return ModelStore(model_dir)
+    return ModelStore.from_env()
+
+
+class Server:
+    """Everything the routes need; also what the page and the catalog route read (`registry`)."""
+
+    def __init__(self, catalog: Catalog, store: ModelStore, runtime: ModelRuntime, costs: CostSettings) -> None:
+        self.catalog = catalog
+        self.costs = costs
+        self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
+        self.runner = GpuRunner()
+        self.ledger = QuotaLedger()
+        self.service = Service(self.registry, self.runner, costs, self.ledger)
+        install_runtime(runtime)
+
+    @classmethod
+    def from_env(cls) -> Server:
+        catalog = load_catalog()
+        return cls(catalog, store_from_env(catalog), runtime_from_env(), load_cost_settings())
+
+    def preload_defaults(self) -> None:
+        """Default models go resident before launch: on ZeroGPU that places them in every GPU worker."""
+        if os.environ.get("ZEROLLAMA_PRELOAD", "1") in ("0", "false", "no"):
+            return
+        for name in self.catalog.default_models:
+            entry = self.catalog.find(name)
+            stored = self.registry.store.find(entry) if entry else None
+            if entry and stored:
+                log.info("loading %s from %s", entry.name, stored.path)
+                self.registry.runtime.place(entry, stored.path)
+
+    def routers(self) -> list[APIRouter]:
+        return [
+            ollama_routes.build_router(self.service, self.registry, self.costs),
+            openai_routes.build_router(self.service, self.registry, self.costs),
+        ]
+
+    def attach(self, app: FastAPI) -> None:
+        """Puts the API routes in front of Gradio's, so they win wherever paths overlap."""
+        routes = [route for router in self.routers() for route in router.routes]
+        app.router.routes[0:0] = routes
+        catalog_route.register(app, self.registry, self.costs, self.ledger)
+
+    def start_sweeper(self) -> None:
+        """Off ZeroGPU, models past their keep_alive are unloaded even when no request comes."""
+        if ON_ZEROGPU:
+            return
+
+        def sweep() -> None:
+            while not stop.wait(10):
+                self.registry.runtime.sweep()
+
+        stop = threading.Event()
+        threading.Thread(target=sweep, name="keep-alive-sweeper", daemon=True).start()
+
+
+def build_page(server: Server) -> gr.Blocks:
+    return build_demo(server.registry, server.costs, server.service, server.ledger)
+
+
+def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
+    page.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        prevent_thread_lock=True,
+        ssr_mode=False,
+        show_error=True,
+        app_kwargs={"middleware": [Middleware(RootProbe)]},
+        **launch_options,
+    )
+    # launch() creates a new app, so routes are added after it.
+    server.attach(page.app)
+    server.runner.blocks = page
+    return page
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = Server.from_env()
+    server.preload_defaults()
+    server.start_sweeper()
+    page = launch(server, build_page(server))
+    log.info("zerollama ready (ZeroGPU: %s, device: %s)", ON_ZEROGPU, server.registry.runtime.device)
+    page.block_thread()

@@ -1,0 +1,249 @@
+"""From validated requests to GPU jobs: templating, limits, the GPU time to request; results recorded.
+
+Everything that can be checked without the GPU is checked here, so a bad request never costs quota.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from jinja2 import TemplateError
+
+from .catalog import CatalogModel
+from .catalog_route import QuotaLedger
+from .constrained import validate_format
+from .costs import CostSettings, reply_cost
+from .errors import ApiError, bad_request, model_not_pulled
+from .generation import Event, Finished, Job
+from .gpu import ON_ZEROGPU, GpuRunner
+from .options import GenerationOptions, parse_keep_alive, parse_options
+from .registry import ModelRegistry
+from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
+from .store import StoredModel
+
+ROLES = {"system", "user", "assistant", "tool"}
+LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
+SAFETY_FACTOR = 1.25
+
+
+def _env_seconds(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+class Service:
+    def __init__(self, registry: ModelRegistry, runner: GpuRunner, costs: CostSettings, ledger: QuotaLedger) -> None:
+        self.registry = registry
+        self.runner = runner
+        self.costs = costs
+        self.ledger = ledger
+
+    # ---- jobs -------------------------------------------------------------------------------------
+
+    def chat_job(self, req: ChatRequest, force_tool_call: bool = False) -> Job:
+        if not req.model:
+            raise bad_request("model is required")
+        entry, stored = self.registry.find(req.model)
+        keep_alive = parse_keep_alive(req.keep_alive)
+        fmt = validate_format(req.format)
+        self._check_think(req.think, req.model)
+        tools = [t.model_dump(exclude_none=True) for t in req.tools or []]
+        if tools and not entry.supports_tools:
+            raise bad_request(f"registry.ollama.ai/library/{entry.name} does not support tools")
+        messages = req.messages or []
+        if any(m.images for m in messages) and not entry.supports_vision:
+            raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
+        if not messages:
+            return self._residency_job(entry, stored, keep_alive)
+        options = parse_options(req.options, entry)
+        tokenizer = self.registry.runtime.tokenizer(stored.path)
+        rendered = [self._message(m) for m in messages]
+        try:
+            prompt = tokenizer.apply_chat_template(
+                rendered, tools=tools or None, add_generation_prompt=True, tokenize=False
+            )
+        except TemplateError as error:
+            raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, force_tool_call)
+
+    def generate_job(self, req: GenerateRequest) -> Job:
+        if not req.model:
+            raise ApiError(404, "model '' not found")
+        entry, stored = self.registry.find(req.model)
+        keep_alive = parse_keep_alive(req.keep_alive)
+        fmt = validate_format(req.format)
+        self._check_think(req.think, req.model)
+        if req.raw and (req.template or req.system or req.context):
+            raise bad_request("raw mode does not support template, system, or context")
+        if req.template:
+            raise bad_request("template overrides are not supported: this server uses each model's chat template")
+        if req.suffix:
+            raise bad_request(f'"{req.model}" does not support insert')
+        if req.images and not entry.supports_vision:
+            raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
+        if not req.prompt:
+            return self._residency_job(entry, stored, keep_alive)
+        options = parse_options(req.options, entry)
+        tokenizer = self.registry.runtime.tokenizer(stored.path)
+        if req.raw:
+            ids = tokenizer(req.prompt, add_special_tokens=False)["input_ids"]
+        else:
+            messages = ([{"role": "system", "content": req.system}] if req.system else []) + [
+                {"role": "user", "content": req.prompt}
+            ]
+            try:
+                prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            except TemplateError as error:
+                raise bad_request(f"the chat template of {entry.name} rejected this prompt: {error}") from None
+            ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], False)
+
+    def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> tuple[Job | None, int]:
+        """The job (None for empty input) and the number of inputs."""
+        if not req.model:
+            raise model_not_pulled("")
+        entry, stored = self.registry.find(req.model, not_found=model_not_pulled)
+        keep_alive = parse_keep_alive(req.keep_alive)
+        options = parse_options(req.options, entry)
+        if legacy:
+            texts = [req.prompt] if req.prompt else []
+            truncate, dimensions = True, None
+        else:
+            texts = [req.input] if isinstance(req.input, str) else list(req.input or [])
+            truncate, dimensions = req.truncate is not False, req.dimensions
+            if dimensions is not None and dimensions < 1:
+                raise bad_request("dimensions must be positive")
+        if not texts:
+            return None, 0
+        tokenizer = self.registry.runtime.tokenizer(stored.path)
+        inputs = []
+        for text in texts:
+            ids = tokenizer(text, add_special_tokens=True)["input_ids"] or [tokenizer.eos_token_id]
+            if len(ids) > options.num_ctx:
+                if not truncate:
+                    raise bad_request("the input length exceeds the context length")
+                ids = ids[: options.num_ctx]
+            inputs.append(tuple(ids))
+        tokens = sum(len(i) for i in inputs)
+        requested, _ = self._duration(entry, tokens, 0)
+        job = Job(
+            op="embed",
+            entry=entry,
+            path=stored.path,
+            pinned=self._pinned(entry),
+            keep_alive=keep_alive,
+            embed_inputs=tuple(inputs),
+            normalize=not legacy,
+            dimensions=dimensions,
+            requested_seconds=requested,
+        )
+        return job, len(texts)
+
+    # ---- running ----------------------------------------------------------------------------------
+
+    async def run(self, job: Job, request: Any | None) -> AsyncIterator[Event]:
+        async for event in self.runner.events(job, request):
+            if isinstance(event, Finished):
+                self._record(job, event, request.headers if request is not None else {})
+            yield event
+
+    def _record(self, job: Job, finished: Finished, headers: Mapping[str, str]) -> None:
+        self.registry.record(job.entry, finished)
+        self.ledger.record(headers, reply_cost(finished.gpu_seconds, self.costs).quota_seconds)
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def _generation_job(
+        self,
+        entry: CatalogModel,
+        stored: StoredModel,
+        ids: list[int],
+        options: GenerationOptions,
+        keep_alive: float | None,
+        fmt: str | dict | None,
+        tools: list[dict],
+        force_tool_call: bool,
+    ) -> Job:
+        # Like Ollama (truncate: true), keep the end of an over-long prompt, leaving room to answer.
+        room = max(1, min(options.max_new_tokens, options.num_ctx // 4))
+        if len(ids) > options.num_ctx - room:
+            ids = ids[-(options.num_ctx - room) :]
+        max_new = max(1, min(options.max_new_tokens, options.num_ctx - len(ids)))
+        options = GenerationOptions(**{**options.__dict__, "max_new_tokens": max_new})
+        requested, deadline = self._duration(entry, len(ids), max_new)
+        return Job(
+            op="generate",
+            entry=entry,
+            path=stored.path,
+            pinned=self._pinned(entry),
+            keep_alive=keep_alive,
+            prompt_ids=tuple(ids),
+            options=options,
+            format=fmt,
+            tools=tuple(tools),
+            force_tool_call=force_tool_call and bool(tools),
+            requested_seconds=requested,
+            deadline_seconds=deadline,
+        )
+
+    def _residency_job(self, entry: CatalogModel, stored: StoredModel, keep_alive: float | None) -> Job:
+        op = "unload" if keep_alive == 0 else "load"
+        requested, _ = self._duration(entry, 0, 0)
+        return Job(
+            op=op,
+            entry=entry,
+            path=stored.path,
+            pinned=self._pinned(entry),
+            keep_alive=keep_alive,
+            requested_seconds=requested,
+        )
+
+    def _pinned(self, entry: CatalogModel) -> bool:
+        """The catalog's default models stay resident unless a request says otherwise."""
+        return self.registry.catalog.is_default(entry)
+
+    def _duration(self, entry: CatalogModel, prompt_tokens: int, new_tokens: int) -> tuple[int, float]:
+        """GPU seconds to request (ZeroGPU checks quota against it) and when generation must stop."""
+        load = 0.0 if self.registry.is_resident(entry) else entry.bf16_bytes / LOAD_BYTES_PER_SECOND + 2
+        work = prompt_tokens / self.registry.prefill_rate(entry) + new_tokens / self.registry.decode_rate(entry)
+        wanted = math.ceil((load + work) * SAFETY_FACTOR + 2)
+        requested = max(
+            _env_seconds("ZEROLLAMA_MIN_GPU_SECONDS", 5), min(wanted, _env_seconds("ZEROLLAMA_MAX_GPU_SECONDS", 120))
+        )
+        # Off ZeroGPU nothing kills a long call, so only ZeroGPU needs a deadline.
+        deadline = max(1.0, requested - load - 2) if ON_ZEROGPU else math.inf
+        return requested, deadline
+
+    @staticmethod
+    def _check_think(think: bool | str | None, name: str) -> None:
+        if think is None or think is False:
+            return
+        if isinstance(think, str) and think not in {"low", "medium", "high", "max"}:
+            raise bad_request(f"invalid think value: {think!r}")
+        raise bad_request(f'"{name}" does not support thinking')
+
+    @staticmethod
+    def _message(message: Message) -> dict[str, Any]:
+        role = message.role.lower()
+        if role not in ROLES:
+            raise bad_request(f"invalid role {message.role!r}: use system, user, assistant or tool")
+        rendered: dict[str, Any] = {"role": role, "content": message.content or ""}
+        if message.tool_calls:
+            calls = []
+            for call in message.tool_calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                    raise bad_request("tool_calls[].function.name must be a string")
+                calls.append(
+                    {
+                        "type": "function",
+                        "function": {"name": function["name"], "arguments": function.get("arguments") or {}},
+                    }
+                )
+            rendered["tool_calls"] = calls
+        if message.tool_name:
+            rendered["name"] = message.tool_name
+        return rendered
