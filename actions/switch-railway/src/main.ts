@@ -1,0 +1,99 @@
+import * as core from '@actions/core'
+import * as github from '@actions/github'
+import { type DeploymentRecord, startDeploymentRecord } from '../../../src/deployments.js'
+import { ConfigurationError, errorMessage } from '../../../src/errors.js'
+import type { Logger } from '../../../src/logger.js'
+import { RailwayClient } from '../../../src/railway/client.js'
+import { displayUrl, type ModeResult, runMode } from '../../../src/railway/switch.js'
+import { type Inputs, mask, readInputs } from './inputs.js'
+
+const actionsLogger: Logger = {
+  info: core.info,
+  warning: core.warning,
+  debug: core.debug,
+  group: (name, fn) => core.group(name, fn),
+}
+
+const nextSteps: Record<Inputs['mode'], string> = {
+  switch: 'Validate Cognitia through its new backend; undo with mode=rollback.',
+  rollback: 'Cognitia uses the old Ollama service again; find out why the Space failed before switching again.',
+  decommission: 'The old Ollama service is stopped, not deleted; mode=reactivate starts it again.',
+  reactivate: 'The old Ollama service runs again; mode=rollback points Cognitia back at it.',
+}
+
+export async function run(): Promise<void> {
+  try {
+    const inputs = readInputs()
+    const client = new RailwayClient({
+      token: inputs.railwayToken,
+      tokenKind: inputs.tokenKind,
+      endpoint: process.env.RAILWAY_API_URL || undefined,
+      logger: actionsLogger,
+      pollIntervalMs: inputs.pollIntervalMs,
+    })
+    const settings = { ...inputs, onSecret: mask }
+    const record = inputs.dryRun ? undefined : await recordDeployment(inputs)
+    let result: ModeResult
+    try {
+      result = await runMode(inputs.mode, client, settings, actionsLogger)
+    } catch (error) {
+      await record?.finish('failure', `${inputs.mode} failed: ${errorMessage(error)}`)
+      throw error
+    }
+    core.setOutput('previous-url', displayUrl(result.before.url))
+    core.setOutput('current-url', displayUrl(result.after.url))
+    core.setOutput('deployment-id', result.deploymentId ?? '')
+    await record?.finish('success', `${inputs.mode}: ${displayUrl(result.after.url)}`, result.after.url)
+    core.notice(
+      `${inputs.mode}${inputs.dryRun ? ' (dry run)' : ''}: ${result.changed ? 'changed' : 'nothing to change'}`,
+    )
+    await writeSummary(inputs, result)
+  } catch (error) {
+    core.setFailed(errorMessage(error))
+    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+  }
+}
+
+/** A GitHub Deployment per real change, when the job's token may create one; never fails the run. */
+async function recordDeployment(inputs: Inputs): Promise<DeploymentRecord | undefined> {
+  const repository = process.env.GITHUB_REPOSITORY
+  if (!inputs.githubToken || !repository) {
+    core.debug('no github-token or repository context: not recording a GitHub Deployment')
+    return undefined
+  }
+  const { owner, repo } = github.context.repo
+  const runUrl = `${github.context.serverUrl}/${repository}/actions/runs/${github.context.runId}`
+  return startDeploymentRecord(
+    github.getOctokit(inputs.githubToken).rest.repos,
+    {
+      owner,
+      repo,
+      ref: github.context.sha,
+      environment: `railway-${inputs.service}`,
+      description: `${inputs.mode} ${inputs.service} (${inputs.environment})`,
+      payload: { mode: inputs.mode, spaceUrl: displayUrl(inputs.spaceUrl), railwayEnvironment: inputs.environment },
+      logUrl: runUrl,
+    },
+    actionsLogger,
+  )
+}
+
+async function writeSummary(inputs: Inputs, result: ModeResult): Promise<void> {
+  const state = (running: boolean | undefined) => (running === undefined ? '—' : running ? 'running' : 'stopped')
+  await core.summary
+    .addHeading(`Railway ${inputs.mode}${inputs.dryRun ? ' (dry run, nothing changed)' : ''}`, 2)
+    .addTable([
+      [
+        { data: 'What', header: true },
+        { data: 'Before', header: true },
+        { data: 'After', header: true },
+      ],
+      [`${inputs.service} ${inputs.variable}`, displayUrl(result.before.url), displayUrl(result.after.url)],
+      [`${inputs.ollamaService} service`, state(result.before.ollamaRunning), state(result.after.ollamaRunning)],
+      ['Deployment', '', result.deploymentId ?? '—'],
+    ])
+    .addHeading('Plan', 3)
+    .addList(result.plan)
+    .addRaw(`Recorded previous URL: ${displayUrl(result.recordedPreviousUrl)}. ${nextSteps[inputs.mode]}`, true)
+    .write()
+}
