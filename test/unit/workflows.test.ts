@@ -32,12 +32,16 @@ type Workflow = {
 }
 type ActionInputs = Record<string, { required?: boolean; default?: unknown }>
 
+const parsed = new Map<string, unknown>()
+
 /** YAML → JSON through PyYAML in the project's venv (no YAML parser among the npm dependencies). */
 function parseYaml(file: string): unknown {
+  if (parsed.has(file)) return structuredClone(parsed.get(file))
   const script = 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))'
   const result = spawnSync(python, ['-c', script, file], { encoding: 'utf8' })
   if (result.status !== 0) throw new Error(`cannot parse ${file}: ${result.stderr || result.error?.message}`)
-  return JSON.parse(result.stdout)
+  parsed.set(file, JSON.parse(result.stdout))
+  return structuredClone(parsed.get(file))
 }
 
 function loadWorkflow(file: string): Workflow {
