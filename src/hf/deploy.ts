@@ -35,6 +35,9 @@ export interface DeployResult extends SpaceUrls {
   hardware: string | null
 }
 
+/** Space secrets the action sets from its inputs; `variables` are stored in clear, so these are refused there. */
+export const spaceSecretNames = { apiKey: 'ZEROLLAMA_API_KEY', hfReadToken: 'HF_TOKEN' } as const
+
 const busyStages = new Set(['BUILDING', 'RUNNING_BUILDING', 'APP_STARTING', 'RUNNING_APP_STARTING'])
 
 /** ZeroGPU is Gradio-only and has one flavor; Docker needs dedicated paid hardware to be worth it. */
@@ -158,4 +161,21 @@ function result(
     stage: runtime.stage,
     hardware: runtime.hardware.current ?? runtime.hardware.requested,
   }
+}
+
+/** `KEY=VALUE` per line; blank lines and `#` comments are skipped. */
+export function parseVariables(text: string): Record<string, string> {
+  const variables: Record<string, string> = {}
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (!match) throw new ConfigurationError(`variables line ${index + 1} is not KEY=VALUE`)
+    const [, key = '', value = ''] = match
+    if (Object.values(spaceSecretNames).includes(key as never)) {
+      throw new ConfigurationError(`${key} is a secret: pass it through its own input, not variables`)
+    }
+    variables[key] = value
+  }
+  return variables
 }

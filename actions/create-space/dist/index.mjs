@@ -20450,6 +20450,7 @@ function toDockerReadme(readme, appPort) {
 }
 
 // src/hf/deploy.ts
+var spaceSecretNames = { apiKey: "ZEROLLAMA_API_KEY", hfReadToken: "HF_TOKEN" };
 var busyStages = /* @__PURE__ */ new Set(["BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"]);
 function checkRuntimeHardware(runtime, hardware) {
   if (runtime === "zerogpu" && hardware !== "zero-a10g") {
@@ -20515,10 +20516,10 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
 }
 async function plan(manager, request, sdk, logger2) {
   const { spaceId } = request;
-  const secretNames2 = Object.keys(request.secrets);
+  const secretNames = Object.keys(request.secrets);
   const variableNames = Object.keys(request.variables);
   const settings = [
-    ...secretNames2.length > 0 ? [`check secrets ${secretNames2.join(", ")}`] : [],
+    ...secretNames.length > 0 ? [`check secrets ${secretNames.join(", ")}`] : [],
     ...variableNames.length > 0 ? [`check variables ${variableNames.join(", ")}`] : []
   ];
   const existing = await manager.findSpace(spaceId);
@@ -20553,6 +20554,21 @@ function result(manager, spaceId, commitSha, changes, runtime) {
     stage: runtime.stage,
     hardware: runtime.hardware.current ?? runtime.hardware.requested
   };
+}
+function parseVariables(text) {
+  const variables = {};
+  for (const [index, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!match) throw new ConfigurationError(`variables line ${index + 1} is not KEY=VALUE`);
+    const [, key = "", value = ""] = match;
+    if (Object.values(spaceSecretNames).includes(key)) {
+      throw new ConfigurationError(`${key} is a secret: pass it through its own input, not variables`);
+    }
+    variables[key] = value;
+  }
+  return variables;
 }
 
 // src/hf/space-manager.ts
@@ -29448,7 +29464,6 @@ var Outputs = {
   apiBaseUrl: "api-base-url",
   commitSha: "commit-sha"
 };
-var secretNames = { apiKey: "ZEROLLAMA_API_KEY", hfReadToken: "HF_TOKEN" };
 var logger = {
   info,
   warning,
@@ -29483,8 +29498,8 @@ function readInputs() {
     hardware: getInput(Inputs.hardware) || "zero-a10g",
     folder: spaceDir,
     secrets: {
-      ...apiKey ? { [secretNames.apiKey]: apiKey } : {},
-      ...hfReadToken ? { [secretNames.hfReadToken]: hfReadToken } : {}
+      ...apiKey ? { [spaceSecretNames.apiKey]: apiKey } : {},
+      ...hfReadToken ? { [spaceSecretNames.hfReadToken]: hfReadToken } : {}
     },
     variables: parseVariables(getInput(Inputs.variables)),
     commitMessage: runUrl ? `Deploy ${spaceDir}/ from ${repo} run ${runId}` : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
@@ -29492,21 +29507,6 @@ function readInputs() {
     waitTimeoutMs: minutes * 6e4,
     dryRun: getBooleanInput(Inputs.dryRun)
   };
-}
-function parseVariables(text) {
-  const variables = {};
-  for (const [index, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!match) throw new ConfigurationError(`variables line ${index + 1} is not KEY=VALUE`);
-    const [, key = "", value = ""] = match;
-    if (Object.values(secretNames).includes(key)) {
-      throw new ConfigurationError(`${key} is a secret: pass it through its own input, not variables`);
-    }
-    variables[key] = value;
-  }
-  return variables;
 }
 async function writeSummary(result2, request) {
   const title = request.dryRun ? `Space ${result2.spaceId} (dry run)` : `Space ${result2.spaceId}`;

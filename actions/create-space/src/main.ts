@@ -1,6 +1,12 @@
 import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from '../../../src/errors.js'
-import { type DeployRequest, type DeployResult, deploySpace } from '../../../src/hf/deploy.js'
+import {
+  type DeployRequest,
+  type DeployResult,
+  deploySpace,
+  parseVariables,
+  spaceSecretNames,
+} from '../../../src/hf/deploy.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { spaceUrls } from '../../../src/hf/space-urls.js'
 import type { Logger } from '../../../src/logger.js'
@@ -25,9 +31,6 @@ export const Outputs = {
   apiBaseUrl: 'api-base-url',
   commitSha: 'commit-sha',
 } as const
-
-/** Space secrets set from inputs; never accepted through `variables`, which are stored in clear. */
-const secretNames = { apiKey: 'ZEROLLAMA_API_KEY', hfReadToken: 'HF_TOKEN' } as const
 
 const logger: Logger = {
   info: core.info,
@@ -66,8 +69,8 @@ function readInputs(): DeployRequest & { token: string } {
     hardware: core.getInput(Inputs.hardware) || 'zero-a10g',
     folder: spaceDir,
     secrets: {
-      ...(apiKey ? { [secretNames.apiKey]: apiKey } : {}),
-      ...(hfReadToken ? { [secretNames.hfReadToken]: hfReadToken } : {}),
+      ...(apiKey ? { [spaceSecretNames.apiKey]: apiKey } : {}),
+      ...(hfReadToken ? { [spaceSecretNames.hfReadToken]: hfReadToken } : {}),
     },
     variables: parseVariables(core.getInput(Inputs.variables)),
     commitMessage: runUrl
@@ -77,23 +80,6 @@ function readInputs(): DeployRequest & { token: string } {
     waitTimeoutMs: minutes * 60_000,
     dryRun: core.getBooleanInput(Inputs.dryRun),
   }
-}
-
-/** `KEY=VALUE` per line; blank lines and `#` comments are skipped. */
-export function parseVariables(text: string): Record<string, string> {
-  const variables: Record<string, string> = {}
-  for (const [index, raw] of text.split('\n').entries()) {
-    const line = raw.trim()
-    if (!line || line.startsWith('#')) continue
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
-    if (!match) throw new ConfigurationError(`variables line ${index + 1} is not KEY=VALUE`)
-    const [, key = '', value = ''] = match
-    if (Object.values(secretNames).includes(key as never)) {
-      throw new ConfigurationError(`${key} is a secret: pass it through its own input, not variables`)
-    }
-    variables[key] = value
-  }
-  return variables
 }
 
 async function writeSummary(result: DeployResult, request: DeployRequest): Promise<void> {
