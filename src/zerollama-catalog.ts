@@ -22,8 +22,8 @@ export interface ZerollamaModelCost {
   per_1k_tokens_cop: number
   /** Daily quota consumed per 1,000 tokens. */
   quota_seconds_per_1k_tokens: number
-  /** What 1,000 tokens cost once the quota is spent (credits on paid tiers). */
-  over_quota_per_1k_tokens_cop: number
+  /** What 1,000 tokens cost once the quota is spent (credits); null on tiers that cannot buy credits. */
+  over_quota_per_1k_tokens_cop: number | null
   typical_reply_tokens: number
   typical_reply_cop: number
 }
@@ -42,7 +42,8 @@ export interface ZerollamaCatalogModel {
   loaded: boolean
   /** Measured on the server; null until its first generation. */
   tokens_per_second: number | null
-  cost: ZerollamaModelCost
+  /** null when the server has no honest figure yet (not measured, and no GPU bandwidth to estimate from). */
+  cost: ZerollamaModelCost | null
 }
 
 export interface ZerollamaCatalog {
@@ -65,9 +66,17 @@ export class ZerollamaCatalogError extends Error {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-function expectField(object: Record<string, unknown>, key: string, type: string, where: string): void {
+function expectField(
+  object: Record<string, unknown>,
+  key: string,
+  type: string,
+  where: string,
+  nullable = false,
+): void {
   const value = object[key]
-  const ok = type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type
+  const ok =
+    (nullable && value === null) ||
+    (type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type)
   if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`)
 }
 
@@ -86,10 +95,12 @@ export function parseZerollamaCatalog(value: unknown): ZerollamaCatalog {
     if (!isObject(model)) throw new ZerollamaCatalogError(`catalog: models[${index}] is not an object`)
     expectField(model, 'name', 'string', `models[${index}].`)
     expectField(model, 'display_order', 'number', `models[${index}].`)
-    expectField(model, 'cost', 'object', `models[${index}].`)
-    const cost = model.cost as Record<string, unknown>
-    for (const key of ['per_1k_tokens_cop', 'quota_seconds_per_1k_tokens', 'over_quota_per_1k_tokens_cop'])
+    expectField(model, 'cost', 'object', `models[${index}].`, true)
+    const cost = model.cost as Record<string, unknown> | null
+    if (!cost) continue
+    for (const key of ['per_1k_tokens_cop', 'quota_seconds_per_1k_tokens'])
       expectField(cost, key, 'number', `models[${index}].cost.`)
+    expectField(cost, 'over_quota_per_1k_tokens_cop', 'number', `models[${index}].cost.`, true)
   }
   const catalog = { excluded: [], ...value } as unknown as ZerollamaCatalog
   return { ...catalog, models: [...catalog.models].sort((a, b) => a.display_order - b.display_order) }

@@ -33,8 +33,11 @@ export interface OllamaClientOptions {
   fetch?: typeof fetch
 }
 
-/** The header that carries the shared key when Authorization already carries the HF token. */
-export const API_KEY_HEADER = 'X-Zerollama-Key'
+/**
+ * The server takes its shared key here or as a Bearer token; this header leaves Authorization free for
+ * the HF token that a private Space's proxy checks.
+ */
+export const API_KEY_HEADER = 'X-API-Key'
 
 /** An error answer of the Ollama API; `serverMessage` is the `error` string of its JSON body. */
 export class OllamaApiError extends ServiceError {
@@ -76,10 +79,7 @@ export class OllamaClient {
     const { hfToken, apiKey } = this.options
     const headers: Record<string, string> = {}
     if (hfToken) headers.Authorization = `Bearer ${hfToken}`
-    if (apiKey) {
-      if (hfToken) headers[API_KEY_HEADER] = apiKey
-      else headers.Authorization = `Bearer ${apiKey}`
-    }
+    if (apiKey) headers[API_KEY_HEADER] = apiKey
     return headers
   }
 

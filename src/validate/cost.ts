@@ -13,6 +13,8 @@ export interface CostsData {
 
 export const costsData: CostsData = costsJson as unknown as CostsData
 
+const ZEROGPU = 'zero-a10g'
+
 /** Hourly price of a hardware flavor in USD: 0 for free flavors, null when the flavor is unknown. */
 export function hourlyUsd(flavor: string, costs: CostsData = costsData): number | null {
   const entry = costs.hardware[flavor]
@@ -31,8 +33,8 @@ export interface ModelCostLine {
   basis: 'measured' | 'estimated'
   /** Billed per 1,000 tokens right now (0 while inside the daily quota). */
   per1kTokensCop: number
-  /** What 1,000 tokens cost once the quota is spent. */
-  overQuotaPer1kTokensCop: number
+  /** What 1,000 tokens cost once the quota is spent; null when the tier cannot buy over-quota time. */
+  overQuotaPer1kTokensCop: number | null
   quotaSecondsPer1kTokens: number
   monthlyQuotaSeconds: number
   monthlyOverQuotaSeconds: number
@@ -50,19 +52,24 @@ export interface CostSection {
   tierLabel: string
   hardware: string
   hardwareBilled: boolean
+  /** Dedicated hardware that never sleeps bills every hour of the month. */
   hardwarePerMonthCop: number
   subscriptionPerMonthCop: number
+  /** The daily ZeroGPU quota over a month; 0 on dedicated hardware, where no quota applies. */
   includedQuotaSecondsPerMonth: number
   /** Generated tokens per month the estimate assumes (action input monthly-tokens). */
   monthlyTokens: number
   /** False on tiers that cannot buy over-quota time: past the quota, calls fail with 429 until the reset. */
   canBuyOverQuota: boolean
   models: ModelCostLine[]
+  /** Curated models the server has no cost figure for yet (not measured, nothing to estimate from). */
+  modelsWithoutFigures: string[]
 }
 
 /**
  * The validate report's cost section: the catalog's per-model figures (computed by the server from the
- * same cost model) projected onto a month of `monthlyTokens` generated tokens for the catalog's tier.
+ * same cost model) projected onto a month of `monthlyTokens` generated tokens for the catalog's tier,
+ * spread evenly over the days as space/zerollama/costs.py's monthly_estimate assumes.
  * `hardware` is the flavor the Hub reports when known; the catalog's own figure otherwise.
  */
 export function costSection(
@@ -76,32 +83,35 @@ export function costSection(
       `cost model: unknown tier "${catalog.tier}" (space/costs.json has ${Object.keys(costs.tiers).join(', ')})`,
     )
   const hardware = options.hardware ?? catalog.hardware
+  const onZeroGpu = hardware === ZEROGPU
   const hardwarePerMonthCop = (hourlyUsd(hardware, costs) ?? 0) * 24 * costs.days_per_month * catalog.usd_cop
   const subscriptionPerMonthCop = tier.monthly_usd_per_seat * catalog.usd_cop
   const dailySeconds = catalog.quota.daily_seconds ?? tier.daily_quota_minutes * 60
-  const includedQuotaSecondsPerMonth = dailySeconds * costs.days_per_month
-  const wanted = options.models
-  const models = catalog.models
-    .filter((m) => !wanted || wanted.includes(m.name))
-    .map((m): ModelCostLine => {
-      const cost = m.cost
-      const monthlyQuotaSeconds = (options.monthlyTokens / 1000) * cost.quota_seconds_per_1k_tokens
-      const monthlyOverQuotaSeconds = Math.max(0, monthlyQuotaSeconds - includedQuotaSecondsPerMonth)
-      const copPerQuotaSecond =
-        cost.quota_seconds_per_1k_tokens > 0 ? cost.over_quota_per_1k_tokens_cop / cost.quota_seconds_per_1k_tokens : 0
-      const monthlyUsageCop = tier.can_buy_over_quota ? monthlyOverQuotaSeconds * copPerQuotaSecond : 0
-      return {
+  const includedQuotaSecondsPerMonth = onZeroGpu ? dailySeconds * costs.days_per_month : 0
+  const wanted = catalog.models.filter((m) => !options.models || options.models.includes(m.name))
+  const models = wanted.flatMap((m): ModelCostLine[] => {
+    const cost = m.cost
+    if (!cost) return []
+    const monthlyQuotaSeconds = onZeroGpu ? (options.monthlyTokens / 1000) * cost.quota_seconds_per_1k_tokens : 0
+    const monthlyOverQuotaSeconds = Math.max(0, monthlyQuotaSeconds - includedQuotaSecondsPerMonth)
+    const overQuota = tier.can_buy_over_quota ? cost.over_quota_per_1k_tokens_cop : null
+    const copPerQuotaSecond =
+      overQuota !== null && cost.quota_seconds_per_1k_tokens > 0 ? overQuota / cost.quota_seconds_per_1k_tokens : 0
+    const monthlyUsageCop = monthlyOverQuotaSeconds * copPerQuotaSecond
+    return [
+      {
         model: m.name,
         basis: cost.basis,
         per1kTokensCop: cost.per_1k_tokens_cop,
-        overQuotaPer1kTokensCop: cost.over_quota_per_1k_tokens_cop,
+        overQuotaPer1kTokensCop: overQuota,
         quotaSecondsPer1kTokens: cost.quota_seconds_per_1k_tokens,
         monthlyQuotaSeconds,
         monthlyOverQuotaSeconds,
         monthlyUsageCop,
         monthlyTotalCop: subscriptionPerMonthCop + hardwarePerMonthCop + monthlyUsageCop,
-      }
-    })
+      },
+    ]
+  })
   return {
     currency: 'COP',
     usdCop: catalog.usd_cop,
@@ -116,5 +126,6 @@ export function costSection(
     monthlyTokens: options.monthlyTokens,
     canBuyOverQuota: tier.can_buy_over_quota,
     models,
+    modelsWithoutFigures: wanted.filter((m) => !m.cost).map((m) => m.name),
   }
 }

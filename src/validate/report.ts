@@ -53,7 +53,7 @@ export function summaryTables(report: ValidationReport): SummaryTable[] {
       rows: cost.models.map((m) => [
         m.model,
         formatCop(m.per1kTokensCop),
-        cost.canBuyOverQuota ? formatCop(m.overQuotaPer1kTokensCop) : 'refused (429) until the reset',
+        m.overQuotaPer1kTokensCop === null ? 'refused (429) until the reset' : formatCop(m.overQuotaPer1kTokensCop),
         m.quotaSecondsPer1kTokens.toFixed(1),
         perMonth(m.monthlyTotalCop),
       ]),
@@ -68,6 +68,7 @@ export function summaryTables(report: ValidationReport): SummaryTable[] {
         ],
         ['Subscription', perMonth(cost.subscriptionPerMonthCop)],
         ['Included ZeroGPU quota', `${Math.round(cost.includedQuotaSecondsPerMonth / 60)} min/month`],
+        ...(cost.modelsWithoutFigures.length > 0 ? [['No cost figure yet', cost.modelsWithoutFigures.join(', ')]] : []),
       ],
     })
   }

@@ -18,7 +18,7 @@ describe('actions/pull-models/dist/index.mjs', () => {
     expect(result.outputs.models).toBe('qwen2.5:7b,phi3,codellama:7b')
     expect([...fake.pulled].sort()).toEqual(['codellama:7b', 'phi3', 'qwen2.5:7b'])
     expect(result.stdout).toContain('::group::Pull qwen2.5:7b (Qwen/Qwen2.5-7B-Instruct)')
-    expect(result.stdout).toMatch(/qwen2.5:7b: pulling model-00001-of-00002.safetensors 50% \(2.0 GB \/ 4.0 GB\)/)
+    expect(result.stdout).toMatch(/qwen2.5:7b: pulling 0123456789ab 50% \(2.0 GB \/ 4.0 GB\)/)
     // progress is throttled: far fewer lines than the 606 status lines per model
     expect(result.stdout.split('\n').filter((l) => l.startsWith('phi3: pulling')).length).toBeLessThan(30)
     expect(result.summary).toContain('Models pulled into the Space')

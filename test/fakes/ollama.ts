@@ -14,7 +14,7 @@ export interface FakeOllamaOptions {
   pulled?: string[]
   /** Every /api route needs `Authorization: Bearer <hfToken>` (a private Space behind HF's proxy). */
   hfToken?: string
-  /** The server's shared key: `Authorization: Bearer <key>` or the X-Zerollama-Key header. */
+  /** The server's shared key (ZEROLLAMA_API_KEY): `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
   apiKey?: string
   /** Models whose pull is refused as gated; 'status' answers 403 up front, 'stream' fails mid-stream. */
   gated?: Record<string, 'status' | 'stream'>
@@ -62,13 +62,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
   const requests: FakeOllama['requests'] = []
   const tokensPerSecond = options.tokensPerSecond ?? 80
 
+  // HF's proxy checks the token of a private Space; the server then checks its shared key (space/zerollama/http.py).
   const authorised = (req: IncomingMessage): boolean => {
     const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '')
     if (options.hfToken && bearer !== options.hfToken) return false
-    if (options.apiKey) {
-      const key = req.headers['x-zerollama-key'] ?? (options.hfToken ? undefined : bearer)
-      if (key !== options.apiKey) return false
-    }
+    if (options.apiKey && req.headers['x-api-key'] !== options.apiKey && bearer !== options.apiKey) return false
     return true
   }
 
@@ -95,16 +93,20 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const model = findModel(name)
     if (!model) return sendJson(res, 404, { error: `pull model manifest: file does not exist` })
     const gated = options.gated?.[model.name]
-    const gatedMessage = `${model.repo} is a gated repository: access to model ${model.repo} is restricted; accept its license at https://huggingface.co/${model.repo}`
+    const gatedMessage = `${model.repo} is gated: accept its terms on huggingface.co and give the Space an HF_TOKEN`
     if (gated === 'status') return sendJson(res, 403, { error: gatedMessage })
     const total = options.pullBytes ?? 4_000_000_000
     const steps = options.pullSteps ?? 50
     const lines: unknown[] = [{ status: 'pulling manifest' }]
     if (gated === 'stream') lines.push({ error: gatedMessage })
     else {
-      for (const file of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'])
-        for (let i = 0; i <= steps; i++)
-          lines.push({ status: `pulling ${file}`, digest: file, total, completed: Math.round((total * i) / steps) })
+      for (const digest of ['0123456789ab'.repeat(5).padEnd(64, '0'), 'fedcba987654'.repeat(5).padEnd(64, '0')])
+        for (let i = 0; i <= steps; i++) {
+          const completed = Math.round((total * i) / steps)
+          // like the server, `completed` is left out until the first bytes arrive
+          const line = { status: `pulling ${digest.slice(0, 12)}`, digest: `sha256:${digest}`, total }
+          lines.push(completed ? { ...line, completed } : line)
+        }
       lines.push({ status: 'verifying sha256 digest' }, { status: 'writing manifest' }, { status: 'success' })
       pulled.add(model.name)
     }

@@ -17,8 +17,8 @@ describe('zerollama catalog client', () => {
     expect(catalog.models.map((m) => m.name)).toEqual(['qwen2.5:7b', 'phi3', 'codellama:7b', 'gemma2:9b', 'mistral:7b'])
     expect(catalog.excluded.map((e) => e.name)).toEqual(['llama3.2:3b'])
     const phi3 = catalog.models[1]
-    expect(phi3?.cost.basis).toBe('measured')
-    expect(phi3?.cost.over_quota_per_1k_tokens_cop).toBeGreaterThan(0)
+    expect(phi3?.cost?.basis).toBe('measured')
+    expect(phi3?.cost?.over_quota_per_1k_tokens_cop).toBeGreaterThan(0)
     // the pipeline's client reads the same thing
     const viaClient = await new OllamaClient({ baseUrl: fake.url, hfToken: 'hf_cognitia' }).catalog()
     expect(viaClient.models.map((m) => m.name)).toEqual(catalog.models.map((m) => m.name))

@@ -92,6 +92,32 @@ describe('costSection', () => {
     expect(() => costSection(catalogOf({ tier: 'platinum' }), { monthlyTokens: 1 }, costs)).toThrow(/unknown tier/)
   })
 
+  it('keeps models without a cost figure out of the arithmetic and names them', () => {
+    const catalog = catalogOf({
+      models: [
+        { ...catalogOf().models[0], name: 'qwen2.5:7b', cost: null },
+        {
+          ...catalogOf().models[1],
+          name: 'phi3',
+          cost: { ...modelCost(10, 2000), over_quota_per_1k_tokens_cop: null },
+        },
+      ] as ZerollamaCatalog['models'],
+    })
+    const section = costSection(catalog, { monthlyTokens: 10_000_000 }, costs)
+    expect(section.modelsWithoutFigures).toEqual(['qwen2.5:7b'])
+    // the server sends null when credits cannot be bought: past the quota nothing is billed
+    expect(section.models.map((m) => [m.model, m.overQuotaPer1kTokensCop, m.monthlyUsageCop])).toEqual([
+      ['phi3', null, 0],
+    ])
+  })
+
+  it('on dedicated hardware no quota applies: the hardware is the bill', () => {
+    const section = costSection(catalogOf({ hardware: 'l4x1' }), { monthlyTokens: 10_000_000 }, costs)
+    expect(section.includedQuotaSecondsPerMonth).toBe(0)
+    expect(section.models[0]?.monthlyUsageCop).toBe(0)
+    expect(section.models[0]?.monthlyTotalCop).toBeCloseTo(36_000 + 0.8 * 24 * 30 * 4000)
+  })
+
   it('reads the real space/costs.json by default', () => {
     const section = costSection(catalogOf(), { monthlyTokens: 0 })
     expect(section.tierLabel).toMatch(/PRO/)

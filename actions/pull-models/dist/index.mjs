@@ -19915,9 +19915,9 @@ var ZerollamaCatalogError = class extends Error {
   name = "ZerollamaCatalogError";
 };
 var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
-function expectField(object, key, type, where) {
+function expectField(object, key, type, where, nullable = false) {
   const value = object[key];
-  const ok = type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type;
+  const ok = nullable && value === null || (type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type);
   if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`);
 }
 function parseZerollamaCatalog(value) {
@@ -19931,10 +19931,12 @@ function parseZerollamaCatalog(value) {
     if (!isObject(model)) throw new ZerollamaCatalogError(`catalog: models[${index}] is not an object`);
     expectField(model, "name", "string", `models[${index}].`);
     expectField(model, "display_order", "number", `models[${index}].`);
-    expectField(model, "cost", "object", `models[${index}].`);
+    expectField(model, "cost", "object", `models[${index}].`, true);
     const cost = model.cost;
-    for (const key of ["per_1k_tokens_cop", "quota_seconds_per_1k_tokens", "over_quota_per_1k_tokens_cop"])
+    if (!cost) continue;
+    for (const key of ["per_1k_tokens_cop", "quota_seconds_per_1k_tokens"])
       expectField(cost, key, "number", `models[${index}].cost.`);
+    expectField(cost, "over_quota_per_1k_tokens_cop", "number", `models[${index}].cost.`, true);
   }
   const catalog2 = { excluded: [], ...value };
   return { ...catalog2, models: [...catalog2.models].sort((a, b) => a.display_order - b.display_order) };
@@ -19966,7 +19968,7 @@ function parseLine(line) {
 }
 
 // src/ollama/client.ts
-var API_KEY_HEADER = "X-Zerollama-Key";
+var API_KEY_HEADER = "X-API-Key";
 var OllamaApiError = class extends ServiceError {
   constructor(path, serverMessage, options) {
     super("ollama", `${path}: ${serverMessage}${options.status ? ` (HTTP ${options.status})` : ""}`, options);
@@ -20003,10 +20005,7 @@ var OllamaClient = class {
     const { hfToken, apiKey } = this.options;
     const headers = {};
     if (hfToken) headers.Authorization = `Bearer ${hfToken}`;
-    if (apiKey) {
-      if (hfToken) headers[API_KEY_HEADER] = apiKey;
-      else headers.Authorization = `Bearer ${apiKey}`;
-    }
+    if (apiKey) headers[API_KEY_HEADER] = apiKey;
     return headers;
   }
   async version() {
