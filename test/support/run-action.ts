@@ -129,9 +129,11 @@ export function parseInputDefaults(actionYml: string): Record<string, string> {
       current = key.trim()
       const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest)
       if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? '')
-    } else if (current && indent > inputIndent && entry && entry[1]?.trim() === 'default') {
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === 'default'
       const raw = (entry[2] ?? '').trim()
       if (/^[|>][-+]?$/.test(raw)) {
+        // A block scalar's lines belong to its key, whatever they look like (a description may say "default:").
         const block: string[] = []
         while (i + 1 < lines.length) {
           const next = lines[i + 1] ?? ''
@@ -139,8 +141,10 @@ export function parseInputDefaults(actionYml: string): Record<string, string> {
           block.push(next.trim())
           i++
         }
-        defaults[current] = raw.startsWith('>') ? block.join(' ').trim() : block.join('\n').replace(/\n+$/, '')
-      } else {
+        if (isDefault) {
+          defaults[current] = raw.startsWith('>') ? block.join(' ').trim() : block.join('\n').replace(/\n+$/, '')
+        }
+      } else if (isDefault) {
         defaults[current] = scalar(raw)
       }
     }
