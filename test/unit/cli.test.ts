@@ -1,0 +1,125 @@
+/**
+ * The terminal path: `zerollama plan|migrate|rollback|status` against the HF fake, the Railway fake
+ * (seeded as Cognitia's setup) and the Ollama API fake, with the gates answered on a scripted stdin.
+ * The phases are the committed action bundles, so these also prove the CLI drives them correctly.
+ */
+import { Readable } from 'node:stream'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
+import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
+import { COGNITIA, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
+
+const SPACE = 'cognitia/zerollama'
+const SPACE_API = 'https://cognitia-zerollama.hf.space'
+const slow = { timeout: 120_000 }
+
+let hf: HfFake
+let railway: RailwayFake
+let ollama: FakeOllama
+
+beforeEach(async () => {
+  ;[hf, railway, ollama] = await Promise.all([
+    startHfFake({ buildPolls: 1, startingPolls: 0 }),
+    startRailwayFake(),
+    startFakeOllama({ hfToken: fakeToken, device: 'gpu', ttftMs: 5, tokensPerSecond: 80 }),
+  ])
+})
+
+afterEach(async () => {
+  await Promise.all([hf.close(), railway.close(), ollama.stop()])
+})
+
+async function cli(args: string[], answers: string[] = [], env: Record<string, string> = {}) {
+  const lines: string[] = []
+  const code = await main(args, {
+    stdin: Readable.from(answers.map((a) => `${a}\n`)),
+    print: (line) => lines.push(line),
+    env: {
+      HF_TOKEN: fakeToken,
+      RAILWAY_TOKEN: COGNITIA.projectToken,
+      HF_ENDPOINT: hf.url,
+      RAILWAY_API_URL: railway.url,
+      ZEROLLAMA_BASE_URL: ollama.url,
+      ...env,
+    },
+  })
+  const output = lines.join('\n')
+  for (const token of [fakeToken, COGNITIA.projectToken]) expect(output).not.toContain(token)
+  return { code, output }
+}
+
+const cognitiaUrl = () => railway.state.variable('cognitia', 'OLLAMA_BASE_URL')
+
+describe('zerollama CLI', () => {
+  it('migrate: runs every phase, shows the figures before each typed confirmation, then switches', slow, async () => {
+    const { code, output } = await cli(
+      ['migrate', '--space', SPACE, '--models', 'qwen2.5:7b'],
+      ['switch', 'decommission'],
+    )
+    expect(code, output).toBe(0)
+    expect(hf.state.spaces.get(SPACE)?.stage).toBe('RUNNING')
+    expect(ollama.pulled.has('qwen2.5:7b')).toBe(true)
+    expect(cognitiaUrl()).toBe(SPACE_API)
+    expect(railway.state.variable('cognitia', 'ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL')).toBe(COGNITIA.ollamaUrl)
+    expect(railway.state.isRunning('ollama')).toBe(false)
+    // The reviewer's figures come first, then the question.
+    const figures = output.indexOf('TTFT')
+    const question = output.indexOf('Type "switch" to approve')
+    expect(figures).toBeGreaterThan(-1)
+    expect(question).toBeGreaterThan(figures)
+    for (const phase of ['create-space', 'pull-models', 'validate', 'switch', 'validate-cognitia', 'decommission']) {
+      expect(output).toMatch(new RegExp(`^${phase}\\s+ok`, 'm'))
+    }
+  })
+
+  it('migrate: a wrong word at the production gate stops before Railway is touched', slow, async () => {
+    const { code, output } = await cli(['migrate', '--space', SPACE, '--models', 'phi3'], ['yes'])
+    expect(code).toBe(1)
+    expect(output).toContain('gate production: not approved')
+    expect(cognitiaUrl()).toBe(COGNITIA.ollamaUrl)
+    expect(railway.state.isRunning('ollama')).toBe(true)
+    expect(railway.state.calls.some((c) => c.operation.toLowerCase().includes('upsert'))).toBe(false)
+  })
+
+  it('migrate: the end of input at the decommission gate keeps the old service running', slow, async () => {
+    const { code } = await cli(['migrate', '--space', SPACE, '--models', 'phi3'], ['switch'])
+    expect(code).toBe(1)
+    expect(cognitiaUrl()).toBe(SPACE_API)
+    expect(railway.state.isRunning('ollama')).toBe(true)
+  })
+
+  it('plan: changes nothing anywhere and shows the switch it would make', slow, async () => {
+    const { code, output } = await cli(['plan', '--space', SPACE])
+    expect(code, output).toBe(0)
+    expect(hf.state.spaces.has(SPACE)).toBe(false)
+    expect(cognitiaUrl()).toBe(COGNITIA.ollamaUrl)
+    expect(output).toContain(SPACE_API)
+    expect(output).toMatch(/^switch\s+planned/m)
+  })
+
+  it('rollback: restores the recorded URL and restarts the old service; status shows it', slow, async () => {
+    expect((await cli(['migrate', '--space', SPACE, '--models', 'phi3'], ['switch', 'decommission'])).code).toBe(0)
+    const before = await cli(['status', '--space', SPACE])
+    expect(before.code).toBe(0)
+    expect(before.output).toMatch(new RegExp(`cognitia OLLAMA_BASE_URL\\s+${SPACE_API}`))
+    expect(before.output).toMatch(/ollama service\s+stopped/)
+
+    const { code, output } = await cli(['rollback'], [], { HF_TOKEN: '' })
+    expect(code, output).toBe(0)
+    expect(cognitiaUrl()).toBe(COGNITIA.ollamaUrl)
+    expect(railway.state.isRunning('ollama')).toBe(true)
+    const after = await cli(['status'])
+    expect(after.output).toMatch(/ollama service\s+running/)
+  })
+
+  it('fails with what to set when a token is missing, and explains unknown commands', async () => {
+    const missing = await cli(['migrate', '--space', SPACE], [], { RAILWAY_TOKEN: '' })
+    expect(missing.code).toBe(2)
+    expect(missing.output).toContain('set RAILWAY_TOKEN')
+    const unknown = await cli(['launch'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.output).toContain('unknown command "launch"')
+    expect((await cli([])).output).toContain('usage:')
+  })
+})
