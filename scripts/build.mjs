@@ -1,5 +1,4 @@
-// Bundles every actions/<name>/src/index.ts into one self-contained actions/<name>/dist/index.mjs,
-// and the CLI (src/cli/index.ts) into bin/zerollama.mjs.
+// Bundles every actions/<name>/src/index.ts into one self-contained actions/<name>/dist/index.mjs.
 // The runner never runs `npm install`, so each bundle must carry all of its dependencies.
 // `--check` builds in memory and fails when a committed bundle differs from its source (CI's dist check).
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -13,8 +12,6 @@ const bundles = names.map((name) => ({
   entry: join(actionsDir, name, 'src', 'index.ts'),
   outfile: join(actionsDir, name, 'dist', 'index.mjs'),
 }))
-const cliEntry = join(rootDir, 'src', 'cli', 'index.ts')
-if (existsSync(cliEntry)) bundles.push({ entry: cliEntry, outfile: join(rootDir, 'bin', 'zerollama.mjs') })
 const check = process.argv.includes('--check')
 const stale = []
 
