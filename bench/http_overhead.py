@@ -1,0 +1,448 @@
+"""What the HTTP API costs on top of bare `model.generate`: decode tokens/s and time to first token.
+
+One run, one model checkpoint: the server (space/app.py, a separate process, as in production) serves it
+under a catalog name, and this process loads the same checkpoint and calls `generate` itself. Both decode
+greedily the same prompt for the same number of tokens; several repetitions, medians reported.
+
+Default: a Qwen2-architecture model of ~75M random parameters (per-token work that means something on a
+CPU). `--full-size`: the Qwen2.5-7B architecture with random bf16 weights on a GPU, also compared with
+the memory-bandwidth limit (each decoded token reads every weight once).
+
+The random model's output head is trimmed so that greedy decoding never ends early nor emits partial
+UTF-8: the rows of the end-of-sequence tokens, of non-ASCII tokens and (at full size) of ids the small
+test tokenizer lacks are zeroed. Zeroed rows are still read each step, so the work per token is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE = REPO / "space"
+sys.path.insert(0, str(SPACE))
+
+import torch
+from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config
+from transformers.generation.streamers import BaseStreamer
+from zerollama.catalog import load_catalog
+from zerollama.tiny_models import CORPUS, build_tokenizer
+
+SERVED_AS = "qwen2.5:7b"  # the catalog name the server serves the bench model under (a Qwen2 architecture)
+GOAL_TPS_OVERHEAD = 0.03
+GOAL_TTFT_MS = 20.0
+
+# Shapes: ~75M parameters for the CPU run; the published Qwen2.5-7B-Instruct config for --full-size.
+SMALL_SHAPE = {
+    "hidden_size": 768,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+}
+SMALL_SHAPE |= {"num_key_value_heads": 2, "max_position_embeddings": 4096}
+FULL_SHAPE = {
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+}
+FULL_SHAPE |= {
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 32768,
+    "vocab_size": 152064,
+    "rope_theta": 1e6,
+}
+
+# Memory bandwidth (GB/s) by device name, from vendor data sheets; --bandwidth-gbs overrides.
+GPU_BANDWIDTH_GB_S = {
+    "H200": 4800,
+    "H100 PCIe": 2000,
+    "H100": 3350,
+    "A100-SXM4-80GB": 2039,
+    "A100 80GB PCIe": 1935,
+    "A100": 1555,
+    "RTX PRO 6000": 1792,
+    "L40S": 864,
+    "A10G": 600,
+    "L4": 300,
+    "T4": 320,
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    ttft_s: float
+    tokens: int
+    decode_tps: float  # tokens after the first, over the time from first to last
+
+
+class Stamps(BaseStreamer):
+    """Times each token as generate() produces it (its first put() is the prompt)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        now = time.perf_counter()
+        self.times.extend([now] * value.numel())
+
+    def end(self) -> None:
+        pass
+
+
+def sample(started: float, stamps: list[float], tokens: int) -> Sample:
+    decode = (
+        (tokens - 1) / (stamps[-1] - stamps[0])
+        if tokens > 1 and stamps[-1] > stamps[0]
+        else float("nan")
+    )
+    return Sample(stamps[0] - started, tokens, decode)
+
+
+def device_and_dtype() -> tuple[str, torch.dtype]:
+    """The same choice the server makes (zerollama.server.runtime_from_env)."""
+    return (
+        ("cuda", torch.bfloat16)
+        if torch.cuda.is_available()
+        else ("cpu", torch.float32)
+    )
+
+
+def build_checkpoint(root: Path, full_size: bool) -> Path:
+    """A random-weight Qwen2 checkpoint in the folder the server looks up for SERVED_AS."""
+    entry = load_catalog().find(SERVED_AS)
+    assert entry is not None and entry.architecture == "Qwen2ForCausalLM"
+    folder = root / entry.folder_name
+    tokenizer = build_tokenizer()
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    shape = {"vocab_size": len(tokenizer), **(FULL_SHAPE if full_size else SMALL_SHAPE)}
+    config = Qwen2Config(
+        **shape,
+        eos_token_id=eos,
+        bos_token_id=pad,
+        pad_token_id=pad,
+        tie_word_embeddings=False,
+    )
+    device, dtype = device_and_dtype()
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    with torch.no_grad():
+        allowed = torch.zeros(config.vocab_size, dtype=torch.bool, device=device)
+        for token_id in range(len(tokenizer)):
+            text = tokenizer.decode([token_id])
+            allowed[token_id] = (
+                token_id not in tokenizer.all_special_ids
+                and text.isascii()
+                and text.isprintable()
+            )
+        model.lm_head.weight[~allowed] = 0
+    model.generation_config = GenerationConfig(
+        eos_token_id=eos, pad_token_id=pad, do_sample=False
+    )
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(model_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ZEROLLAMA_MODEL_DIR": str(model_dir),
+        "ZEROLLAMA_DEMO": "",
+        "PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log = log_path.open("w")
+    return subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=SPACE,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_until_up(
+    server: subprocess.Popen, port: int, log_path: Path, deadline_s: float
+) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(
+                f"the server exited ({server.returncode}); its log:\n{log_path.read_text()[-3000:]}"
+            )
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/version")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(
+        f"the server did not answer within {deadline_s:.0f} s; its log:\n{log_path.read_text()[-3000:]}"
+    )
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def bare_run(
+    model: torch.nn.Module, prompt_ids: torch.Tensor, tokens: int, eos: int, pad: int
+) -> Sample:
+    stamps = Stamps()
+    started = time.perf_counter()
+    with torch.inference_mode():
+        model.generate(
+            input_ids=prompt_ids,
+            attention_mask=torch.ones_like(prompt_ids),
+            max_new_tokens=tokens,
+            do_sample=False,
+            streamer=stamps,
+            eos_token_id=[eos],
+            pad_token_id=pad,
+        )
+    if prompt_ids.is_cuda:
+        torch.cuda.synchronize()
+    return sample(started, stamps.times, len(stamps.times))
+
+
+def http_run(port: int, prompt: str, tokens: int) -> Sample:
+    """Streaming /api/generate as a client sees it: first and last text chunks, token count from the server."""
+    body = json.dumps(
+        {
+            "model": SERVED_AS,
+            "prompt": prompt,
+            "raw": True,
+            "stream": True,
+            "keep_alive": -1,
+            "options": {"temperature": 0, "num_predict": tokens, "repeat_penalty": 1.0},
+        }
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    connection.request(
+        "POST", "/api/generate", body, {"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    if response.status != 200:
+        raise SystemExit(
+            f"/api/generate answered {response.status}: {response.read()[:500]!r}"
+        )
+    stamps: list[float] = []
+    count = 0
+    while line := response.readline():
+        now = time.perf_counter()
+        chunk = json.loads(line)
+        if "error" in chunk:
+            raise SystemExit(f"/api/generate failed: {chunk['error']}")
+        if chunk.get("response"):
+            stamps.append(now)
+        if chunk.get("done"):
+            count = chunk["eval_count"]
+    connection.close()
+    return sample(started, stamps, count)
+
+
+def bandwidth_gb_s(override: float | None) -> float | None:
+    if override:
+        return override
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    return next(
+        (value for key, value in GPU_BANDWIDTH_GB_S.items() if key in name), None
+    )
+
+
+def bytes_per_token(model: torch.nn.Module, context_tokens: int) -> int:
+    """Weights read per decoded token (all but the embedding table, of which one row is read) + KV cache."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    embedding = model.get_input_embeddings().weight
+    config = model.config
+    head_dim = (
+        getattr(config, "head_dim", None)
+        or config.hidden_size // config.num_attention_heads
+    )
+    kv_cache = (
+        2
+        * config.num_hidden_layers
+        * config.num_key_value_heads
+        * head_dim
+        * embedding.element_size()
+    )
+    return (
+        weights
+        - embedding.numel() * embedding.element_size()
+        + kv_cache * context_tokens
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--full-size",
+        action="store_true",
+        help="Qwen2.5-7B architecture, random bf16 (GPU)",
+    )
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=None,
+        help="tokens generated per run (default 96; 256 full)",
+    )
+    parser.add_argument("--prompt-tokens", type=int, default=64)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument(
+        "--bandwidth-gbs", type=float, default=None, help="GPU memory bandwidth, GB/s"
+    )
+    args = parser.parse_args()
+    tokens = args.tokens or (256 if args.full_size else 96)
+    if args.full_size and not torch.cuda.is_available():
+        raise SystemExit("--full-size needs a CUDA GPU (15 GB of bf16 weights)")
+
+    with tempfile.TemporaryDirectory(prefix="zerollama-bench-") as scratch:
+        root = Path(scratch)
+        print(
+            f"building the {'Qwen2.5-7B-shaped' if args.full_size else '~75M-parameter Qwen2'} checkpoint…"
+        )
+        folder = build_checkpoint(root / "models", args.full_size)
+        port = free_port()
+        log_path = root / "server.log"
+        server = start_server(root / "models", port, log_path)
+        try:
+            device, dtype = device_and_dtype()
+            model = (
+                AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+                .to(device)
+                .eval()
+            )
+            tokenizer = build_tokenizer()
+            text = " ".join(CORPUS * 20)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"][
+                : args.prompt_tokens
+            ]
+            prompt = tokenizer.decode(ids)
+            prompt_ids = torch.tensor(
+                [tokenizer(prompt, add_special_tokens=False)["input_ids"]],
+                device=device,
+            )
+            eos, pad = (
+                model.generation_config.eos_token_id,
+                model.generation_config.pad_token_id,
+            )
+            wait_until_up(
+                server, port, log_path, deadline_s=900 if args.full_size else 300
+            )
+
+            params = sum(p.numel() for p in model.parameters())
+            print(
+                f"model: {params / 1e6:.1f}M parameters, {dtype} on {device}; prompt {prompt_ids.shape[1]} tokens"
+            )
+            print(
+                f"threads: torch {torch.get_num_threads()}; server pid {server.pid}; {tokens} tokens per run"
+            )
+            bare_run(model, prompt_ids, tokens, eos, pad)  # warm-up: kernels, caches
+            http_run(
+                port, prompt, tokens
+            )  # warm-up: model resident in the server, connection path
+            bare: list[Sample] = []
+            served: list[Sample] = []
+            for repetition in range(args.repetitions):
+                bare.append(bare_run(model, prompt_ids, tokens, eos, pad))
+                served.append(http_run(port, prompt, tokens))
+                print(
+                    f"  run {repetition + 1}: bare {bare[-1].decode_tps:7.1f} tok/s ttft {bare[-1].ttft_s * 1e3:7.1f} ms"
+                    f" | http {served[-1].decode_tps:7.1f} tok/s ttft {served[-1].ttft_s * 1e3:7.1f} ms"
+                    f" ({served[-1].tokens} tokens)"
+                )
+            report(bare, served, model, prompt_ids.shape[1] + tokens // 2, args)
+        finally:
+            stop_server(server)
+
+
+def report(
+    bare: list[Sample],
+    served: list[Sample],
+    model: torch.nn.Module,
+    mid_context: int,
+    args,
+) -> None:
+    bare_tps, http_tps = (
+        median([s.decode_tps for s in bare]),
+        median([s.decode_tps for s in served]),
+    )
+    bare_ttft, http_ttft = (
+        median([s.ttft_s for s in bare]) * 1e3,
+        median([s.ttft_s for s in served]) * 1e3,
+    )
+    overhead = 1 - http_tps / bare_tps
+    ttft_delta = http_ttft - bare_ttft
+    print()
+    print(
+        f"{'median of ' + str(len(bare)):<22}{'bare generate':>16}{'HTTP /api/generate':>20}{'ratio':>10}"
+    )
+    print(
+        f"{'decode tokens/s':<22}{bare_tps:>16.1f}{http_tps:>20.1f}{http_tps / bare_tps:>10.3f}"
+    )
+    print(
+        f"{'time to first token':<22}{bare_ttft:>13.1f} ms{http_ttft:>17.1f} ms{http_ttft / bare_ttft:>10.3f}"
+    )
+    print(
+        f"HTTP overhead: {overhead * 100:+.1f} % tokens/s (goal ≤ {GOAL_TPS_OVERHEAD * 100:.0f} %: "
+        f"{'met' if overhead <= GOAL_TPS_OVERHEAD else 'missed'}), "
+        f"{ttft_delta:+.1f} ms to first token (goal ≤ {GOAL_TTFT_MS:.0f} ms: "
+        f"{'met' if ttft_delta <= GOAL_TTFT_MS else 'missed'})"
+    )
+    bandwidth = bandwidth_gb_s(args.bandwidth_gbs)
+    if bandwidth:
+        per_token = bytes_per_token(model, mid_context)
+        limit = bandwidth * 1e9 / per_token
+        print(
+            f"memory-bandwidth limit: {per_token / 1e9:.2f} GB read per token at {bandwidth:.0f} GB/s = "
+            f"{limit:.1f} tok/s; bare reaches {bare_tps / limit * 100:.0f} %, HTTP {http_tps / limit * 100:.0f} %"
+        )
+    elif args.full_size:
+        print("memory-bandwidth limit: unknown GPU; pass --bandwidth-gbs")
+
+
+if __name__ == "__main__":
+    main()
