@@ -201,7 +201,8 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
             yield from _piece_events(piece)
             if piece.stopped:
                 done_reason = "stop"
-                cancelled.set()
+                break
+        cancelled.set()
         worker.join()
         if failure:
             raise failure[0]

@@ -114,14 +114,12 @@ class ModelStore:
         for sibling in files:
             total = sibling.size or 0
             digest = sibling.lfs.sha256 if sibling.lfs else hashlib.sha256(sibling.blob_id.encode()).hexdigest()
-            yield from self._download_file(model, sibling.rfilename, info.sha, digest, total)
+            yield from self._download_file(model, sibling.rfilename, digest, total)
         yield PullProgress("verifying sha256 digest")
         yield PullProgress("writing manifest")
         yield PullProgress("success")
 
-    def _download_file(
-        self, model: CatalogModel, filename: str, revision: str | None, digest: str, total: int
-    ) -> Iterator[PullProgress]:
+    def _download_file(self, model: CatalogModel, filename: str, digest: str, total: int) -> Iterator[PullProgress]:
         received = [0]
         done = threading.Event()
         failure: list[BaseException] = []
@@ -136,7 +134,8 @@ class ModelStore:
 
         def download() -> None:
             try:
-                hf_hub_download(model.repo, filename, revision=revision, tqdm_class=Counter)
+                # The default revision records refs/main, which find() reads back offline.
+                hf_hub_download(model.repo, filename, tqdm_class=Counter)
             except BaseException as error:  # noqa: BLE001 - handed to the consumer below
                 failure.append(error)
             finally:

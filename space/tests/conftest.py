@@ -1,0 +1,128 @@
+"""Shared fixtures: tiny models, a fake Hub, and the real server (space/app.py) on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SPACE = Path(__file__).resolve().parents[1]
+REPO = SPACE.parent
+sys.path.insert(0, str(SPACE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_hub import FakeHub  # noqa: E402
+
+from zerollama.catalog import load_catalog  # noqa: E402
+from zerollama.tiny_models import build_all  # noqa: E402
+
+# Served by the fake Hub instead of the model folder, so /api/pull has something real to download.
+PULLED_MODEL = "mistral:7b"
+# Three tiny models fit; the catalog's three defaults are preloaded, so a fourth evicts one (LRU).
+BUDGET_GB = "0.0019"
+MAX_BODY_BYTES = 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(catalog) -> Path:
+    """Built once into .zerollama/tiny-models (reused between runs; the builder is idempotent)."""
+    return build_all(catalog, REPO / ".zerollama" / "tiny-models")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tiny_models: Path, catalog, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("models")
+    for entry in catalog.models:
+        if entry.name != PULLED_MODEL:
+            shutil.copytree(tiny_models / entry.folder_name, target / entry.folder_name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fake_hub(tiny_models: Path, catalog) -> Iterator[FakeHub]:
+    entry = catalog.find(PULLED_MODEL)
+    hub = FakeHub({entry.repo: tiny_models / entry.folder_name})
+    yield hub
+    hub.close()
+
+
+@pytest.fixture(scope="session")
+def server_env(model_dir: Path, fake_hub: FakeHub, tmp_path_factory) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZEROLLAMA_", "HF_"))}
+    env.update(
+        PORT=str(free_port()),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        ZEROLLAMA_MODEL_DIR=str(model_dir),
+        ZEROLLAMA_MEMORY_BUDGET_GB=BUDGET_GB,
+        ZEROLLAMA_MAX_CONCURRENCY="1",
+        ZEROLLAMA_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+        ZEROLLAMA_MAX_PREDICT="2048",
+        HF_ENDPOINT=fake_hub.url,
+        HF_HOME=str(tmp_path_factory.mktemp("hf-home")),
+        HF_HUB_DISABLE_TELEMETRY="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def base_url(server_env: dict[str, str], tmp_path_factory) -> Iterator[str]:
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(SPACE / "app.py")], cwd=SPACE, env=server_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{server_env['PORT']}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/", timeout=2).text == "Ollama is running":
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def http(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def ollama_client(base_url: str):
+    import ollama
+
+    return ollama.Client(host=base_url, timeout=60)
+
+
+@pytest.fixture
+def openai_client(base_url: str):
+    import openai
+
+    return openai.OpenAI(base_url=base_url + "/v1", api_key="unused-locally", timeout=60, max_retries=0)
