@@ -9,6 +9,7 @@ import pytest
 from conftest import PULLED_MODEL
 
 SHORT = {"num_predict": 8, "seed": 1}
+CITY = {"city": "Tokyo"}
 SCHEMA = {
     "type": "object",
     "properties": {
