@@ -65,6 +65,13 @@ def statuses(speeds: dict[str, float] = SPEEDS, loaded: set[str] = LOADED) -> li
     ]
 
 
+class StatusesOnly:
+    """The one registry method the route reads."""
+
+    def statuses(self) -> list[ModelStatus]:
+        return statuses()
+
+
 def settings(**env: str):
     return load_cost_settings({"ZEROLLAMA_USD_COP": "4000", **env})
 
@@ -182,8 +189,7 @@ def test_format_cop_uses_colombian_separators() -> None:
 def served_route() -> Iterator[tuple[str, QuotaLedger]]:
     """The route on a real HTTP server (uvicorn), the way the Space serves it."""
     app = FastAPI()
-    ledger = QuotaLedger()
-    register(app, statuses, settings(), ledger)
+    ledger = register(app, StatusesOnly(), settings())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from .catalog import CatalogModel
-from .costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
-from .registry import ModelStatus
+from .costs import CostSettings, estimated_tokens_per_second, load_cost_settings, per_1k_tokens
+from .http import guarded, json_response
+from .registry import ModelRegistry, ModelStatus
 
 CATALOG_PATH = "/api/zerollama/catalog"
 QUOTA_WINDOW_SECONDS = 24 * 3600  # ZeroGPU quota resets 24 h after first use
@@ -180,19 +180,20 @@ def build_catalog(
 
 
 def register(
-    app: Any,
-    statuses: Callable[[], Iterable[ModelStatus]],
-    settings: CostSettings,
-    ledger: QuotaLedger,
-    guard: Callable[[Any], Any] | None = None,
-) -> None:
-    """Adds the route to the FastAPI app. `statuses` is the registry's `statuses` method; `guard(request)`
-    may raise the server's auth error (the shared-key check the other API routes use)."""
+    app: FastAPI,
+    registry: ModelRegistry,
+    costs: CostSettings | None = None,
+    ledger: QuotaLedger | None = None,
+) -> QuotaLedger:
+    """Adds the route in front of Gradio's, behind the server's shared-key check. Pass the `ledger` the
+    generation routes record into (a fresh one is made otherwise) and get it back for the page."""
+    costs = costs or load_cost_settings()
+    ledger = ledger if ledger is not None else QuotaLedger()
 
-    async def catalog_route(request: Request) -> JSONResponse:
-        if guard is not None:
-            guard(request)
-        document = build_catalog(statuses(), settings, ledger, request.headers)
-        return JSONResponse(document)
+    async def zerollama_catalog(request: Request) -> Response:
+        return json_response(build_catalog(registry.statuses(), costs, ledger, request.headers))
 
-    app.add_api_route(CATALOG_PATH, catalog_route, methods=["GET"], include_in_schema=False)
+    router = APIRouter()
+    router.add_api_route(CATALOG_PATH, guarded(zerollama_catalog), methods=["GET"], include_in_schema=False)
+    app.router.routes[0:0] = router.routes
+    return ledger

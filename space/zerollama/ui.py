@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import gradio as gr
 
 from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
-from .costs import CostSettings
-from .registry import ModelStatus
-
-# chat(model name, messages [{"role", "content"}], request) -> text pieces as they are generated
-ChatFunction = Callable[[str, list[dict[str, str]], gr.Request], Iterator[str]]
+from .costs import CostSettings, load_cost_settings, reply_cost
+from .errors import ApiError
+from .generation import Failed, Finished, TextDelta
+from .registry import ModelRegistry
+from .schemas import ChatRequest
+from .service import Service
 
 TABLE_ID = "zerollama-models"
 
@@ -132,39 +133,63 @@ def cognitia_snippet(base_url: str) -> str:
     )
 
 
-def build_demo(
-    statuses: Callable[[], Iterable[ModelStatus]],
-    settings: CostSettings,
+async def playground_reply(
+    service: Service,
+    costs: CostSettings,
     ledger: QuotaLedger,
-    chat: ChatFunction,
+    model: str,
+    messages: list[dict[str, str]],
+    request: gr.Request,
+) -> AsyncIterator[str]:
+    """One chat reply through the server's own path (the same job and GPU entry point as /api/chat),
+    charged to the visitor's quota and recorded in the ledger like an API call."""
+    job = service.chat_job(ChatRequest.model_validate({"model": model, "messages": messages, "stream": True}))
+    starlette_request = getattr(request, "request", None)
+    async for event in service.run(job, starlette_request):
+        if isinstance(event, TextDelta):
+            yield event.text
+        elif isinstance(event, Failed):
+            raise ApiError(event.status, event.message, event.retry_after)
+        elif isinstance(event, Finished):
+            ledger.record(dict(request.headers), reply_cost(event.gpu_seconds, costs).quota_seconds)
+
+
+def build_demo(
+    registry: ModelRegistry,
+    costs: CostSettings | None = None,
+    service: Service | None = None,
+    ledger: QuotaLedger | None = None,
 ) -> gr.Blocks:
-    """`statuses` is the registry's `statuses` method; `chat` answers through the server's generation path."""
-    curated = [model["name"] for model in build_catalog(statuses(), settings, ledger, {})["models"]]
+    """The page. `service` answers the playground (without it the playground is hidden); `ledger` is the
+    one the catalog route and the generation routes share."""
+    costs = costs or load_cost_settings()
+    ledger = ledger if ledger is not None else QuotaLedger()
+    curated = [model["name"] for model in build_catalog(registry.statuses(), costs, ledger, {})["models"]]
 
     def document(request: gr.Request | None) -> dict[str, Any]:
         headers = dict(request.headers) if request is not None else {}
-        return build_catalog(statuses(), settings, ledger, headers)
+        return build_catalog(registry.statuses(), costs, ledger, headers)
 
     def refresh(request: gr.Request) -> tuple[str, str, str, str]:
         current = document(request)
         base = api_base_url(request)
-        return models_table(current), pricing_note(current, settings), quota_text(current), cognitia_snippet(base)
+        return models_table(current), pricing_note(current, costs), quota_text(current), cognitia_snippet(base)
 
-    def respond(message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
-        if not message.strip():
-            yield history, ""
+    async def respond(message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
+        if not message.strip() or service is None:
+            yield history, message
             return
         messages = [{"role": m["role"], "content": _text(m["content"])} for m in history]
         messages.append({"role": "user", "content": message})
         reply = ""
         shown = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         try:
-            for piece in chat(model, messages, request):
+            async for piece in playground_reply(service, costs, ledger, model, messages, request):
                 reply += piece
                 shown[-1] = {"role": "assistant", "content": reply}
                 yield shown, ""
-        except Exception as error:  # shown to the visitor instead of a broken page
-            raise gr.Error(str(error)) from error
+        except ApiError as error:
+            raise gr.Error(error.message) from error
         if not reply:
             shown[-1] = {"role": "assistant", "content": "(empty reply)"}
             yield shown, ""
@@ -178,7 +203,7 @@ def build_demo(
         table = gr.HTML(elem_id="zerollama-table")
         quota = gr.Markdown(elem_id="zerollama-quota")
         with gr.Row():
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, visible=service is not None):
                 gr.Markdown("## Playground")
                 model = gr.Dropdown(curated, value=curated[0] if curated else None, label="Model")
                 chatbot = gr.Chatbot(label="Chat", height=320, elem_id="zerollama-chat")
