@@ -23,6 +23,8 @@ export type SpaceSdk = 'gradio' | 'docker'
 const ignoredNames = new Set(['__pycache__', 'node_modules', '.venv', '.git', '.pytest_cache', '.ruff_cache'])
 const keptDotFiles = new Set(['.gitattributes', '.dockerignore'])
 const ignoredSuffixes = ['.pyc', '.pyo']
+/** A README written for the Docker runtime, uploaded as README.md instead of the Gradio one. */
+export const dockerReadmePath = 'docker/space-readme.md'
 /** Docker Spaces listen on 7860 unless the README front matter says otherwise. */
 const defaultDockerPort = 7860
 
@@ -35,9 +37,9 @@ export function toSpaceFile(path: string, content: Buffer): SpaceFile {
 }
 
 /**
- * Reads the folder that becomes the Space. For the `docker` SDK the README front matter is
- * rewritten (sdk: docker, app_port from the Dockerfile's EXPOSE) because space/README.md is
- * written for the Gradio SDK and the Hub picks the SDK from that front matter.
+ * Reads the folder that becomes the Space. The Hub picks the SDK from README.md's front matter, so
+ * for the `docker` SDK README.md is replaced by the Docker README (see dockerReadme); for ZeroGPU it
+ * must declare the Gradio SDK.
  */
 export async function readSpaceFolder(folder: string, sdk: SpaceSdk): Promise<SpaceFile[]> {
   const paths = await listFolder(folder).catch((error: NodeJS.ErrnoException) => {
@@ -46,17 +48,17 @@ export async function readSpaceFolder(folder: string, sdk: SpaceSdk): Promise<Sp
   })
   const files = new Map<string, Buffer>()
   for (const path of paths) files.set(path, await readFile(join(folder, path)))
-  const readme = files.get('README.md')
-  if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`)
-  const declaredSdk = frontMatterValue(readme.toString('utf8'), 'sdk')
   if (sdk === 'docker') {
-    const dockerfile = files.get('Dockerfile')
-    if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`)
-    files.set('README.md', Buffer.from(toDockerReadme(readme.toString('utf8'), exposedPort(dockerfile.toString()))))
-  } else if (declaredSdk !== 'gradio') {
-    throw new ConfigurationError(
-      `${folder}/README.md declares sdk: ${declaredSdk ?? '(none)'}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`,
-    )
+    files.set('README.md', Buffer.from(dockerReadme(folder, files)))
+  } else {
+    const readme = files.get('README.md')
+    if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`)
+    const declared = frontMatterValue(readme.toString('utf8'), 'sdk')
+    if (declared !== 'gradio') {
+      throw new ConfigurationError(
+        `${folder}/README.md declares sdk: ${declared ?? '(none)'}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`,
+      )
+    }
   }
   return [...files].map(([path, content]) => toSpaceFile(path, content))
 }
@@ -66,13 +68,38 @@ async function listFolder(folder: string): Promise<string[]> {
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((path) => path.split('/').every(isUploadable))
+    .filter(isUploadable)
     .sort()
 }
 
-function isUploadable(segment: string): boolean {
+/** The Space runs the app, not its test suite: a test-only change must not rebuild and restart it. */
+const ignoredTopLevel = new Set(['tests'])
+
+function isUploadable(path: string): boolean {
+  if (ignoredTopLevel.has(path.split('/')[0] ?? '')) return false
+  return path.split('/').every(isUploadableName)
+}
+
+function isUploadableName(segment: string): boolean {
   if (ignoredNames.has(segment) || ignoredSuffixes.some((suffix) => segment.endsWith(suffix))) return false
   return !segment.startsWith('.') || keptDotFiles.has(segment)
+}
+
+/**
+ * The README a Docker Space gets: the folder's own Docker README (docker/space-readme.md, written for
+ * this runtime) when present, else the Gradio README with its front matter rewritten.
+ */
+function dockerReadme(folder: string, files: Map<string, Buffer>): string {
+  const dockerfile = files.get('Dockerfile')
+  if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`)
+  const own = files.get(dockerReadmePath)?.toString('utf8')
+  const readme = files.get('README.md')?.toString('utf8')
+  if (!own && !readme) throw new ConfigurationError(`${folder} has neither ${dockerReadmePath} nor README.md`)
+  const text = own ?? toDockerReadme(readme ?? '', exposedPort(dockerfile.toString()))
+  if (frontMatterValue(text, 'sdk') !== 'docker') {
+    throw new ConfigurationError(`${folder}/${dockerReadmePath} must declare sdk: docker in its front matter`)
+  }
+  return text
 }
 
 /** The Dockerfile's first EXPOSE port; Docker Spaces route traffic to exactly one port. */

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConfigurationError, ServiceError } from '../../src/errors.js'
@@ -229,6 +229,27 @@ describe('uploadSpaceFolder', () => {
     expect(readme).not.toMatch(/sdk: gradio|sdk_version|app_file|python_version/)
     expect(readme).toContain('tags:\n  - ollama\n  - zerogpu\n')
     expect(readme).toContain('# zerollama')
+  })
+
+  it("uses the folder's own Docker README for the docker runtime when it has one, and skips tests/", async () => {
+    await createdSpace()
+    const dockerReadme = '---\ntitle: zerollama (Ollama)\nsdk: docker\napp_port: 7860\n---\nReal Ollama.\n'
+    await mkdir(join(folder, 'docker'), { recursive: true })
+    await writeFile(join(folder, 'docker/space-readme.md'), dockerReadme)
+    await mkdir(join(folder, 'tests'), { recursive: true })
+    await writeFile(join(folder, 'tests/test_app.py'), 'def test(): pass\n')
+    await manager().spaces.uploadSpaceFolder({ spaceId, folder, commitMessage: 'docker', sdk: 'docker' })
+    const files = fake.state.spaces.get(spaceId)?.files
+    expect(files?.get('README.md')?.content.toString()).toBe(dockerReadme)
+    expect(files?.has('tests/test_app.py')).toBe(false)
+  })
+
+  it('refuses a Docker README that does not declare the docker SDK', async () => {
+    await mkdir(join(folder, 'docker'), { recursive: true })
+    await writeFile(join(folder, 'docker/space-readme.md'), '---\nsdk: gradio\n---\n')
+    await expect(
+      manager().spaces.uploadSpaceFolder({ spaceId, folder, commitMessage: 'x', sdk: 'docker' }),
+    ).rejects.toThrow(/space-readme.md must declare sdk: docker/)
   })
 
   it('refuses a README that is not a Gradio Space for ZeroGPU', async () => {

@@ -20384,6 +20384,7 @@ import { join, relative, sep } from "node:path";
 var ignoredNames = /* @__PURE__ */ new Set(["__pycache__", "node_modules", ".venv", ".git", ".pytest_cache", ".ruff_cache"]);
 var keptDotFiles = /* @__PURE__ */ new Set([".gitattributes", ".dockerignore"]);
 var ignoredSuffixes = [".pyc", ".pyo"];
+var dockerReadmePath = "docker/space-readme.md";
 var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
@@ -20398,27 +20399,44 @@ async function readSpaceFolder(folder, sdk) {
   });
   const files = /* @__PURE__ */ new Map();
   for (const path of paths) files.set(path, await readFile(join(folder, path)));
-  const readme = files.get("README.md");
-  if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`);
-  const declaredSdk = frontMatterValue(readme.toString("utf8"), "sdk");
   if (sdk === "docker") {
-    const dockerfile = files.get("Dockerfile");
-    if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`);
-    files.set("README.md", Buffer.from(toDockerReadme(readme.toString("utf8"), exposedPort(dockerfile.toString()))));
-  } else if (declaredSdk !== "gradio") {
-    throw new ConfigurationError(
-      `${folder}/README.md declares sdk: ${declaredSdk ?? "(none)"}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`
-    );
+    files.set("README.md", Buffer.from(dockerReadme(folder, files)));
+  } else {
+    const readme = files.get("README.md");
+    if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`);
+    const declared = frontMatterValue(readme.toString("utf8"), "sdk");
+    if (declared !== "gradio") {
+      throw new ConfigurationError(
+        `${folder}/README.md declares sdk: ${declared ?? "(none)"}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`
+      );
+    }
   }
   return [...files].map(([path, content]) => toSpaceFile(path, content));
 }
 async function listFolder(folder) {
   const entries = await readdir2(folder, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter((path) => path.split("/").every(isUploadable)).sort();
+  return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter(isUploadable).sort();
 }
-function isUploadable(segment) {
+var ignoredTopLevel = /* @__PURE__ */ new Set(["tests"]);
+function isUploadable(path) {
+  if (ignoredTopLevel.has(path.split("/")[0] ?? "")) return false;
+  return path.split("/").every(isUploadableName);
+}
+function isUploadableName(segment) {
   if (ignoredNames.has(segment) || ignoredSuffixes.some((suffix) => segment.endsWith(suffix))) return false;
   return !segment.startsWith(".") || keptDotFiles.has(segment);
+}
+function dockerReadme(folder, files) {
+  const dockerfile = files.get("Dockerfile");
+  if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`);
+  const own = files.get(dockerReadmePath)?.toString("utf8");
+  const readme = files.get("README.md")?.toString("utf8");
+  if (!own && !readme) throw new ConfigurationError(`${folder} has neither ${dockerReadmePath} nor README.md`);
+  const text = own ?? toDockerReadme(readme ?? "", exposedPort(dockerfile.toString()));
+  if (frontMatterValue(text, "sdk") !== "docker") {
+    throw new ConfigurationError(`${folder}/${dockerReadmePath} must declare sdk: docker in its front matter`);
+  }
+  return text;
 }
 function exposedPort(dockerfile) {
   const match = /^\s*EXPOSE\s+(\d+)/im.exec(dockerfile);
