@@ -121,20 +121,21 @@ export class OllamaClient {
     throw new OllamaApiError('/api/pull', `the stream for ${model} ended without "success"`, { retryable: true })
   }
 
-  async *generate(request: GenerateRequest): AsyncGenerator<GenerateChunk> {
-    for await (const chunk of this.stream('/api/generate', { ...request, stream: true })) {
-      yield chunk as GenerateChunk
-      if ((chunk as GenerateChunk).done) return
-    }
-    throw new OllamaApiError('/api/generate', 'the stream ended without a done chunk', { retryable: true })
+  generate(request: GenerateRequest): AsyncGenerator<GenerateChunk> {
+    return this.untilDone<GenerateChunk>('/api/generate', request)
   }
 
-  async *chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
-    for await (const chunk of this.stream('/api/chat', { ...request, stream: true })) {
-      yield chunk as ChatChunk
-      if ((chunk as ChatChunk).done) return
+  chat(request: ChatRequest): AsyncGenerator<ChatChunk> {
+    return this.untilDone<ChatChunk>('/api/chat', request)
+  }
+
+  /** Streams a generation up to its `done: true` chunk; a stream that ends before it is an error. */
+  private async *untilDone<T extends { done: boolean }>(path: string, request: object): AsyncGenerator<T> {
+    for await (const chunk of this.stream(path, { ...request, stream: true })) {
+      yield chunk as T
+      if ((chunk as T).done) return
     }
-    throw new OllamaApiError('/api/chat', 'the stream ended without a done chunk', { retryable: true })
+    throw new OllamaApiError(path, 'the stream ended without a done chunk', { retryable: true })
   }
 
   private readJson(path: string): Promise<unknown> {

@@ -45,11 +45,14 @@ export function checkModelsPresent(required: string[], tags: TagModel[]): CheckR
   }
 }
 
-export function checkGpu(measurements: ModelMeasurement[]): CheckResult {
+export function checkGpu(measurements: ModelMeasurement[], required = true): CheckResult {
+  const title = 'Models run on the GPU (/api/ps)'
+  if (!required)
+    return { id: 'gpu', title, status: 'skip', observed: '-', expected: 'gpu', detail: 'require-gpu is false' }
   const offGpu = measurements.filter((m) => m.device !== 'gpu')
   return {
     id: 'gpu',
-    title: 'Models run on the GPU (/api/ps)',
+    title,
     status: measurements.length > 0 && offGpu.length === 0 ? 'pass' : 'fail',
     observed:
       offGpu.length === 0

@@ -83,18 +83,7 @@ export async function validateSpace(
         checks.push(failedCheck(`generate:${model}`, `${model} answers`, error, 'pull the model, then re-run'))
       }
     }
-    checks.push(
-      options.requireGpu
-        ? checkGpu(models)
-        : {
-            id: 'gpu',
-            title: 'Models run on the GPU',
-            status: 'skip',
-            observed: '-',
-            expected: 'gpu',
-            detail: 'require-gpu is false',
-          },
-    )
+    checks.push(checkGpu(models, options.requireGpu))
   })
 
   await logger.group('Authentication', async () => {
@@ -134,12 +123,16 @@ export async function validateSpace(
           'give space-id and hf-token so the Hub can be asked',
         ),
       )
-    if (catalog)
-      cost = costSection(catalog, {
-        monthlyTokens: options.monthlyTokens,
-        hardware: runtime?.hardware.current ?? undefined,
-        models: options.requiredModels,
-      })
+    try {
+      if (catalog)
+        cost = costSection(catalog, {
+          monthlyTokens: options.monthlyTokens,
+          hardware: runtime?.hardware.current ?? undefined,
+          models: options.requiredModels,
+        })
+    } catch (error) {
+      logger.warning(`no cost section: ${errorMessage(error)}`)
+    }
   })
 
   return {

@@ -57,6 +57,7 @@ describe('threshold checks', () => {
       observed: 'phi3: cpu',
     })
     expect(checkGpu([]).status).toBe('fail')
+    expect(checkGpu([measured({ device: 'cpu' })], false).status).toBe('skip')
   })
 
   it('auth passes on 401/403/404 without credentials, fails on 200, skips for an open Space', () => {

@@ -20040,19 +20040,19 @@ var OllamaClient = class {
     }
     throw new OllamaApiError("/api/pull", `the stream for ${model} ended without "success"`, { retryable: true });
   }
-  async *generate(request) {
-    for await (const chunk of this.stream("/api/generate", { ...request, stream: true })) {
-      yield chunk;
-      if (chunk.done) return;
-    }
-    throw new OllamaApiError("/api/generate", "the stream ended without a done chunk", { retryable: true });
+  generate(request) {
+    return this.untilDone("/api/generate", request);
   }
-  async *chat(request) {
-    for await (const chunk of this.stream("/api/chat", { ...request, stream: true })) {
+  chat(request) {
+    return this.untilDone("/api/chat", request);
+  }
+  /** Streams a generation up to its `done: true` chunk; a stream that ends before it is an error. */
+  async *untilDone(path, request) {
+    for await (const chunk of this.stream(path, { ...request, stream: true })) {
       yield chunk;
       if (chunk.done) return;
     }
-    throw new OllamaApiError("/api/chat", "the stream ended without a done chunk", { retryable: true });
+    throw new OllamaApiError(path, "the stream ended without a done chunk", { retryable: true });
   }
   readJson(path) {
     return retryRead(async () => {

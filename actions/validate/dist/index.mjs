@@ -28801,6 +28801,7 @@ import { join, relative, sep } from "node:path";
 var ignoredNames = /* @__PURE__ */ new Set(["__pycache__", "node_modules", ".venv", ".git", ".pytest_cache", ".ruff_cache"]);
 var keptDotFiles = /* @__PURE__ */ new Set([".gitattributes", ".dockerignore"]);
 var ignoredSuffixes = [".pyc", ".pyo"];
+var dockerReadmePath = "docker/space-readme.md";
 var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash2("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
@@ -28815,27 +28816,44 @@ async function readSpaceFolder(folder, sdk) {
   });
   const files = /* @__PURE__ */ new Map();
   for (const path of paths) files.set(path, await readFile(join(folder, path)));
-  const readme = files.get("README.md");
-  if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`);
-  const declaredSdk = frontMatterValue(readme.toString("utf8"), "sdk");
   if (sdk === "docker") {
-    const dockerfile = files.get("Dockerfile");
-    if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`);
-    files.set("README.md", Buffer.from(toDockerReadme(readme.toString("utf8"), exposedPort(dockerfile.toString()))));
-  } else if (declaredSdk !== "gradio") {
-    throw new ConfigurationError(
-      `${folder}/README.md declares sdk: ${declaredSdk ?? "(none)"}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`
-    );
+    files.set("README.md", Buffer.from(dockerReadme(folder, files)));
+  } else {
+    const readme = files.get("README.md");
+    if (!readme) throw new ConfigurationError(`${folder}/README.md is missing: the Hub reads the Space's SDK from it`);
+    const declared = frontMatterValue(readme.toString("utf8"), "sdk");
+    if (declared !== "gradio") {
+      throw new ConfigurationError(
+        `${folder}/README.md declares sdk: ${declared ?? "(none)"}; ZeroGPU runs only Gradio Spaces (set sdk: gradio)`
+      );
+    }
   }
   return [...files].map(([path, content]) => toSpaceFile(path, content));
 }
 async function listFolder(folder) {
   const entries = await readdir3(folder, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter((path) => path.split("/").every(isUploadable)).sort();
+  return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter(isUploadable).sort();
 }
-function isUploadable(segment) {
+var ignoredTopLevel = /* @__PURE__ */ new Set(["tests"]);
+function isUploadable(path) {
+  if (ignoredTopLevel.has(path.split("/")[0] ?? "")) return false;
+  return path.split("/").every(isUploadableName);
+}
+function isUploadableName(segment) {
   if (ignoredNames.has(segment) || ignoredSuffixes.some((suffix) => segment.endsWith(suffix))) return false;
   return !segment.startsWith(".") || keptDotFiles.has(segment);
+}
+function dockerReadme(folder, files) {
+  const dockerfile = files.get("Dockerfile");
+  if (!dockerfile) throw new ConfigurationError(`runtime docker needs ${folder}/Dockerfile`);
+  const own = files.get(dockerReadmePath)?.toString("utf8");
+  const readme = files.get("README.md")?.toString("utf8");
+  if (!own && !readme) throw new ConfigurationError(`${folder} has neither ${dockerReadmePath} nor README.md`);
+  const text = own ?? toDockerReadme(readme ?? "", exposedPort(dockerfile.toString()));
+  if (frontMatterValue(text, "sdk") !== "docker") {
+    throw new ConfigurationError(`${folder}/${dockerReadmePath} must declare sdk: docker in its front matter`);
+  }
+  return text;
 }
 function exposedPort(dockerfile) {
   const match = /^\s*EXPOSE\s+(\d+)/im.exec(dockerfile);
@@ -28985,7 +29003,10 @@ var SpaceManager = class {
     this.logger.info(`token ok: user ${me.name}, may write to ${owner}`);
     return { user: me.name, owner };
   }
-  /** Creates the Space if absent; an existing one keeps its files, and gets the requested visibility. */
+  /**
+   * Creates the Space if absent; an existing one keeps its files, and gets the requested visibility.
+   * `sdk` is the SDK the Space has now (an existing Space switches SDK only when its README is replaced).
+   */
   async ensureSpace(options) {
     const { spaceId } = options;
     const visibility = options.private ? "private" : "public";
@@ -28999,8 +29020,8 @@ var SpaceManager = class {
           async () => (await this.findSpace(spaceId))?.private === options.private
         );
       }
-      this.logger.info(`Space ${spaceId} exists`);
-      return { created: false };
+      this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`);
+      return { created: false, sdk: existing.sdk };
     }
     try {
       await createRepo({
@@ -29015,7 +29036,7 @@ var SpaceManager = class {
       const status = statusOf(error2);
       if (status === 409) {
         this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
-        return { created: false };
+        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
       }
       if (status === 402) {
         throw new ConfigurationError(
@@ -29025,7 +29046,7 @@ var SpaceManager = class {
       if (!(outcomeUnknown(error2) && await this.findSpace(spaceId))) throw error2;
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`);
-    return { created: true };
+    return { created: true, sdk: options.sdk };
   }
   /** What an upload of `folder` would change: only files whose Hub oid differs, plus files gone locally. */
   async planUpload(options) {
@@ -29228,11 +29249,11 @@ ${tail.join("\n")}` : "";
       `${spaceId} stopped at ${runtime.stage}${reason}. Fix space/ and re-run; full log: ${spaceUrls(spaceId).spaceUrl}?logs=${kind === "build" ? "build" : "container"}${logs}`
     );
   }
-  /** The Space's visibility and head commit; undefined when it does not exist. */
+  /** The Space's visibility, SDK and head commit; undefined when it does not exist. */
   async findSpace(spaceId) {
     try {
       const info2 = await this.read(() => spaceInfo({ ...this.infoParams(spaceId), additionalFields: ["sha"] }));
-      return { private: info2.private, sha: info2.sha };
+      return { private: info2.private, sdk: info2.sdk ?? "unknown", sha: info2.sha };
     } catch (error2) {
       if (statusOf(error2) === 404 || statusOf(error2) === 401) return void 0;
       throw error2;
@@ -29459,19 +29480,19 @@ var OllamaClient = class {
     }
     throw new OllamaApiError("/api/pull", `the stream for ${model} ended without "success"`, { retryable: true });
   }
-  async *generate(request) {
-    for await (const chunk2 of this.stream("/api/generate", { ...request, stream: true })) {
-      yield chunk2;
-      if (chunk2.done) return;
-    }
-    throw new OllamaApiError("/api/generate", "the stream ended without a done chunk", { retryable: true });
+  generate(request) {
+    return this.untilDone("/api/generate", request);
   }
-  async *chat(request) {
-    for await (const chunk2 of this.stream("/api/chat", { ...request, stream: true })) {
+  chat(request) {
+    return this.untilDone("/api/chat", request);
+  }
+  /** Streams a generation up to its `done: true` chunk; a stream that ends before it is an error. */
+  async *untilDone(path, request) {
+    for await (const chunk2 of this.stream(path, { ...request, stream: true })) {
       yield chunk2;
       if (chunk2.done) return;
     }
-    throw new OllamaApiError("/api/chat", "the stream ended without a done chunk", { retryable: true });
+    throw new OllamaApiError(path, "the stream ended without a done chunk", { retryable: true });
   }
   readJson(path) {
     return retryRead(async () => {
@@ -30434,11 +30455,14 @@ function checkModelsPresent(required, tags) {
     detail: missing.length === 0 ? void 0 : "run the pull-models action for the missing models"
   };
 }
-function checkGpu(measurements) {
+function checkGpu(measurements, required = true) {
+  const title = "Models run on the GPU (/api/ps)";
+  if (!required)
+    return { id: "gpu", title, status: "skip", observed: "-", expected: "gpu", detail: "require-gpu is false" };
   const offGpu = measurements.filter((m) => m.device !== "gpu");
   return {
     id: "gpu",
-    title: "Models run on the GPU (/api/ps)",
+    title,
     status: measurements.length > 0 && offGpu.length === 0 ? "pass" : "fail",
     observed: offGpu.length === 0 ? measurements.map((m) => `${m.model}: gpu`).join(", ") || "no model measured" : offGpu.map((m) => `${m.model}: ${m.device}`).join(", "),
     expected: "gpu",
@@ -30548,16 +30572,7 @@ async function validateSpace(deps, options) {
         checks.push(failedCheck(`generate:${model}`, `${model} answers`, error2, "pull the model, then re-run"));
       }
     }
-    checks.push(
-      options.requireGpu ? checkGpu(models) : {
-        id: "gpu",
-        title: "Models run on the GPU",
-        status: "skip",
-        observed: "-",
-        expected: "gpu",
-        detail: "require-gpu is false"
-      }
-    );
+    checks.push(checkGpu(models, options.requireGpu));
   });
   await logger2.group("Authentication", async () => {
     try {
@@ -30595,12 +30610,16 @@ async function validateSpace(deps, options) {
           "give space-id and hf-token so the Hub can be asked"
         )
       );
-    if (catalog2)
-      cost = costSection(catalog2, {
-        monthlyTokens: options.monthlyTokens,
-        hardware: runtime?.hardware.current ?? void 0,
-        models: options.requiredModels
-      });
+    try {
+      if (catalog2)
+        cost = costSection(catalog2, {
+          monthlyTokens: options.monthlyTokens,
+          hardware: runtime?.hardware.current ?? void 0,
+          models: options.requiredModels
+        });
+    } catch (error2) {
+      logger2.warning(`no cost section: ${errorMessage(error2)}`);
+    }
   });
   return {
     target: "space",
