@@ -214,3 +214,52 @@ def test_route_answers_plain_http_with_the_callers_quota(served_route: tuple[str
         document = json.load(response)
     assert document == build_catalog(statuses(), settings(), ledger, TOKEN_HEADERS)
     assert document["quota"]["used_seconds"] == 60
+
+
+# ---- the real server (space/app.py with tiny models, conftest's base_url) ----------------------------
+
+LIVE_TOKEN = {"Authorization": "Bearer hf_catalog_test_caller"}
+SHORT_REPLY = {"num_predict": 8, "temperature": 0, "seed": 1}
+
+
+def test_live_catalog_lists_the_curated_models_with_cost_model_figures(http) -> None:
+    document = http.get(CATALOG_PATH).json()
+    curated = sorted((m for m in CATALOG.models if m.curated), key=lambda m: m.display_order)
+    assert [m["name"] for m in document["models"]] == [m.name for m in curated]
+    assert [e["name"] for e in document["excluded"]] == [m.name for m in CATALOG.models if not m.curated]
+    server_costs = load_cost_settings({})  # the test server runs without ZEROLLAMA_* cost variables
+    for model in document["models"]:
+        assert set(model) == MODEL_KEYS and set(model["cost"]) == COST_KEYS
+        speed = model["tokens_per_second"]
+        if speed is not None:  # measured by earlier replies: the figures follow from the rounded speed
+            expected = per_1k_tokens(speed, server_costs).as_dict()
+            assert model["cost"]["basis"] == "measured"
+            assert math.isclose(model["cost"]["typical_reply_cop"], expected["typical_reply_cop"], rel_tol=0.01)
+    defaults = [m for m in document["models"] if m["name"] in CATALOG.default_models]
+    assert defaults and all(m["loaded"] for m in defaults)  # preloaded at start
+
+
+def test_live_official_client_ignores_the_extra_cost_fields(base_url: str) -> None:
+    import ollama
+
+    client = ollama.Client(host=base_url, timeout=60)
+    reply = client.chat(model="phi3", messages=[{"role": "user", "content": "hola"}], options=SHORT_REPLY)
+    assert reply.message.role == "assistant" and reply.done and reply.eval_count >= 1
+    chunks = list(client.generate(model="phi3", prompt="hola", options=SHORT_REPLY, stream=True))
+    assert chunks[-1].done and chunks[-1].eval_count >= 1
+
+
+def test_live_replies_fill_the_callers_quota_and_the_measured_speed(http) -> None:
+    before = http.get(CATALOG_PATH, headers=LIVE_TOKEN).json()["quota"]
+    assert before == {"daily_seconds": 2400, "used_seconds": 0, "left_seconds": 2400}
+    body = {"model": "phi3", "messages": [{"role": "user", "content": "x"}], "options": SHORT_REPLY, "stream": False}
+    spent = sum(
+        http.post("/api/chat", json=body, headers=LIVE_TOKEN).json()["zerollama"]["quota_seconds"] for _ in range(2)
+    )
+    after = http.get(CATALOG_PATH, headers=LIVE_TOKEN).json()
+    assert spent > 0
+    assert math.isclose(after["quota"]["used_seconds"], spent, abs_tol=0.06)
+    assert math.isclose(after["quota"]["left_seconds"], 2400 - spent, abs_tol=0.06)
+    phi3 = next(m for m in after["models"] if m["name"] == "phi3")
+    assert phi3["tokens_per_second"] > 0 and phi3["cost"]["basis"] == "measured"
+    assert http.get(CATALOG_PATH).json()["quota"]["used_seconds"] is None  # anonymous callers are not tracked

@@ -12,9 +12,9 @@ from typing import Any
 import gradio as gr
 
 from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
-from .costs import CostSettings, load_cost_settings, reply_cost
+from .costs import CostSettings, load_cost_settings
 from .errors import ApiError
-from .generation import Failed, Finished, TextDelta
+from .generation import Failed, TextDelta
 from .registry import ModelRegistry
 from .schemas import ChatRequest
 from .service import Service
@@ -134,24 +134,16 @@ def cognitia_snippet(base_url: str) -> str:
 
 
 async def playground_reply(
-    service: Service,
-    costs: CostSettings,
-    ledger: QuotaLedger,
-    model: str,
-    messages: list[dict[str, str]],
-    request: gr.Request,
+    service: Service, model: str, messages: list[dict[str, str]], request: gr.Request
 ) -> AsyncIterator[str]:
-    """One chat reply through the server's own path (the same job and GPU entry point as /api/chat),
-    charged to the visitor's quota and recorded in the ledger like an API call."""
+    """One chat reply through the server's own path (the same job and GPU entry point as /api/chat); the
+    service charges it to the visitor's quota and records it in the ledger like an API call."""
     job = service.chat_job(ChatRequest.model_validate({"model": model, "messages": messages, "stream": True}))
-    starlette_request = getattr(request, "request", None)
-    async for event in service.run(job, starlette_request):
+    async for event in service.run(job, getattr(request, "request", None)):
         if isinstance(event, TextDelta):
             yield event.text
         elif isinstance(event, Failed):
             raise ApiError(event.status, event.message, event.retry_after)
-        elif isinstance(event, Finished):
-            ledger.record(dict(request.headers), reply_cost(event.gpu_seconds, costs).quota_seconds)
 
 
 def build_demo(
@@ -184,7 +176,7 @@ def build_demo(
         reply = ""
         shown = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         try:
-            async for piece in playground_reply(service, costs, ledger, model, messages, request):
+            async for piece in playground_reply(service, model, messages, request):
                 reply += piece
                 shown[-1] = {"role": "assistant", "content": reply}
                 yield shown, ""
