@@ -67,33 +67,44 @@ export async function deploySpace(
   if (request.dryRun) return logger.group('Plan (dry run, nothing changes)', () => plan(manager, request, sdk, logger))
 
   const changes: string[] = []
-  const { created } = await logger.group('Space repo', () =>
-    manager.ensureSpace({ spaceId, private: request.private, sdk }),
-  )
-  if (created) changes.push(`created ${request.private ? 'private' : 'public'} ${sdk} Space`)
+  const space = await logger.group('Space repo', () => manager.ensureSpace({ spaceId, private: request.private, sdk }))
+  if (space.created) changes.push(`created ${request.private ? 'private' : 'public'} ${sdk} Space`)
 
-  await logger.group('Hardware, secrets and variables', async () => {
-    if ((await manager.setHardware(spaceId, request.hardware)).changed) changes.push(`hardware → ${request.hardware}`)
-    if (Object.keys(request.secrets).length > 0) {
-      for (const key of (await manager.setSecrets(spaceId, request.secrets)).changed) changes.push(`secret ${key}`)
-    }
-    if (Object.keys(request.variables).length > 0) {
-      for (const key of (await manager.setVariables(spaceId, request.variables)).changed)
-        changes.push(`variable ${key}`)
-    }
-  })
-
-  const upload = await logger.group('Upload', () =>
-    manager.uploadSpaceFolder({
-      spaceId,
-      folder: request.folder,
-      commitMessage: request.commitMessage,
-      commitDescription: request.commitDescription,
-      sdk,
-    }),
-  )
-  onCommit(upload.commitSha)
-  if (upload.changed) changes.push(`commit ${upload.commitSha.slice(0, 12)}`)
+  const configure = () =>
+    logger.group('Hardware, secrets and variables', async () => {
+      if ((await manager.setHardware(spaceId, request.hardware)).changed) changes.push(`hardware → ${request.hardware}`)
+      if (Object.keys(request.secrets).length > 0) {
+        for (const key of (await manager.setSecrets(spaceId, request.secrets)).changed) changes.push(`secret ${key}`)
+      }
+      if (Object.keys(request.variables).length > 0) {
+        for (const key of (await manager.setVariables(spaceId, request.variables)).changed)
+          changes.push(`variable ${key}`)
+      }
+    })
+  const upload = () =>
+    logger.group('Upload', async () => {
+      const uploaded = await manager.uploadSpaceFolder({
+        spaceId,
+        folder: request.folder,
+        commitMessage: request.commitMessage,
+        commitDescription: request.commitDescription,
+        sdk,
+      })
+      onCommit(uploaded.commitSha)
+      if (uploaded.changed) changes.push(`commit ${uploaded.commitSha.slice(0, 12)}`)
+      return uploaded.commitSha
+    })
+  // Hardware must suit the SDK the Space has when it is requested (the Hub refuses ZeroGPU for a Docker
+  // Space), so a Space changing runtime gets its new README first.
+  let commitSha: string
+  if (space.sdk === sdk) {
+    await configure()
+    commitSha = await upload()
+  } else {
+    logger.info(`switching ${spaceId} from the ${space.sdk} SDK to ${sdk}: uploading before the hardware change`)
+    commitSha = await upload()
+    await configure()
+  }
 
   const runtime = await logger.group('Wait until RUNNING', async () => {
     let expectChange = changes.length > 0
@@ -109,7 +120,7 @@ export async function deploySpace(
     return manager.waitUntilRunning(spaceId, { timeoutMs: request.waitTimeoutMs, expectChange })
   })
   if (changes.length === 0) logger.info('nothing changed: the Space already matched')
-  return result(manager, spaceId, upload.commitSha, changes, runtime)
+  return result(manager, spaceId, commitSha, changes, runtime)
 }
 
 async function plan(manager: SpaceManager, request: DeployRequest, sdk: SpaceSdk, logger: Logger) {

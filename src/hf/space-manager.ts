@@ -107,8 +107,15 @@ export class SpaceManager {
     return { user: me.name, owner }
   }
 
-  /** Creates the Space if absent; an existing one keeps its files, and gets the requested visibility. */
-  async ensureSpace(options: { spaceId: string; private: boolean; sdk: SpaceSdk }): Promise<{ created: boolean }> {
+  /**
+   * Creates the Space if absent; an existing one keeps its files, and gets the requested visibility.
+   * `sdk` is the SDK the Space has now (an existing Space switches SDK only when its README is replaced).
+   */
+  async ensureSpace(options: {
+    spaceId: string
+    private: boolean
+    sdk: SpaceSdk
+  }): Promise<{ created: boolean; sdk: string }> {
     const { spaceId } = options
     const visibility = options.private ? 'private' : 'public'
     const existing = await this.findSpace(spaceId)
@@ -121,8 +128,8 @@ export class SpaceManager {
           async () => (await this.findSpace(spaceId))?.private === options.private,
         )
       }
-      this.logger.info(`Space ${spaceId} exists`)
-      return { created: false }
+      this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`)
+      return { created: false, sdk: existing.sdk }
     }
     try {
       await createRepo({
@@ -137,7 +144,7 @@ export class SpaceManager {
       const status = statusOf(error)
       if (status === 409) {
         this.logger.info(`Space ${spaceId} was created meanwhile; using it`)
-        return { created: false }
+        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk }
       }
       if (status === 402) {
         throw new ConfigurationError(
@@ -147,7 +154,7 @@ export class SpaceManager {
       if (!(outcomeUnknown(error) && (await this.findSpace(spaceId)))) throw error
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`)
-    return { created: true }
+    return { created: true, sdk: options.sdk }
   }
 
   /** What an upload of `folder` would change: only files whose Hub oid differs, plus files gone locally. */
@@ -369,11 +376,11 @@ export class SpaceManager {
     )
   }
 
-  /** The Space's visibility and head commit; undefined when it does not exist. */
-  async findSpace(spaceId: string): Promise<{ private: boolean; sha: string } | undefined> {
+  /** The Space's visibility, SDK and head commit; undefined when it does not exist. */
+  async findSpace(spaceId: string): Promise<{ private: boolean; sdk: string; sha: string } | undefined> {
     try {
       const info = await this.read(() => spaceInfo({ ...this.infoParams(spaceId), additionalFields: ['sha'] }))
-      return { private: info.private, sha: info.sha }
+      return { private: info.private, sdk: info.sdk ?? 'unknown', sha: info.sha }
     } catch (error) {
       // The Hub answers 401 as well as 404 for a repo that does not exist (preflight proved the token good).
       if (statusOf(error) === 404 || statusOf(error) === 401) return undefined

@@ -336,6 +336,9 @@ export async function startHfFake(options: HfFakeOptions = {}): Promise<HfFake> 
     })
     space.files = files
     space.sha = oid
+    // Like the Hub, the SDK follows the README front matter.
+    const sdk = /^---[\s\S]*?^sdk:\s*(\w+)/m.exec(files.get('README.md')?.content.toString() ?? '')?.[1]
+    if (sdk) space.sdk = sdk
     startStages(space, true)
     return {
       status: 200,

@@ -96,6 +96,18 @@ describe('deploySpace', () => {
     expect(space?.commits).toHaveLength(1)
   })
 
+  it('switches an existing Docker Space to ZeroGPU: new README first, then the hardware', async () => {
+    const docker = await deploy({ runtime: 'docker', hardware: 'l4x1' })
+    expect(docker.result).toMatchObject({ stage: 'RUNNING', hardware: 'l4x1' })
+    expect(fake.state.spaces.get(spaceId)?.sdk).toBe('docker')
+    const { result, logger } = await deploy()
+    expect(result).toMatchObject({ stage: 'RUNNING', hardware: 'zero-a10g' })
+    expect(fake.state.spaces.get(spaceId)?.sdk).toBe('gradio')
+    expect(logger.lines).toContain(
+      `switching ${spaceId} from the docker SDK to gradio: uploading before the hardware change`,
+    )
+  })
+
   it('plans a dry run against an existing Space without writing', async () => {
     await deploy()
     await writeFile(join(folder, 'app.py'), 'print("v2")\n')

@@ -123,8 +123,14 @@ describe('preflight', () => {
 describe('ensureSpace', () => {
   it('creates a private Space once, then finds it', async () => {
     const { spaces } = manager()
-    await expect(spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({ created: true })
-    await expect(spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({ created: false })
+    await expect(spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({
+      created: true,
+      sdk: 'gradio',
+    })
+    await expect(spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({
+      created: false,
+      sdk: 'gradio',
+    })
     const space = fake.state.spaces.get(spaceId)
     expect(space).toMatchObject({ private: true, sdk: 'gradio', stage: 'NO_APP_FILE' })
     expect(fake.state.requests.filter((r) => r.path === '/api/repos/create')).toHaveLength(1)
@@ -139,6 +145,7 @@ describe('ensureSpace', () => {
     })
     await expect(manager().spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({
       created: false,
+      sdk: 'gradio',
     })
   })
 
@@ -153,6 +160,7 @@ describe('ensureSpace', () => {
     fake.fail({ method: 'POST', path: '/api/repos/create', status: 502, afterApply: true })
     await expect(manager().spaces.ensureSpace({ spaceId, private: true, sdk: 'gradio' })).resolves.toEqual({
       created: true,
+      sdk: 'gradio',
     })
     expect(fake.state.requests.filter((r) => r.path === '/api/repos/create')).toHaveLength(1)
   })

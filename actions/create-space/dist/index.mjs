@@ -20490,12 +20490,9 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
   await logger2.group("Preflight", () => manager.preflight(spaceId));
   if (request.dryRun) return logger2.group("Plan (dry run, nothing changes)", () => plan(manager, request, sdk, logger2));
   const changes = [];
-  const { created } = await logger2.group(
-    "Space repo",
-    () => manager.ensureSpace({ spaceId, private: request.private, sdk })
-  );
-  if (created) changes.push(`created ${request.private ? "private" : "public"} ${sdk} Space`);
-  await logger2.group("Hardware, secrets and variables", async () => {
+  const space = await logger2.group("Space repo", () => manager.ensureSpace({ spaceId, private: request.private, sdk }));
+  if (space.created) changes.push(`created ${request.private ? "private" : "public"} ${sdk} Space`);
+  const configure = () => logger2.group("Hardware, secrets and variables", async () => {
     if ((await manager.setHardware(spaceId, request.hardware)).changed) changes.push(`hardware \u2192 ${request.hardware}`);
     if (Object.keys(request.secrets).length > 0) {
       for (const key of (await manager.setSecrets(spaceId, request.secrets)).changed) changes.push(`secret ${key}`);
@@ -20505,18 +20502,27 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
         changes.push(`variable ${key}`);
     }
   });
-  const upload = await logger2.group(
-    "Upload",
-    () => manager.uploadSpaceFolder({
+  const upload = () => logger2.group("Upload", async () => {
+    const uploaded = await manager.uploadSpaceFolder({
       spaceId,
       folder: request.folder,
       commitMessage: request.commitMessage,
       commitDescription: request.commitDescription,
       sdk
-    })
-  );
-  onCommit(upload.commitSha);
-  if (upload.changed) changes.push(`commit ${upload.commitSha.slice(0, 12)}`);
+    });
+    onCommit(uploaded.commitSha);
+    if (uploaded.changed) changes.push(`commit ${uploaded.commitSha.slice(0, 12)}`);
+    return uploaded.commitSha;
+  });
+  let commitSha;
+  if (space.sdk === sdk) {
+    await configure();
+    commitSha = await upload();
+  } else {
+    logger2.info(`switching ${spaceId} from the ${space.sdk} SDK to ${sdk}: uploading before the hardware change`);
+    commitSha = await upload();
+    await configure();
+  }
   const runtime = await logger2.group("Wait until RUNNING", async () => {
     let expectChange = changes.length > 0;
     if (!expectChange) {
@@ -20530,7 +20536,7 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
     return manager.waitUntilRunning(spaceId, { timeoutMs: request.waitTimeoutMs, expectChange });
   });
   if (changes.length === 0) logger2.info("nothing changed: the Space already matched");
-  return result(manager, spaceId, upload.commitSha, changes, runtime);
+  return result(manager, spaceId, commitSha, changes, runtime);
 }
 async function plan(manager, request, sdk, logger2) {
   const { spaceId } = request;
@@ -29125,7 +29131,10 @@ var SpaceManager = class {
     this.logger.info(`token ok: user ${me.name}, may write to ${owner}`);
     return { user: me.name, owner };
   }
-  /** Creates the Space if absent; an existing one keeps its files, and gets the requested visibility. */
+  /**
+   * Creates the Space if absent; an existing one keeps its files, and gets the requested visibility.
+   * `sdk` is the SDK the Space has now (an existing Space switches SDK only when its README is replaced).
+   */
   async ensureSpace(options) {
     const { spaceId } = options;
     const visibility = options.private ? "private" : "public";
@@ -29139,8 +29148,8 @@ var SpaceManager = class {
           async () => (await this.findSpace(spaceId))?.private === options.private
         );
       }
-      this.logger.info(`Space ${spaceId} exists`);
-      return { created: false };
+      this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`);
+      return { created: false, sdk: existing.sdk };
     }
     try {
       await createRepo({
@@ -29155,7 +29164,7 @@ var SpaceManager = class {
       const status = statusOf(error2);
       if (status === 409) {
         this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
-        return { created: false };
+        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
       }
       if (status === 402) {
         throw new ConfigurationError(
@@ -29165,7 +29174,7 @@ var SpaceManager = class {
       if (!(outcomeUnknown(error2) && await this.findSpace(spaceId))) throw error2;
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`);
-    return { created: true };
+    return { created: true, sdk: options.sdk };
   }
   /** What an upload of `folder` would change: only files whose Hub oid differs, plus files gone locally. */
   async planUpload(options) {
@@ -29368,11 +29377,11 @@ ${tail.join("\n")}` : "";
       `${spaceId} stopped at ${runtime.stage}${reason}. Fix space/ and re-run; full log: ${spaceUrls(spaceId).spaceUrl}?logs=${kind === "build" ? "build" : "container"}${logs}`
     );
   }
-  /** The Space's visibility and head commit; undefined when it does not exist. */
+  /** The Space's visibility, SDK and head commit; undefined when it does not exist. */
   async findSpace(spaceId) {
     try {
       const info2 = await this.read(() => spaceInfo({ ...this.infoParams(spaceId), additionalFields: ["sha"] }));
-      return { private: info2.private, sha: info2.sha };
+      return { private: info2.private, sdk: info2.sdk ?? "unknown", sha: info2.sha };
     } catch (error2) {
       if (statusOf(error2) === 404 || statusOf(error2) === 401) return void 0;
       throw error2;
