@@ -11,7 +11,6 @@ from typing import Any
 
 import xgrammar as xgr
 from xgrammar.contrib.hf import LogitsProcessor
-from xgrammar.structural_tag import ConstStringFormat, JSONSchemaFormat, SequenceFormat, StructuralTag
 
 from .errors import bad_request
 from .textstream import TOOL_CLOSE, TOOL_OPEN
@@ -48,6 +47,10 @@ def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
+def _literal(text: str) -> xgr.Grammar:
+    return xgr.Grammar.from_ebnf(f"root ::= {json.dumps(text)}")
+
+
 def compiler_for(tokenizer: Any, vocab_size: int) -> xgr.GrammarCompiler:
     info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
     return xgr.GrammarCompiler(info)
@@ -58,16 +61,9 @@ def logits_processor(
 ) -> LogitsProcessor | None:
     """A fresh processor for one generate() call (xgrammar's processors are single-use)."""
     if forced_tools:
-        tag = StructuralTag(
-            format=SequenceFormat(
-                elements=[
-                    ConstStringFormat(value=TOOL_OPEN + "\n"),
-                    JSONSchemaFormat(json_schema=tool_call_schema(forced_tools)),
-                    ConstStringFormat(value="\n" + TOOL_CLOSE),
-                ]
-            )
-        )
-        return LogitsProcessor(compiler.compile_structural_tag(tag))
+        call = xgr.Grammar.from_json_schema(json.dumps(tool_call_schema(forced_tools)), any_whitespace=False)
+        tagged = xgr.Grammar.concat(_literal(TOOL_OPEN + "\n"), call, _literal("\n" + TOOL_CLOSE))
+        return LogitsProcessor(compiler.compile_grammar(tagged))
     if fmt is None:
         return None
     if fmt == "json":

@@ -26,7 +26,8 @@ def tool_call_id() -> str:
 def parse_tool_call(body: str, index: int) -> dict[str, Any] | None:
     """One call in Ollama's shape, or None when the text is not a JSON {"name", "arguments"} object."""
     try:
-        data = json.loads(body.strip())
+        # strict=False: models put raw tabs/newlines (and grammars may allow other control characters) in strings
+        data = json.loads(body.strip(), strict=False)
     except json.JSONDecodeError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
@@ -34,7 +35,7 @@ def parse_tool_call(body: str, index: int) -> dict[str, Any] | None:
     arguments = data.get("arguments", data.get("parameters", {}))
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = json.loads(arguments, strict=False)
         except json.JSONDecodeError:
             return None
     if not isinstance(arguments, dict):
