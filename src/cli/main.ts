@@ -194,11 +194,14 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
   ]
   if (flags.space && io.env.HF_TOKEN) {
     const manager = new SpaceManager({ token: io.env.HF_TOKEN, hubUrl: io.env.HF_ENDPOINT || undefined, logger })
-    const runtime = await manager.getRuntime(flags.space)
-    rows.push([
-      `Space ${flags.space}`,
-      `${runtime.stage} on ${runtime.hardware.current ?? runtime.hardware.requested ?? 'no hardware'}`,
-    ])
+    const space = `Space ${flags.space}`
+    try {
+      const runtime = await manager.getRuntime(flags.space)
+      const hardware = runtime.hardware.current ?? runtime.hardware.requested ?? 'no hardware'
+      rows.push([space, `${runtime.stage} on ${hardware}`])
+    } catch (error) {
+      rows.push([space, `cannot read it: ${errorMessage(error)}`])
+    }
     rows.push(['Space API', manager.spaceUrls(flags.space).apiBaseUrl])
   }
   io.print(formatTable(['what', 'now'], rows))
