@@ -73,10 +73,7 @@ describe('create-space bundle', () => {
     expect(space).toMatchObject({ private: true, sdk: 'gradio', stage: 'RUNNING' })
     expect(space?.hardware).toEqual({ current: 'zero-a10g', requested: 'zero-a10g' })
     expect(space?.commits.map((c) => [c.title, c.description])).toEqual([
-      [
-        `Deploy ${folder}/ from cognitia/zerollama run 4242`,
-        'https://github.com/cognitia/zerollama/actions/runs/4242',
-      ],
+      [`Deploy ${folder}/ from cognitia/zerollama run 4242`, 'https://github.com/cognitia/zerollama/actions/runs/4242'],
     ])
     expect(space?.secrets.get('ZEROLLAMA_API_KEY')?.value).toBe(apiKey)
     expect(space?.secrets.get('HF_TOKEN')?.value).toBe(readToken)

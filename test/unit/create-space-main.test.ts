@@ -153,13 +153,13 @@ describe('create-space main', () => {
   it('documents every input with its action.yml default, and every output, in README.md', () => {
     const readme = readFileSync(new URL('../../actions/create-space/README.md', import.meta.url), 'utf8')
     for (const name of Object.values(Inputs)) {
-      const row = new RegExp(`^\\| \`${name}\` \\| (yes|no) \\|([^|]*)\\|`, 'm').exec(readme)
+      const row = new RegExp(`^\\|\\s*\`${name}\`\\s*\\|\\s*(yes|no)\\s*\\|([^|]*)\\|`, 'm').exec(readme)
       expect(row, name).not.toBeNull()
       const documented = (row?.[2] ?? '').trim().replace(/^`(.*)`$/, '$1')
       expect(documented === "''" ? '' : documented, name).toBe(defaults[name] ?? '')
       expect(row?.[1] === 'yes', name).toBe(defaults[name] === undefined)
     }
-    for (const name of Object.values(Outputs)) expect(readme).toContain(`| \`${name}\` |`)
+    for (const name of Object.values(Outputs)) expect(readme).toMatch(new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'))
   })
 
   it('names its inputs exactly as action.yml does', () => {
