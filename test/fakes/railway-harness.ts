@@ -34,7 +34,9 @@ export function fakeClient(
     endpoint: fake.url,
     logger,
     clock,
-    timeoutMs: 250,
+    // Generous: a loaded CI machine must not turn a slow answer into a spurious timeout.
+    // Tests of the timeout path pass a short one.
+    timeoutMs: 5000,
     ...options,
   })
   return { client, logger, clock }

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import {
   buildClientSchema,
+  type DocumentNode,
   execute,
   GraphQLError,
   type GraphQLFieldResolver,
@@ -178,7 +179,12 @@ export class RailwayFakeState {
     )
   }
 
+  /** A new deployment supersedes any still in progress for the same service (Railway marks them REMOVED). */
   createDeployment(serviceId: string, environmentId: string): FakeDeployment {
+    for (const other of this.deployments) {
+      const inProgress = other.status === 'BUILDING' || other.status === 'DEPLOYING'
+      if (inProgress && other.serviceId === serviceId && other.environmentId === environmentId) other.status = 'REMOVED'
+    }
     this.deploymentCounter += 1
     const deployment: FakeDeployment = {
       id: `deploy-${String(this.deploymentCounter).padStart(4, '0')}-${serviceId.slice(0, 8)}`,
@@ -239,6 +245,8 @@ interface Caller {
 
 export async function startRailwayFake(seed: RailwayFakeSeed = cognitiaSeed()): Promise<RailwayFake> {
   const state = new RailwayFakeState(seed)
+  // Built before listening: building it inside the first request would stall that answer past short client timeouts.
+  railwaySchema()
   const hanging = new Set<ServerResponse>()
 
   const server = createServer((req, res) => {
@@ -312,14 +320,15 @@ async function answer(
     return
   }
   const schema = railwaySchema()
-  let document: ReturnType<typeof parse>
+  let checked: CheckedDocument
   try {
-    document = parse(request.query)
+    checked = checkDocument(schema, request.query)
   } catch (error) {
     reject(state, call, res, [String(error)])
     return
   }
-  const problems = validate(schema, document).map((e) => e.message)
+  const { document } = checked
+  const problems = [...checked.problems]
   const operation = getOperationAST(document, request.operationName)
   if (!operation?.name) problems.push('operations must be named (operationName)')
   else call.operation = operation.name.value
@@ -357,6 +366,23 @@ async function answer(
     if (result.errors?.length) call.result = 'graphql-error'
     sendJson(res, 200, result)
   }
+}
+
+interface CheckedDocument {
+  document: DocumentNode
+  problems: string[]
+}
+const checkedDocuments = new Map<string, CheckedDocument>()
+
+/** Parses and validates a document once per distinct text: the pipeline sends the same few many times. */
+function checkDocument(schema: GraphQLSchema, query: string): CheckedDocument {
+  let checked = checkedDocuments.get(query)
+  if (!checked) {
+    const document = parse(query)
+    checked = { document, problems: validate(schema, document).map((e) => e.message) }
+    checkedDocuments.set(query, checked)
+  }
+  return checked
 }
 
 function parseRequest(raw: string): { query?: string; operationName?: string; variables?: Record<string, unknown> } {

@@ -104,7 +104,10 @@ describe('RailwayClient reliability', () => {
   ])('retries a read after %s', async (_label, fault) => {
     fake = await startRailwayFake()
     fake.failNext(fault, 'ServiceVariables')
-    await expect(readVariables(fake)).resolves.toHaveProperty('variables.OLLAMA_BASE_URL', COGNITIA.ollamaUrl)
+    await expect(readVariables(fake, { timeoutMs: 300 })).resolves.toHaveProperty(
+      'variables.OLLAMA_BASE_URL',
+      COGNITIA.ollamaUrl,
+    )
     expect(fake.state.calls.map((c) => c.result)).toEqual([fault.kind, 'ok'])
   })
 
