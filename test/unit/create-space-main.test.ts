@@ -131,6 +131,17 @@ describe('create-space main', () => {
     expect(fake.state.requests.filter((r) => r.method !== 'GET')).toEqual([])
   })
 
+  it('takes an empty boolean (an unset workflow input) as the action.yml default, and refuses a word', async () => {
+    givenInputs({ space: 'alice/zerollama', 'hf-token': fakeToken, 'space-dir': folder, private: '', 'dry-run': '' })
+    await run()
+    expect(failure()).toBeUndefined()
+    expect(fake.state.spaces.get('alice/zerollama')?.private).toBe(true)
+    vi.clearAllMocks()
+    givenInputs({ space: 'alice/zerollama', 'hf-token': fakeToken, 'space-dir': folder, 'dry-run': 'maybe' })
+    await run()
+    expect(failure()).toContain('dry-run')
+  })
+
   it('reports a rejected token as what to do, without the token', async () => {
     const revoked = 'hf_revokedTokenUnit0000000000000000'
     givenInputs({ space: 'alice/zerollama', 'hf-token': revoked, 'space-dir': folder })

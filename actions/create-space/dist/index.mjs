@@ -29502,6 +29502,9 @@ function secretInput(name, required = false) {
   if (value) setSecret(value);
   return value;
 }
+function booleanInput(name, fallback) {
+  return getInput(name) === "" ? fallback : getBooleanInput(name);
+}
 function readInputs() {
   const token = secretInput(Inputs.hfToken, true);
   const apiKey = secretInput(Inputs.apiKey);
@@ -29520,7 +29523,7 @@ function readInputs() {
   return {
     token,
     spaceId: getInput(Inputs.space, { required: true }),
-    private: getBooleanInput(Inputs.private),
+    private: booleanInput(Inputs.private, true),
     runtime,
     hardware: getInput(Inputs.hardware) || "zero-a10g",
     folder: spaceDir,
@@ -29532,7 +29535,7 @@ function readInputs() {
     commitMessage: runUrl ? `Deploy ${spaceDir}/ from ${repo} run ${runId}` : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
     commitDescription: runUrl,
     waitTimeoutMs: minutes * 6e4,
-    dryRun: getBooleanInput(Inputs.dryRun)
+    dryRun: booleanInput(Inputs.dryRun, false)
   };
 }
 async function writeSummary(result2, request) {

@@ -46,6 +46,11 @@ function secretInput(name: string, required = false): string {
   return value
 }
 
+/** A workflow expression that evaluates to '' (e.g. an unset dispatch input) means the action.yml default. */
+function booleanInput(name: string, fallback: boolean): boolean {
+  return core.getInput(name) === '' ? fallback : core.getBooleanInput(name)
+}
+
 function readInputs(): DeployRequest & { token: string } {
   const token = secretInput(Inputs.hfToken, true)
   const apiKey = secretInput(Inputs.apiKey)
@@ -64,7 +69,7 @@ function readInputs(): DeployRequest & { token: string } {
   return {
     token,
     spaceId: core.getInput(Inputs.space, { required: true }),
-    private: core.getBooleanInput(Inputs.private),
+    private: booleanInput(Inputs.private, true),
     runtime,
     hardware: core.getInput(Inputs.hardware) || 'zero-a10g',
     folder: spaceDir,
@@ -78,7 +83,7 @@ function readInputs(): DeployRequest & { token: string } {
       : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
     commitDescription: runUrl,
     waitTimeoutMs: minutes * 60_000,
-    dryRun: core.getBooleanInput(Inputs.dryRun),
+    dryRun: booleanInput(Inputs.dryRun, false),
   }
 }
 
