@@ -110,17 +110,23 @@ class GpuRunner:
         events: asyncio.Queue[Event | None] = asyncio.Queue()
         cancelled = threading.Event()
 
+        def deliver(event: Event | None) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is listening any more
+                cancelled.set()
+
         def pump() -> None:
             self._bind_caller(request)
             try:
                 for event in self.iterate(job, cancelled):
-                    loop.call_soon_threadsafe(events.put_nowait, event)
+                    deliver(event)
             except ServerBusy as busy:
-                loop.call_soon_threadsafe(events.put_nowait, Failed(busy.status, busy.message, busy.retry_after))
+                deliver(Failed(busy.status, busy.message, busy.retry_after))
             except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
-                loop.call_soon_threadsafe(events.put_nowait, Failed(500, f"{type(error).__name__}: {error}"))
+                deliver(Failed(500, f"{type(error).__name__}: {error}"))
             finally:
-                loop.call_soon_threadsafe(events.put_nowait, None)
+                deliver(None)
 
         threading.Thread(target=pump, name=f"gpu-{job.op}", daemon=True).start()
         try:
