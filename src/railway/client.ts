@@ -52,7 +52,7 @@ export interface RailwayTarget {
   projectName: string
   environmentId: string
   environmentName: string
-  /** Service name (as asked for) → id. */
+  /** Service name (as asked for) → id; an optional service that does not exist is absent. */
   services: Record<string, string>
 }
 
@@ -109,7 +109,13 @@ export class RailwayClient {
   }
 
   /** Turns project/environment/service names (or ids) into ids; fails with what exists when one is missing. */
-  async resolveTarget(ref: { project?: string; environment: string; services: string[] }): Promise<RailwayTarget> {
+  async resolveTarget(ref: {
+    project?: string
+    environment: string
+    services: string[]
+    /** Looked up too, but left out of `services` instead of failing when absent. */
+    optionalServices?: string[]
+  }): Promise<RailwayTarget> {
     const bound =
       this.options.tokenKind === 'project' ? (await this.query(projectTokenQuery, {})).projectToken : undefined
     const projectId = bound?.projectId ?? (await this.findProjectId(ref.project))
@@ -137,6 +143,10 @@ export class RailwayClient {
         )
       }
       resolved[wanted] = service.id
+    }
+    for (const wanted of ref.optionalServices ?? []) {
+      const service = services.find((s) => s.name === wanted || s.id === wanted)
+      if (service) resolved[wanted] = service.id
     }
     return {
       projectId: project.id,

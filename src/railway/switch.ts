@@ -106,7 +106,7 @@ export function planSwitch(variables: Record<string, string>, settings: SwitchSe
 export async function switchToSpace(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
   const spaceUrl = requireSpaceUrl(settings)
   const { target, serviceId, variables } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, false),
+    readCurrent(client, settings, 'none'),
   )
   const plan = planSwitch(variables, settings)
   const result = startResult('switch', settings, plan.lines, { url: plan.before })
@@ -130,7 +130,7 @@ export async function switchToSpace(client: RailwayClient, settings: SwitchSetti
 /** mode=rollback: restore exactly the recorded value, start the old Ollama service, redeploy Cognitia. */
 export async function rollback(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
   const { target, serviceId, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, true),
+    readCurrent(client, settings, 'required'),
   )
   const current = variables[settings.variable]
   const restore = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL
@@ -169,7 +169,7 @@ export async function rollback(client: RailwayClient, settings: SwitchSettings, 
 /** mode=decommission: stop the old Ollama service's running deployment; never delete a service or volume. */
 export async function decommission(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
   const { target, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, true),
+    readCurrent(client, settings, 'required'),
   )
   const current = variables[settings.variable]
   const oldUrl = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL
@@ -201,7 +201,7 @@ export async function decommission(client: RailwayClient, settings: SwitchSettin
 /** mode=reactivate: deploy the old Ollama service again when nothing of it runs. */
 export async function reactivate(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
   const { target, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, true),
+    readCurrent(client, settings, 'required'),
   )
   const running = (ollama?.activeDeployments.length ?? 0) > 0
   const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`]
@@ -257,7 +257,7 @@ export async function readRailwayStatus(
     deploymentTimeoutMs: 0,
     onSecret,
   }
-  const { target, variables, ollama } = await readCurrent(client, settings, true)
+  const { target, variables, ollama } = await readCurrent(client, settings, 'optional')
   const recorded = variables[previousVariableName(settings.variable)]
   return {
     projectName: target.projectName,
@@ -304,15 +304,23 @@ function serviceIdOf(target: RailwayTarget, name: string): string {
 }
 
 /** Resolves the target, reads Cognitia's variables (masking every value that may be secret) and, if asked, the old Ollama service. */
-async function readCurrent(client: RailwayClient, settings: SwitchSettings, withOllama: boolean) {
-  const services = withOllama ? [settings.service, settings.ollamaService] : [settings.service]
-  const target = await client.resolveTarget({ project: settings.project, environment: settings.environment, services })
+async function readCurrent(
+  client: RailwayClient,
+  settings: SwitchSettings,
+  ollamaService: 'required' | 'optional' | 'none',
+) {
+  const target = await client.resolveTarget({
+    project: settings.project,
+    environment: settings.environment,
+    services: ollamaService === 'required' ? [settings.service, settings.ollamaService] : [settings.service],
+    optionalServices: ollamaService === 'optional' ? [settings.ollamaService] : [],
+  })
   const serviceId = serviceIdOf(target, settings.service)
   const variables = await client.serviceVariables(target, serviceId)
   maskVariables(variables, settings)
-  const ollama = withOllama
-    ? await client.serviceInstance(target.environmentId, serviceIdOf(target, settings.ollamaService))
-    : undefined
+  const ollamaId = target.services[settings.ollamaService]
+  const ollama =
+    ollamaService !== 'none' && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : undefined
   return { target, serviceId, variables, ollama }
 }
 

@@ -4,7 +4,7 @@
  * The rehearsal and the tests start from this; ids are UUID-shaped like Railway's.
  */
 
-export type RailwayTokenKind = 'account' | 'workspace' | 'project'
+import type { RailwayTokenKind } from '../../src/railway/client.js'
 
 export interface RailwayFakeSeed {
   projects: {

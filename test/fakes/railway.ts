@@ -24,8 +24,9 @@ import {
   parse,
   validate,
 } from 'graphql'
+import type { RailwayTokenKind } from '../../src/railway/client.js'
 import type { DeploymentStatus } from '../../src/railway/documents.js'
-import { cognitiaSeed, type RailwayFakeSeed, type RailwayTokenKind } from './railway-seed.js'
+import { cognitiaSeed, type RailwayFakeSeed } from './railway-seed.js'
 
 export { COGNITIA, cognitiaSeed, type RailwayFakeSeed } from './railway-seed.js'
 

@@ -209,4 +209,11 @@ describe('readRailwayStatus', () => {
     })
     expect(writesSent()).toEqual(['UpsertVariables', 'DeployService'])
   })
+
+  it('works without an old Ollama service (ollamaRunning is then undefined)', async () => {
+    await start()
+    const { client } = fakeClient(fake)
+    const status = await readRailwayStatus(client, { ollamaService: 'ollama-gone' })
+    expect(status).toMatchObject({ currentUrl: COGNITIA.ollamaUrl, ollamaRunning: undefined })
+  })
 })

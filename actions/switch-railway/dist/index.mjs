@@ -43796,6 +43796,10 @@ var RailwayClient = class {
       }
       resolved[wanted] = service.id;
     }
+    for (const wanted of ref.optionalServices ?? []) {
+      const service = services.find((s) => s.name === wanted || s.id === wanted);
+      if (service) resolved[wanted] = service.id;
+    }
     return {
       projectId: project.id,
       projectName: project.name,
@@ -44011,7 +44015,7 @@ async function switchToSpace(client, settings, logger) {
   const spaceUrl = requireSpaceUrl(settings);
   const { target, serviceId, variables } = await logger.group(
     "Read Railway state",
-    () => readCurrent(client, settings, false)
+    () => readCurrent(client, settings, "none")
   );
   const plan = planSwitch(variables, settings);
   const result = startResult("switch", settings, plan.lines, { url: plan.before });
@@ -44033,7 +44037,7 @@ async function switchToSpace(client, settings, logger) {
 async function rollback(client, settings, logger) {
   const { target, serviceId, variables, ollama } = await logger.group(
     "Read Railway state",
-    () => readCurrent(client, settings, true)
+    () => readCurrent(client, settings, "required")
   );
   const current = variables[settings.variable];
   const restore = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL;
@@ -44068,7 +44072,7 @@ async function rollback(client, settings, logger) {
 async function decommission(client, settings, logger) {
   const { target, variables, ollama } = await logger.group(
     "Read Railway state",
-    () => readCurrent(client, settings, true)
+    () => readCurrent(client, settings, "required")
   );
   const current = variables[settings.variable];
   const oldUrl = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL;
@@ -44095,7 +44099,7 @@ async function decommission(client, settings, logger) {
 async function reactivate(client, settings, logger) {
   const { target, variables, ollama } = await logger.group(
     "Read Railway state",
-    () => readCurrent(client, settings, true)
+    () => readCurrent(client, settings, "required")
   );
   const running = (ollama?.activeDeployments.length ?? 0) > 0;
   const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`];
@@ -44136,13 +44140,18 @@ function serviceIdOf(target, name) {
   if (!id) throw new ConfigurationError(`service "${name}" was not resolved`);
   return id;
 }
-async function readCurrent(client, settings, withOllama) {
-  const services = withOllama ? [settings.service, settings.ollamaService] : [settings.service];
-  const target = await client.resolveTarget({ project: settings.project, environment: settings.environment, services });
+async function readCurrent(client, settings, ollamaService) {
+  const target = await client.resolveTarget({
+    project: settings.project,
+    environment: settings.environment,
+    services: ollamaService === "required" ? [settings.service, settings.ollamaService] : [settings.service],
+    optionalServices: ollamaService === "optional" ? [settings.ollamaService] : []
+  });
   const serviceId = serviceIdOf(target, settings.service);
   const variables = await client.serviceVariables(target, serviceId);
   maskVariables(variables, settings);
-  const ollama = withOllama ? await client.serviceInstance(target.environmentId, serviceIdOf(target, settings.ollamaService)) : void 0;
+  const ollamaId = target.services[settings.ollamaService];
+  const ollama = ollamaService !== "none" && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : void 0;
   return { target, serviceId, variables, ollama };
 }
 function maskVariables(variables, settings) {
