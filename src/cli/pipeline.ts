@@ -36,11 +36,13 @@ export interface MigrationSettings {
   env: Record<string, string>
   /**
    * Where pull-models and validate send Ollama traffic; by default the Space's own API URL
-   * (create-space's output). The rehearsal points it at the local server.
+   * (create-space's output). The rehearsal points it at the local server, which may still be starting.
    */
-  ollamaBaseUrl?: string
+  ollamaBaseUrl?: string | (() => Promise<string>)
   /** Extra validate inputs (thresholds), e.g. require-gpu=false where no GPU exists. */
   validateInputs?: Record<string, string>
+  /** Extra switch-railway inputs, e.g. a shorter poll-interval-seconds against the fake. */
+  switchInputs?: Record<string, string>
 }
 
 export type PhaseResult = 'ok' | 'failed' | 'stopped' | 'planned'
@@ -90,6 +92,7 @@ function railwayInputs(s: MigrationSettings): Record<string, string> {
     service: r.service,
     'ollama-service': r.ollamaService,
     'github-token': '',
+    ...s.switchInputs,
   }
 }
 
@@ -122,7 +125,12 @@ export class Migration {
       print: this.io.print,
     })
     const seconds = (Date.now() - started) / 1000
-    this.transcript.push([result.output, JSON.stringify(result.outputs), result.summary].join('\n'))
+    // `::add-mask::` lines hand the secret to the runner so it can hide it; everything else must not hold one.
+    const printed = result.output
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n')
+    this.transcript.push([printed, JSON.stringify(result.outputs), result.summary].join('\n'))
     const failed = result.exitCode !== 0
     const record: PhaseRecord = {
       phase,
@@ -169,8 +177,9 @@ export class Migration {
     if (!this.spaceApiUrl) throw new PhaseFailed('create-space', 'gave no api-base-url output')
   }
 
-  private get ollamaBaseUrl(): string {
-    return this.settings.ollamaBaseUrl ?? this.spaceApiUrl
+  private async ollamaBaseUrl(): Promise<string> {
+    const override = this.settings.ollamaBaseUrl
+    return typeof override === 'function' ? override() : (override ?? this.spaceApiUrl)
   }
 
   async pullModels(): Promise<void> {
@@ -178,7 +187,7 @@ export class Migration {
     await this.phase(
       'pull-models',
       'pull-models',
-      { models: s.models, 'base-url': this.ollamaBaseUrl, 'hf-token': s.hfToken, 'api-key': s.apiKey },
+      { models: s.models, 'base-url': await this.ollamaBaseUrl(), 'hf-token': s.hfToken, 'api-key': s.apiKey },
       (r) => [`ready: ${r.outputs.models ?? ''}`],
     )
   }
@@ -192,7 +201,7 @@ export class Migration {
         'validate',
         {
           target: 'space',
-          'base-url': this.ollamaBaseUrl,
+          'base-url': await this.ollamaBaseUrl(),
           'space-id': this.spaceId,
           'hf-token': s.hfToken,
           'api-key': s.apiKey,
