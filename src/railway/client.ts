@@ -288,13 +288,16 @@ export class RailwayClient {
     if (status >= 500) {
       throw new ServiceError(what, `HTTP ${status}`, { status, retryable: true, nextStep: railwayStatusHint })
     }
+    if (status === 401 || status === 403)
+      throw graphqlError(what, status, [`HTTP ${status}`, 'not authorized'], this.options.tokenKind)
     let body: { data?: D | null; errors?: { message?: string }[] }
     try {
       body = JSON.parse(text) as typeof body
     } catch {
       throw new ServiceError(what, `unreadable reply (HTTP ${status}, not JSON)`, {
         status,
-        retryable: true,
+        // A garbled 200 is a glitch worth another try; a 4xx page will read the same next time.
+        retryable: status === 200,
         nextStep: railwayStatusHint,
       })
     }

@@ -120,6 +120,15 @@ describe('RailwayClient reliability', () => {
     expect(fake.state.calls).toHaveLength(3)
   })
 
+  it('does not retry an HTTP 401 and says to check the token', async () => {
+    fake = await startRailwayFake()
+    fake.failNext({ kind: 'status', status: 401 }, 'ServiceVariables')
+    const error = await readVariables(fake).catch((e) => e)
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect(error.message).toMatch(/refused the token \(HTTP 401; not authorized\)/)
+    expect(fake.state.calls).toHaveLength(1)
+  })
+
   it('never retries a write', async () => {
     fake = await startRailwayFake()
     fake.failNext({ kind: 'status', status: 500 }, 'DeployService')

@@ -43929,13 +43929,16 @@ var RailwayClient = class {
     if (status >= 500) {
       throw new ServiceError(what, `HTTP ${status}`, { status, retryable: true, nextStep: railwayStatusHint });
     }
+    if (status === 401 || status === 403)
+      throw graphqlError(what, status, [`HTTP ${status}`, "not authorized"], this.options.tokenKind);
     let body;
     try {
       body = JSON.parse(text);
     } catch {
       throw new ServiceError(what, `unreadable reply (HTTP ${status}, not JSON)`, {
         status,
-        retryable: true,
+        // A garbled 200 is a glitch worth another try; a 4xx page will read the same next time.
+        retryable: status === 200,
         nextStep: railwayStatusHint
       });
     }
