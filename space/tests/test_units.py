@@ -1,0 +1,98 @@
+"""Pure pieces: output filtering (stop strings, tool calls), options, keep_alive, catalog names, residency."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from zerollama.catalog import load_catalog, normalise_name
+from zerollama.errors import ApiError
+from zerollama.options import parse_keep_alive, parse_options
+from zerollama.runtime import ModelRuntime
+from zerollama.textstream import OutputFilter, parse_tool_call
+
+
+def feed_all(output: OutputFilter, deltas: list[str]) -> tuple[str, list[dict], bool]:
+    text, calls, stopped = "", [], False
+    for delta in deltas:
+        piece = output.feed(delta)
+        text, calls, stopped = text + piece.text, calls + piece.tool_calls, stopped or piece.stopped
+        if piece.stopped:
+            break
+    end = output.finish()
+    return text + end.text, calls + end.tool_calls, stopped
+
+
+def test_stop_string_split_across_tokens_is_cut_and_never_shown():
+    text, _, stopped = feed_all(OutputFilter(("END",), parse_tools=False), ["Hello E", "N", "D more"])
+    assert text == "Hello " and stopped
+
+
+def test_text_that_only_looks_like_a_stop_prefix_is_released():
+    text, _, stopped = feed_all(OutputFilter(("END",), parse_tools=False), ["Hello E", "mma"])
+    assert text == "Hello Emma" and not stopped
+
+
+def test_qwen_style_tool_calls_are_parsed_out_of_the_text():
+    deltas = ["Sure. <tool", '_call>\n{"name": "get_weather", "arguments": {"city": "Tokyo"}}\n</tool_call>', " done"]
+    text, calls, _ = feed_all(OutputFilter((), parse_tools=True), deltas)
+    assert text == "Sure.  done"
+    assert calls[0]["function"] == {"index": 0, "name": "get_weather", "arguments": {"city": "Tokyo"}}
+    assert calls[0]["id"].startswith("call_") and len(calls[0]["id"]) == 13
+
+
+def test_unclosed_tool_call_at_the_end_is_still_parsed_and_broken_ones_stay_text():
+    _, calls, _ = feed_all(
+        OutputFilter((), parse_tools=True), ['<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}']
+    )
+    assert calls[0]["function"]["arguments"] == {"a": 1}
+    text, calls, _ = feed_all(OutputFilter((), parse_tools=True), ["<tool_call>not json</tool_call>"])
+    assert calls == [] and text == "<tool_call>not json</tool_call>"
+    assert parse_tool_call('{"name": 3}', 0) is None
+
+
+def test_keep_alive_forms():
+    assert parse_keep_alive(None) is None
+    assert parse_keep_alive(0) == 0 and parse_keep_alive("0") == 0
+    assert parse_keep_alive("5m") == 300 and parse_keep_alive("1h30m") == 5400 and parse_keep_alive(2.5) == 2.5
+    assert parse_keep_alive(-1) == math.inf and parse_keep_alive("-1m") == math.inf
+    for bad in ("soon", "5 minutes", True, [1]):
+        with pytest.raises(ApiError):
+            parse_keep_alive(bad)
+
+
+def test_options_merge_catalog_defaults_and_check_types_and_limits():
+    qwen = load_catalog().find("qwen2.5:7b")
+    options = parse_options({"temperature": 0.2, "num_predict": 5.0, "mirostat": 1, "stop": "x"}, qwen)
+    assert options.temperature == 0.2 and options.top_k == 20 and options.max_new_tokens == 5
+    assert options.stop == ("x",)
+    with pytest.raises(ApiError, match="must be of type integer"):
+        parse_options({"num_ctx": "big"}, qwen)
+    with pytest.raises(ApiError, match="exceeds the context length"):
+        parse_options({"num_ctx": 40000}, qwen)
+    assert parse_options({"num_predict": -1}, qwen).max_new_tokens > 0
+
+
+def test_catalog_names_and_aliases():
+    catalog = load_catalog()
+    assert normalise_name("Qwen2.5") == "qwen2.5:latest"
+    assert catalog.find("phi3:latest").name == "phi3" and catalog.find("phi3").name == "phi3"
+    assert catalog.find("registry.ollama.ai/library/mistral:latest").name == "mistral:7b"
+    assert catalog.find("qwen2.5:14b") is None
+
+
+def test_runtime_evicts_least_recently_used_within_budget_and_honours_keep_alive(model_dir):
+    catalog = load_catalog()
+    entries = [catalog.find(n) for n in ("qwen2.5:7b", "phi3", "codellama:7b")]
+    runtime = ModelRuntime("cpu", torch.float32, int(1.2e6))  # room for two tiny models
+    for entry in entries:
+        loaded, seconds = runtime.acquire(entry, model_dir / entry.folder_name)
+        assert seconds > 0
+        runtime.release(loaded, 60)
+    assert [r.name for r in runtime.snapshot()] == ["phi3", "codellama:7b"]
+    loaded, seconds = runtime.acquire(entries[1], model_dir / entries[1].folder_name)
+    assert seconds == 0  # already resident
+    runtime.release(loaded, 0)
+    assert [r.name for r in runtime.snapshot()] == ["codellama:7b"]
