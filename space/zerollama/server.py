@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import signal
+import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -44,12 +49,19 @@ def runtime_from_env() -> ModelRuntime:
 
 def store_from_env(catalog: Catalog) -> ModelStore:
     """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use)."""
-    if os.environ.get("ZEROLLAMA_DEMO", "") in ("1", "true", "yes"):
-        model_dir = Path(os.environ.get("ZEROLLAMA_MODEL_DIR") or DEMO_MODEL_DIR)
-        log.info("demo mode: tiny models in %s", model_dir)
-        build_all(catalog, model_dir)
-        return ModelStore(model_dir)
-    return ModelStore.from_env()
+    if os.environ.get("ZEROLLAMA_DEMO", "") not in ("1", "true", "yes"):
+        return ModelStore.from_env()
+    if os.environ.get("ZEROLLAMA_MODEL_DIR"):
+        model_dir = build_all(catalog, Path(os.environ["ZEROLLAMA_MODEL_DIR"]))
+    else:
+        # Each demo server works on its own copy, so one server's /api/delete does not affect another's.
+        build_all(catalog, DEMO_MODEL_DIR)
+        model_dir = Path(tempfile.mkdtemp(prefix="zerollama-demo-"))
+        atexit.register(shutil.rmtree, model_dir, ignore_errors=True)
+        for entry in catalog.models:
+            shutil.copytree(DEMO_MODEL_DIR / entry.folder_name, model_dir / entry.folder_name)
+    log.info("demo mode: tiny random-weight models in %s", model_dir)
+    return ModelStore(model_dir)
 
 
 class Server:
@@ -132,4 +144,6 @@ def main() -> None:
     server.start_sweeper()
     page = launch(server, build_page(server))
     log.info("zerollama ready (ZeroGPU: %s, device: %s)", ON_ZEROGPU, server.registry.runtime.device)
+    # A plain SIGTERM would skip atexit (which removes the demo models' copy); exit normally instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     page.block_thread()

@@ -9,6 +9,8 @@ supports tools the way Qwen2.5's does (<tool_call> JSON).
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -141,10 +143,11 @@ def tiny_config(entry: CatalogModel, tokenizer: PreTrainedTokenizerFast) -> Pret
 
 def build_tiny_model(entry: CatalogModel, target: Path, seed: int = 0) -> Path:
     """Writes a tiny checkpoint of `entry`'s architecture to `target` (idempotent)."""
-    marker = target / BUILD_MARKER
-    if marker.exists() and json.loads(marker.read_text()).get("version") == BUILD_VERSION:
+    if is_built(target):
         return target
-    target.mkdir(parents=True, exist_ok=True)
+    # Built aside and renamed into place: several servers (tests, rehearsal) may build at once.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     tokenizer = build_tokenizer()
     config = tiny_config(entry, tokenizer)
     torch.manual_seed(seed)
@@ -152,10 +155,21 @@ def build_tiny_model(entry: CatalogModel, target: Path, seed: int = 0) -> Path:
     model.generation_config = GenerationConfig(
         eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id, do_sample=True
     )
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    marker.write_text(json.dumps({"version": BUILD_VERSION, "catalog_name": entry.name}))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / BUILD_MARKER).write_text(json.dumps({"version": BUILD_VERSION, "catalog_name": entry.name}))
+    if target.exists() and not is_built(target):
+        shutil.rmtree(target, ignore_errors=True)  # an older or broken build
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def is_built(folder: Path) -> bool:
+    marker = folder / BUILD_MARKER
+    return marker.exists() and json.loads(marker.read_text()).get("version") == BUILD_VERSION
 
 
 def build_all(catalog: Catalog, root: Path, names: list[str] | None = None) -> Path:
