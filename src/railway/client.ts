@@ -2,10 +2,8 @@
  * The one class that talks to Railway's public GraphQL API. Reads are retried (429 honouring
  * Retry-After, 5xx, timeouts, garbled replies); writes are sent once and never retried here:
  * Railway has no idempotency keys, so the caller reads back to learn whether a lost write applied.
- *
- * Node's global fetch (undici inside) rather than the undici 8 package: undici 8 needs Node ≥ 22.19
- * and fails at import on the Node 20 machines the tests run on.
  */
+import { request } from 'undici'
 import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { type Clock, parseRetryAfter, pollUntil, realClock, retryRead } from '../retry.js'
@@ -263,15 +261,17 @@ export class RailwayClient {
     let text: string
     let retryAfter: string | undefined
     try {
-      const response = await fetch(this.endpoint, {
+      // One deadline for connect, headers and body alike.
+      const response = await request(this.endpoint, {
         method: 'POST',
         headers,
         body: JSON.stringify({ query: operation.query, operationName: operation.name, variables }),
         signal: AbortSignal.timeout(this.timeoutMs),
       })
-      status = response.status
-      retryAfter = response.headers.get('retry-after') ?? undefined
-      text = await response.text()
+      status = response.statusCode
+      const header = response.headers['retry-after']
+      retryAfter = Array.isArray(header) ? header[0] : header
+      text = await response.body.text()
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
       const reason = timedOut ? `no answer within ${Math.round(this.timeoutMs / 1000)} s` : networkReason(error)
@@ -321,8 +321,8 @@ function names(items: { name: string }[]): string {
 }
 
 function networkReason(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } } | null)?.cause
-  return cause?.code ? `network error ${cause.code}` : 'network error'
+  const code = (error as { code?: string } | null)?.code
+  return code ? `network error ${code}` : 'network error'
 }
 
 function graphqlError(what: string, status: number, messages: string[], tokenKind: RailwayTokenKind): Error {
