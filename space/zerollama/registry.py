@@ -83,6 +83,11 @@ class ModelRegistry:
             self._speeds.setdefault(entry.name, Speed()).record(finished)
             self._reported = list(finished.resident)
 
+    def adopt(self, resident: list[ResidentModel]) -> None:
+        """What the GPU workers start with (on ZeroGPU: whatever was placed on the GPU before launch)."""
+        with self._lock:
+            self._reported = list(resident)
+
     def speed(self, entry: CatalogModel) -> Speed:
         with self._lock:
             return self._speeds.get(entry.name, Speed())

@@ -91,6 +91,7 @@ class Server:
             if entry and stored:
                 log.info("loading %s from %s", entry.name, stored.path)
                 self.registry.runtime.place(entry, stored.path)
+        self.registry.adopt(self.registry.runtime.snapshot())
 
     def routers(self) -> list[APIRouter]:
         return [
