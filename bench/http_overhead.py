@@ -85,6 +85,9 @@ class Sample:
     ttft_s: float
     tokens: int
     decode_tps: float  # tokens after the first, over the time from first to last
+    server_ttft_s: float | None = (
+        None  # HTTP runs: the server's own prompt_eval_duration (inside generation)
+    )
 
 
 class Stamps(BaseStreamer):
@@ -264,7 +267,7 @@ def http_run(port: int, prompt: str, tokens: int) -> Sample:
             f"/api/generate answered {response.status}: {response.read()[:500]!r}"
         )
     stamps: list[float] = []
-    count = 0
+    count, server_ttft = 0, None
     while line := response.readline():
         now = time.perf_counter()
         chunk = json.loads(line)
@@ -273,9 +276,13 @@ def http_run(port: int, prompt: str, tokens: int) -> Sample:
         if chunk.get("response"):
             stamps.append(now)
         if chunk.get("done"):
-            count = chunk["eval_count"]
+            count, server_ttft = (
+                chunk["eval_count"],
+                chunk["prompt_eval_duration"] / 1e9,
+            )
     connection.close()
-    return sample(started, stamps, count)
+    measured = sample(started, stamps, count)
+    return Sample(measured.ttft_s, measured.tokens, measured.decode_tps, server_ttft)
 
 
 def bandwidth_gb_s(override: float | None) -> float | None:
@@ -425,6 +432,12 @@ def report(
     )
     print(
         f"{'time to first token':<22}{bare_ttft:>13.1f} ms{http_ttft:>17.1f} ms{http_ttft / bare_ttft:>10.3f}"
+    )
+    server_ttft = (
+        median([s.server_ttft_s for s in served if s.server_ttft_s is not None]) * 1e3
+    )
+    print(
+        f"{'  of which in generate':<22}{'':>16}{server_ttft:>17.1f} ms   (server's prompt_eval_duration)"
     )
     print(
         f"HTTP overhead: {overhead * 100:+.1f} % tokens/s (goal ≤ {GOAL_TPS_OVERHEAD * 100:.0f} %: "

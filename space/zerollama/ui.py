@@ -20,6 +20,8 @@ from .schemas import ChatRequest
 from .service import Service
 
 TABLE_ID = "zerollama-models"
+# Playground replies stay short: each one spends the visitor's GPU quota.
+PLAYGROUND_MAX_TOKENS = 256
 
 
 def format_cop(value: float | None) -> str:
@@ -138,7 +140,8 @@ async def playground_reply(
 ) -> AsyncIterator[str]:
     """One chat reply through the server's own path (the same job and GPU entry point as /api/chat); the
     service charges it to the visitor's quota and records it in the ledger like an API call."""
-    job = service.chat_job(ChatRequest.model_validate({"model": model, "messages": messages, "stream": True}))
+    body = {"model": model, "messages": messages, "stream": True, "options": {"num_predict": PLAYGROUND_MAX_TOKENS}}
+    job = service.chat_job(ChatRequest.model_validate(body))
     async for event in service.run(job, getattr(request, "request", None)):
         if isinstance(event, TextDelta):
             yield event.text
