@@ -15,9 +15,10 @@ from starlette.testclient import TestClient
 from zerollama.catalog import load_catalog
 from zerollama.costs import load_cost_settings
 from zerollama.errors import parse_retry_after, translate_gpu_error
-from zerollama.generation import Event, Job, TextDelta, execute
+from zerollama.generation import Event, Finished, Job, TextDelta, execute
 from zerollama.gpu import GpuRunner
 from zerollama.runtime import ModelRuntime
+from zerollama.schemas import ChatRequest
 from zerollama.server import Server
 from zerollama.store import ModelStore
 
@@ -152,3 +153,18 @@ def test_retry_after_parsing():
     assert parse_retry_after("Try again in 1 day, 0:00:10.") == 86410
     assert parse_retry_after("no hint") is None
     assert translate_gpu_error(None, "GPU task aborted").status == 504
+
+
+def test_requested_gpu_time_follows_the_request_and_the_measured_speed(server):
+    def job_for(num_predict: int, prompt: str = "hi") -> Job:
+        messages = [{"role": "user", "content": prompt}]
+        body = {"model": "phi3", "messages": messages, "options": {"num_predict": num_predict}}
+        return server.service.chat_job(ChatRequest.model_validate(body))
+
+    short, long = job_for(10), job_for(1000)
+    assert short.requested_seconds < long.requested_seconds
+    assert job_for(10, "word " * 3000).requested_seconds >= short.requested_seconds
+    # Measured: 1,000 tokens/s decode -> a 1,000-token reply needs far less than the assumed speed gave.
+    server.registry.record(short.entry, Finished(done_reason="stop", eval_count=1000, eval_duration=int(1e9)))
+    assert job_for(1000).requested_seconds < long.requested_seconds
+    assert job_for(1000).requested_seconds >= 5  # never below ZEROLLAMA_MIN_GPU_SECONDS
