@@ -1,5 +1,5 @@
-import { ServiceError } from '../errors.js'
-import { parseRetryAfter, type RetryOptions, retryRead } from '../retry.js'
+import { errorMessage, ServiceError } from '../errors.js'
+import { type Clock, parseRetryAfter, pollUntil, type RetryOptions, retryRead } from '../retry.js'
 import { parseZerollamaCatalog, type ZerollamaCatalog } from '../zerollama-catalog.js'
 import { readNdjson } from './ndjson.js'
 import type {
@@ -85,6 +85,42 @@ export class OllamaClient {
 
   async version(): Promise<string> {
     return ((await this.readJson('/api/version')) as { version: string }).version
+  }
+
+  /**
+   * Waits until the API answers /api/version: a Space that was just (re)started, or is waking from sleep,
+   * serves its port (and HF reports RUNNING) a moment before the API routes exist. Refused credentials
+   * end the wait at once, since time will not fix them.
+   */
+  async waitUntilReady(options: { timeoutMs: number; intervalMs?: number; clock?: Clock }): Promise<string> {
+    let lastProblem = 'no answer'
+    const answered = async () => {
+      try {
+        return await this.version()
+      } catch (error) {
+        if (error instanceof OllamaApiError && (error.status === 401 || error.status === 403)) throw error
+        lastProblem = errorMessage(error)
+        return undefined
+      }
+    }
+    try {
+      return await pollUntil(answered, {
+        timeoutMs: options.timeoutMs,
+        intervalMs: options.intervalMs ?? 2000,
+        clock: options.clock,
+        what: `the Ollama API at ${this.baseUrl}`,
+      })
+    } catch (error) {
+      if (error instanceof ServiceError && error.service === 'timeout')
+        throw new OllamaApiError(
+          '/api/version',
+          `not ready after ${options.timeoutMs / 1000} s; last answer: ${lastProblem}`,
+          {
+            nextStep: 'check the Space is RUNNING and its logs on huggingface.co',
+          },
+        )
+      throw error
+    }
   }
 
   async tags(): Promise<TagModel[]> {

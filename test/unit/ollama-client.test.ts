@@ -153,6 +153,41 @@ describe('OllamaClient against the fake Space', () => {
     }
   })
 
+  it('waits for the API routes of a Space that is still starting', async () => {
+    let calls = 0
+    const server = createServer((_req, res) => {
+      calls++
+      const ready = calls > 2
+      res.writeHead(ready ? 200 : 404, { 'Content-Type': 'application/json' })
+      res.end(ready ? '{"version":"0.1.0"}' : '{"detail":"Not Found"}')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const client = new OllamaClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })
+    try {
+      expect(await client.waitUntilReady({ timeoutMs: 5000, intervalMs: 10 })).toBe('0.1.0')
+      expect(calls).toBe(3)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('stops waiting at once on refused credentials, and names the last answer on timeout', async () => {
+    fake = await startFakeOllama({ hfToken: 'hf_right' })
+    const refused = new OllamaClient({ baseUrl: fake.url, hfToken: 'hf_wrong' })
+    await expect(refused.waitUntilReady({ timeoutMs: 60_000 })).rejects.toMatchObject({ status: 401 })
+    let now = 0
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms
+      },
+    }
+    const down = new OllamaClient({ baseUrl: 'http://127.0.0.1:9', retry: { attempts: 1 } })
+    await expect(down.waitUntilReady({ timeoutMs: 10_000, intervalMs: 1000, clock })).rejects.toThrow(
+      /\/api\/version: not ready after 10 s; last answer: .*cannot reach http:\/\/127.0.0.1:9/,
+    )
+  })
+
   it('says which URL it cannot reach', async () => {
     const client = new OllamaClient({ baseUrl: 'http://127.0.0.1:9', retry: noWait })
     await expect(client.version()).rejects.toThrow(/cannot reach http:\/\/127.0.0.1:9/)

@@ -19909,6 +19909,24 @@ function parseRetryAfter(value, now = Date.now()) {
   const date = Date.parse(value);
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
+async function pollUntil(check, options) {
+  const clock = options.clock ?? realClock;
+  const deadline = clock.now() + options.timeoutMs;
+  for (; ; ) {
+    const result = await check();
+    if (result !== void 0) return result;
+    if (clock.now() + options.intervalMs > deadline) {
+      throw new ServiceError(
+        "timeout",
+        `gave up waiting for ${options.what} after ${Math.round(options.timeoutMs / 1e3)} s`,
+        {
+          nextStep: "check the service, then re-run the job (it is idempotent)"
+        }
+      );
+    }
+    await clock.sleep(options.intervalMs);
+  }
+}
 
 // src/zerollama-catalog.ts
 var ZerollamaCatalogError = class extends Error {
@@ -20010,6 +20028,41 @@ var OllamaClient = class {
   }
   async version() {
     return (await this.readJson("/api/version")).version;
+  }
+  /**
+   * Waits until the API answers /api/version: a Space that was just (re)started, or is waking from sleep,
+   * serves its port (and HF reports RUNNING) a moment before the API routes exist. Refused credentials
+   * end the wait at once, since time will not fix them.
+   */
+  async waitUntilReady(options) {
+    let lastProblem = "no answer";
+    const answered = async () => {
+      try {
+        return await this.version();
+      } catch (error2) {
+        if (error2 instanceof OllamaApiError && (error2.status === 401 || error2.status === 403)) throw error2;
+        lastProblem = errorMessage(error2);
+        return void 0;
+      }
+    };
+    try {
+      return await pollUntil(answered, {
+        timeoutMs: options.timeoutMs,
+        intervalMs: options.intervalMs ?? 2e3,
+        clock: options.clock,
+        what: `the Ollama API at ${this.baseUrl}`
+      });
+    } catch (error2) {
+      if (error2 instanceof ServiceError && error2.service === "timeout")
+        throw new OllamaApiError(
+          "/api/version",
+          `not ready after ${options.timeoutMs / 1e3} s; last answer: ${lastProblem}`,
+          {
+            nextStep: "check the Space is RUNNING and its logs on huggingface.co"
+          }
+        );
+      throw error2;
+    }
   }
   async tags() {
     return (await this.readJson("/api/tags")).models ?? [];
@@ -20241,6 +20294,7 @@ var INPUT = {
   apiKey: "api-key",
   timeoutMinutes: "timeout-minutes"
 };
+var READY_TIMEOUT_MS = 5 * 6e4;
 function readInputs() {
   const hfToken = getInput(INPUT.hfToken);
   const apiKey = getInput(INPUT.apiKey);
@@ -20290,6 +20344,9 @@ async function run() {
       hfToken: inputs.hfToken,
       apiKey: inputs.apiKey,
       signal: AbortSignal.timeout(inputs.timeoutMinutes * 6e4)
+    });
+    await group("Wait for the Space API", async () => {
+      info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`);
     });
     const { pulled, failed } = await pullModels(client, inputs.models, actionsLogger);
     setOutput("models", pulled.map((p) => p.model).join(","));

@@ -13,6 +13,9 @@ export const INPUT = {
   timeoutMinutes: 'timeout-minutes',
 } as const
 
+/** A Space just restarted by create-space serves its port a little before its API routes. */
+const READY_TIMEOUT_MS = 5 * 60_000
+
 export interface Inputs {
   models: CatalogModel[]
   baseUrl: string
@@ -78,6 +81,9 @@ export async function run(): Promise<void> {
       hfToken: inputs.hfToken,
       apiKey: inputs.apiKey,
       signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
+    })
+    await core.group('Wait for the Space API', async () => {
+      core.info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`)
     })
     const { pulled, failed } = await pullModels(client, inputs.models, actionsLogger)
     core.setOutput('models', pulled.map((p) => p.model).join(','))

@@ -19,7 +19,10 @@ const logger: Logger = {
   group: (name, fn) => core.group(name, fn),
 }
 
-function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
+/** A sleeping Space wakes on the first request and serves its port a little before its API routes. */
+const READY_TIMEOUT_MS = 5 * 60_000
+
+async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
   const client = new OllamaClient({
     baseUrl: inputs.baseUrl,
     hfToken: inputs.hfToken,
@@ -27,6 +30,9 @@ function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
     signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
   })
   // The Hub's word on hardware beats the Space's own; it needs the Space id and a token that can read it.
+  await core.group('Wait for the Space API', async () => {
+    core.info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`)
+  })
   const runtime =
     inputs.spaceId && inputs.hfToken
       ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger })
