@@ -37,9 +37,6 @@ class GpuFailure:
     message: str
     retry_after: int | None
 
-    def as_api_error(self) -> ApiError:
-        return ApiError(self.status, self.message, self.retry_after)
-
 
 _WAIT = re.compile(r"Try again in (?:(\d+) days?, )?(\d+):(\d{2}):(\d{2})")
 # When ZeroGPU gives no wait time (run-count limit, Space pool, queue timeout) clients retry after this.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -42,12 +43,15 @@ class Reply:
         self.text = ""
         self.tool_calls: list[dict[str, Any]] = []
         self.finished: Finished | None = None
+        self.deltas = 0  # output events so far (OpenAI streams put the role on the first one only)
 
     def add(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+            self.deltas += 1
         elif isinstance(event, ToolCalls):
             self.tool_calls.extend(event.calls)
+            self.deltas += 1
         elif isinstance(event, Finished):
             self.finished = event
 
@@ -240,8 +244,6 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             item = list_item(entry, stored)
             item.pop("modified_at")
             item.pop("capabilities")
-            from datetime import UTC, datetime
-
             expires = datetime.fromtimestamp(expiry_for_display(resident.expires_at), UTC)
             item.update(
                 size=resident.size_bytes,

@@ -224,10 +224,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             return {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
         if event == "finish":
             return {"index": 0, "delta": {}, "finish_reason": _finish_reason(reply)}
-        delta: dict[str, Any] = {}
-        if not getattr(reply, "role_sent", False):
-            delta["role"] = "assistant"
-            reply.role_sent = True  # type: ignore[attr-defined]
+        delta: dict[str, Any] = {"role": "assistant"} if reply.deltas == 1 else {}
         if isinstance(event, TextDelta):
             delta["content"] = event.text
         else:

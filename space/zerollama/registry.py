@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from .catalog import Catalog, CatalogModel
-from .errors import ApiError, model_not_found
+from .errors import model_not_found
 from .generation import Finished
 from .runtime import ModelRuntime, ResidentModel
 from .store import ModelStore, StoredModel
@@ -71,12 +71,6 @@ class ModelRegistry:
         if entry is None or stored is None:
             raise not_found(name)
         return entry, stored
-
-    def entry(self, name: str) -> CatalogModel:
-        entry = self.catalog.find(name)
-        if entry is None:
-            raise ApiError(404, f"model '{name}' not found")
-        return entry
 
     def record(self, entry: CatalogModel, finished: Finished) -> None:
         with self._lock:
