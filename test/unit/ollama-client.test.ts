@@ -188,6 +188,13 @@ describe('OllamaClient against the fake Space', () => {
     )
   })
 
+  it('stops every request once the overall deadline has fired', async () => {
+    fake = await startFakeOllama({ pulled: ['phi3'] })
+    const client = new OllamaClient({ baseUrl: fake.url, signal: AbortSignal.abort(), retry: noWait })
+    await expect(client.tags()).rejects.toThrow(/the overall time limit ran out/)
+    await expect(client.pull('phi3', () => {})).rejects.toThrow(/the overall time limit ran out/)
+  })
+
   it('says which URL it cannot reach', async () => {
     const client = new OllamaClient({ baseUrl: 'http://127.0.0.1:9', retry: noWait })
     await expect(client.version()).rejects.toThrow(/cannot reach http:\/\/127.0.0.1:9/)
