@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+// @ts-expect-error: a plain .mjs helper without type declarations
 import { startSpaceServer } from '../../scripts/lib/space-server.mjs'
 import { fetchZerollamaCatalog, type ZerollamaCatalog } from '../../src/zerollama-catalog.js'
 
