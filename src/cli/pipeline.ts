@@ -329,7 +329,10 @@ export function spaceFigures(report: ValidationReport | undefined): string[] {
 
 function checkFigures(report: ValidationReport | undefined): string[] {
   if (!report) return ['no report']
+  const count = (status: string) => report.checks.filter((c) => c.status === status).length
   const failed = report.checks.filter((c) => c.status === 'fail')
-  const passed = report.checks.filter((c) => c.status === 'pass').length
-  return [`${passed}/${report.checks.length} checks passed`, ...failed.map((c) => `✗ ${c.title}: ${c.observed}`)]
+  return [
+    `checks: ${count('pass')} passed, ${failed.length} failed, ${count('skip')} skipped`,
+    ...failed.map((c) => `✗ ${c.title}: ${c.observed}`),
+  ]
 }

@@ -1,0 +1,72 @@
+/**
+ * `npm start` end to end: the rehearsal runs the committed bundles against the HF fake, the Railway
+ * fake and the real space/ server on CPU, and must exit 0 with Cognitia back on Railway Ollama.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+import { fakeToken } from '../fakes/hf.js'
+import { COGNITIA } from '../fakes/railway.js'
+
+const root = new URL('../../', import.meta.url).pathname
+
+function rehearse(reportPath: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/rehearse.ts', '--report', reportPath], {
+      cwd: root,
+      env: { ...process.env, ZEROLLAMA_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? 1, output }))
+  })
+}
+
+it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 300_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rehearsal-'))
+  try {
+    const { code, output } = await rehearse(join(dir, 'report.json'))
+    expect(code, output).toBe(0)
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'))
+    expect(report.ok).toBe(true)
+    expect(report.problems).toEqual([])
+    expect(report.phases.map((p: { phase: string; result: string }) => `${p.phase}:${p.result}`)).toEqual([
+      'create-space:ok',
+      'pull-models:ok',
+      'validate:ok',
+      'gate production:ok',
+      'switch:ok',
+      'validate-cognitia:ok',
+      'gate decommission:ok',
+      'decommission:ok',
+      'rollback:ok',
+    ])
+    expect(report.railway).toEqual({
+      ollamaBaseUrl: COGNITIA.ollamaUrl,
+      previousUrl: COGNITIA.ollamaUrl,
+      ollamaRunning: true,
+      cognitiaRunning: true,
+    })
+    // Each validated model shows its figures in the closing table.
+    for (const model of ['qwen2.5:7b', 'phi3', 'codellama:7b']) {
+      expect(output).toMatch(new RegExp(`${model.replace('.', '\\.')}: TTFT \\d+ ms, [\\d.]+ tok/s, cpu`))
+    }
+    expect(output.match(/approved for this rehearsal/g)).toHaveLength(2)
+    expect(output).toContain(
+      'OLLAMA_BASE_URL: http://ollama.railway.internal:11434 → https://cognitia-zerollama.hf.space',
+    )
+    expect(output).toMatch(/rehearsal passed in \d+\.\d s/)
+    for (const token of [fakeToken, COGNITIA.projectToken]) expect(output).not.toContain(token)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
