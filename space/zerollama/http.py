@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -105,20 +106,24 @@ class RootProbe:
     """ASGI middleware: `GET /` and `HEAD /` answer "Ollama is running" unless a browser asks for HTML.
 
     Gradio owns `/` for its page; API clients (the Go CLI's heartbeat, health checks) expect Ollama's text.
+    Until `ready` is set (the API routes are attached after launch) GET answers 503, so "running" means usable;
+    HEAD then goes to Gradio, whose own start-up check probes `HEAD /`.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, ready: threading.Event) -> None:
         self.app = app
+        self.ready = ready
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "HEAD"):
             accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
-            if "text/html" not in accept:
-                body = b"Ollama is running"
+            ready = self.ready.is_set()
+            if "text/html" not in accept and (ready or scope["method"] == "GET"):
+                body = b"Ollama is running" if ready else b"starting"
                 await send(
                     {
                         "type": "http.response.start",
-                        "status": 200,
+                        "status": 200 if ready else 503,
                         "headers": [
                             (b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),

@@ -123,18 +123,20 @@ def build_page(server: Server) -> gr.Blocks:
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
+    ready = threading.Event()
     page.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
         prevent_thread_lock=True,
         ssr_mode=False,
         show_error=True,
-        app_kwargs={"middleware": [Middleware(RootProbe)]},
+        app_kwargs={"middleware": [Middleware(RootProbe, ready=ready)]},
         **launch_options,
     )
     # launch() creates a new app, so routes are added after it.
     server.attach(page.app)
     server.runner.blocks = page
+    ready.set()
     return page
 
 
