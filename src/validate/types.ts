@@ -39,5 +39,3 @@ export interface SpaceRuntimeInfo {
 export interface RuntimeReader {
   getRuntime(spaceId: string): Promise<SpaceRuntimeInfo>
 }
-
-export const checkFailed = (checks: CheckResult[]): CheckResult[] => checks.filter((c) => c.status === 'fail')
