@@ -20482,17 +20482,17 @@ function checkRuntimeHardware(runtime, hardware) {
     );
   }
 }
-async function deploySpace(manager, request, logger2, onCommit = () => {
+async function deploySpace(manager, request, logger, onCommit = () => {
 }) {
   const { spaceId } = request;
   checkRuntimeHardware(request.runtime, request.hardware);
   const sdk = request.runtime === "docker" ? "docker" : "gradio";
-  await logger2.group("Preflight", () => manager.preflight(spaceId));
-  if (request.dryRun) return logger2.group("Plan (dry run, nothing changes)", () => plan(manager, request, sdk, logger2));
+  await logger.group("Preflight", () => manager.preflight(spaceId));
+  if (request.dryRun) return logger.group("Plan (dry run, nothing changes)", () => plan(manager, request, sdk, logger));
   const changes = [];
-  const space = await logger2.group("Space repo", () => manager.ensureSpace({ spaceId, private: request.private, sdk }));
+  const space = await logger.group("Space repo", () => manager.ensureSpace({ spaceId, private: request.private, sdk }));
   if (space.created) changes.push(`created ${request.private ? "private" : "public"} ${sdk} Space`);
-  const configure = () => logger2.group("Hardware, secrets and variables", async () => {
+  const configure = () => logger.group("Hardware, secrets and variables", async () => {
     if ((await manager.setHardware(spaceId, request.hardware)).changed) changes.push(`hardware \u2192 ${request.hardware}`);
     if (Object.keys(request.secrets).length > 0) {
       for (const key of (await manager.setSecrets(spaceId, request.secrets)).changed) changes.push(`secret ${key}`);
@@ -20502,7 +20502,7 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
         changes.push(`variable ${key}`);
     }
   });
-  const upload = () => logger2.group("Upload", async () => {
+  const upload = () => logger.group("Upload", async () => {
     const uploaded = await manager.uploadSpaceFolder({
       spaceId,
       folder: request.folder,
@@ -20519,11 +20519,11 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
     await configure();
     commitSha = await upload();
   } else {
-    logger2.info(`switching ${spaceId} from the ${space.sdk} SDK to ${sdk}: uploading before the hardware change`);
+    logger.info(`switching ${spaceId} from the ${space.sdk} SDK to ${sdk}: uploading before the hardware change`);
     commitSha = await upload();
     await configure();
   }
-  const runtime = await logger2.group("Wait until RUNNING", async () => {
+  const runtime = await logger.group("Wait until RUNNING", async () => {
     let expectChange = changes.length > 0;
     if (!expectChange) {
       const { stage } = await manager.getRuntime(spaceId);
@@ -20535,10 +20535,10 @@ async function deploySpace(manager, request, logger2, onCommit = () => {
     }
     return manager.waitUntilRunning(spaceId, { timeoutMs: request.waitTimeoutMs, expectChange });
   });
-  if (changes.length === 0) logger2.info("nothing changed: the Space already matched");
+  if (changes.length === 0) logger.info("nothing changed: the Space already matched");
   return result(manager, spaceId, commitSha, changes, runtime);
 }
-async function plan(manager, request, sdk, logger2) {
+async function plan(manager, request, sdk, logger) {
   const { spaceId } = request;
   const secretNames = Object.keys(request.secrets);
   const variableNames = Object.keys(request.variables);
@@ -20566,7 +20566,7 @@ async function plan(manager, request, sdk, logger2) {
       ...upload.deleted.map((path) => `delete ${path}`)
     ];
   }
-  for (const change of changes) logger2.info(`would ${change}`);
+  for (const change of changes) logger.info(`would ${change}`);
   return result(manager, spaceId, existing?.sha ?? "", changes, runtime);
 }
 function result(manager, spaceId, commitSha, changes, runtime) {
@@ -29471,6 +29471,19 @@ async function collect(items) {
   return all;
 }
 
+// actions/common/toolkit.ts
+var coreLogger = {
+  info: (m) => info(m),
+  warning: (m) => warning(m),
+  debug: (m) => debug(m),
+  group: (name, fn) => group(name, fn)
+};
+function failRun(error2) {
+  if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
+  setFailed(errorMessage(error2));
+}
+var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
+
 // actions/create-space/src/main.ts
 var Inputs = {
   space: "space",
@@ -29490,12 +29503,6 @@ var Outputs = {
   spaceUrl: "space-url",
   apiBaseUrl: "api-base-url",
   commitSha: "commit-sha"
-};
-var logger = {
-  info,
-  warning,
-  debug,
-  group: (name, fn) => group(name, fn)
 };
 function secretInput(name, required = false) {
   const value = getInput(name, { required });
@@ -29563,17 +29570,16 @@ async function run() {
     const manager = new SpaceManager({
       token: request.token,
       hubUrl: process.env.HF_ENDPOINT || "https://huggingface.co",
-      logger
+      logger: coreLogger
     });
-    const result2 = await deploySpace(manager, request, logger, (sha) => setOutput(Outputs.commitSha, sha));
+    const result2 = await deploySpace(manager, request, coreLogger, (sha) => setOutput(Outputs.commitSha, sha));
     if (request.dryRun) setOutput(Outputs.commitSha, result2.commitSha);
     await writeSummary(result2, request);
     notice(
       request.dryRun ? `dry run: ${result2.changes.length} change(s) planned for ${result2.spaceId}` : `${result2.spaceId} is ${result2.stage}: ${result2.apiBaseUrl}`
     );
   } catch (error2) {
-    if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
-    setFailed(errorMessage(error2));
+    failRun(error2);
   }
 }
 

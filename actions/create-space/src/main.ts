@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { ConfigurationError, errorMessage } from '../../../src/errors.js'
+import { ConfigurationError } from '../../../src/errors.js'
 import {
   type DeployRequest,
   type DeployResult,
@@ -9,7 +9,7 @@ import {
 } from '../../../src/hf/deploy.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { spaceUrls } from '../../../src/hf/space-urls.js'
-import type { Logger } from '../../../src/logger.js'
+import { coreLogger, failRun } from '../../common/toolkit.js'
 
 export const Inputs = {
   space: 'space',
@@ -31,13 +31,6 @@ export const Outputs = {
   apiBaseUrl: 'api-base-url',
   commitSha: 'commit-sha',
 } as const
-
-const logger: Logger = {
-  info: core.info,
-  warning: core.warning,
-  debug: core.debug,
-  group: (name, fn) => core.group(name, fn),
-}
 
 /** Reads a credential and masks it before anything can print it. */
 function secretInput(name: string, required = false): string {
@@ -117,9 +110,9 @@ export async function run(): Promise<void> {
     const manager = new SpaceManager({
       token: request.token,
       hubUrl: process.env.HF_ENDPOINT || 'https://huggingface.co',
-      logger,
+      logger: coreLogger,
     })
-    const result = await deploySpace(manager, request, logger, (sha) => core.setOutput(Outputs.commitSha, sha))
+    const result = await deploySpace(manager, request, coreLogger, (sha) => core.setOutput(Outputs.commitSha, sha))
     if (request.dryRun) core.setOutput(Outputs.commitSha, result.commitSha)
     await writeSummary(result, request)
     core.notice(
@@ -128,7 +121,6 @@ export async function run(): Promise<void> {
         : `${result.spaceId} is ${result.stage}: ${result.apiBaseUrl}`,
     )
   } catch (error) {
-    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
-    core.setFailed(errorMessage(error))
+    failRun(error)
   }
 }

@@ -20286,6 +20286,24 @@ async function pullModels(client, models, logger, options = {}) {
   return { pulled, failed };
 }
 
+// actions/common/toolkit.ts
+var coreLogger = {
+  info: (m) => info(m),
+  warning: (m) => warning(m),
+  debug: (m) => debug(m),
+  group: (name, fn) => group(name, fn)
+};
+function failRun(error2) {
+  if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
+  setFailed(errorMessage(error2));
+}
+var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
+async function waitForSpaceApi(client) {
+  await group("Wait for the Space API", async () => {
+    info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
+  });
+}
+
 // actions/pull-models/src/main.ts
 var INPUT = {
   models: "models",
@@ -20294,7 +20312,6 @@ var INPUT = {
   apiKey: "api-key",
   timeoutMinutes: "timeout-minutes"
 };
-var READY_TIMEOUT_MS = 5 * 6e4;
 function readInputs() {
   const hfToken = getInput(INPUT.hfToken);
   const apiKey = getInput(INPUT.apiKey);
@@ -20311,12 +20328,6 @@ function readInputs() {
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`);
   return { models, baseUrl, hfToken: hfToken || void 0, apiKey: apiKey || void 0, timeoutMinutes };
 }
-var actionsLogger = {
-  info: (m) => info(m),
-  warning: (m) => warning(m),
-  debug: (m) => debug(m),
-  group: (name, fn) => group(name, fn)
-};
 async function writeSummary(inputs, pulled, failed) {
   await summary.addHeading("Models pulled into the Space", 2).addTable([
     [
@@ -20345,17 +20356,14 @@ async function run() {
       apiKey: inputs.apiKey,
       signal: AbortSignal.timeout(inputs.timeoutMinutes * 6e4)
     });
-    await group("Wait for the Space API", async () => {
-      info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`);
-    });
-    const { pulled, failed } = await pullModels(client, inputs.models, actionsLogger);
+    await waitForSpaceApi(client);
+    const { pulled, failed } = await pullModels(client, inputs.models, coreLogger);
     setOutput("models", pulled.map((p) => p.model).join(","));
     await writeSummary(inputs, pulled, failed);
     if (pulled.length > 0) notice(`${pulled.length} model(s) ready: ${pulled.map((p) => p.model).join(", ")}`);
     if (failed.length > 0) throw new Error(failed.map((f) => `${f.model}: ${f.error.message}`).join("\n"));
   } catch (error2) {
-    if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
-    setFailed(errorMessage(error2));
+    failRun(error2);
   }
 }
 

@@ -1,9 +1,9 @@
 import * as core from '@actions/core'
 import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
-import { ConfigurationError, errorMessage } from '../../../src/errors.js'
-import type { Logger } from '../../../src/logger.js'
+import { ConfigurationError } from '../../../src/errors.js'
 import { OllamaClient } from '../../../src/ollama/client.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
+import { coreLogger, failRun, waitForSpaceApi } from '../../common/toolkit.js'
 
 export const INPUT = {
   models: 'models',
@@ -12,9 +12,6 @@ export const INPUT = {
   apiKey: 'api-key',
   timeoutMinutes: 'timeout-minutes',
 } as const
-
-/** A Space just restarted by create-space serves its port a little before its API routes. */
-const READY_TIMEOUT_MS = 5 * 60_000
 
 export interface Inputs {
   models: CatalogModel[]
@@ -40,13 +37,6 @@ export function readInputs(): Inputs {
   const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
   return { models, baseUrl, hfToken: hfToken || undefined, apiKey: apiKey || undefined, timeoutMinutes }
-}
-
-const actionsLogger: Logger = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, fn) => core.group(name, fn),
 }
 
 async function writeSummary(inputs: Inputs, pulled: PulledModel[], failed: PullFailure[]): Promise<void> {
@@ -82,16 +72,13 @@ export async function run(): Promise<void> {
       apiKey: inputs.apiKey,
       signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
     })
-    await core.group('Wait for the Space API', async () => {
-      core.info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`)
-    })
-    const { pulled, failed } = await pullModels(client, inputs.models, actionsLogger)
+    await waitForSpaceApi(client)
+    const { pulled, failed } = await pullModels(client, inputs.models, coreLogger)
     core.setOutput('models', pulled.map((p) => p.model).join(','))
     await writeSummary(inputs, pulled, failed)
     if (pulled.length > 0) core.notice(`${pulled.length} model(s) ready: ${pulled.map((p) => p.model).join(', ')}`)
     if (failed.length > 0) throw new Error(failed.map((f) => `${f.model}: ${f.error.message}`).join('\n'))
   } catch (error) {
-    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
-    core.setFailed(errorMessage(error))
+    failRun(error)
   }
 }

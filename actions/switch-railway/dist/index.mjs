@@ -70945,6 +70945,19 @@ async function stopDeployment(client, target, serviceId, deploymentId, logger) {
   }
 }
 
+// actions/common/toolkit.ts
+var coreLogger = {
+  info: (m) => info(m),
+  warning: (m) => warning(m),
+  debug: (m) => debug(m),
+  group: (name, fn) => group(name, fn)
+};
+function failRun(error2) {
+  if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
+  setFailed(errorMessage(error2));
+}
+var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
+
 // actions/switch-railway/src/inputs.ts
 var INPUT = {
   mode: "mode",
@@ -71009,12 +71022,6 @@ function readInputs() {
 }
 
 // actions/switch-railway/src/main.ts
-var actionsLogger = {
-  info,
-  warning,
-  debug,
-  group: (name, fn) => group(name, fn)
-};
 var nextSteps = {
   switch: "Validate Cognitia through its new backend; undo with mode=rollback.",
   rollback: "Cognitia uses the old Ollama service again; find out why the Space failed before switching again.",
@@ -71028,14 +71035,14 @@ async function run() {
       token: inputs.railwayToken,
       tokenKind: inputs.tokenKind,
       endpoint: process.env.RAILWAY_API_URL || void 0,
-      logger: actionsLogger,
+      logger: coreLogger,
       pollIntervalMs: inputs.pollIntervalMs
     });
     const settings = { ...inputs, onSecret: mask };
     const record = inputs.dryRun ? void 0 : await recordDeployment(inputs);
     let result;
     try {
-      result = await runMode(inputs.mode, client, settings, actionsLogger);
+      result = await runMode(inputs.mode, client, settings, coreLogger);
     } catch (error2) {
       await record?.finish("failure", `${inputs.mode} failed: ${errorMessage(error2)}`);
       throw error2;
@@ -71049,8 +71056,7 @@ async function run() {
     );
     await writeSummary(inputs, result);
   } catch (error2) {
-    setFailed(errorMessage(error2));
-    if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
+    failRun(error2);
   }
 }
 async function recordDeployment(inputs) {
@@ -71072,7 +71078,7 @@ async function recordDeployment(inputs) {
       payload: { mode: inputs.mode, spaceUrl: displayUrl(inputs.spaceUrl), railwayEnvironment: inputs.environment },
       logUrl: runUrl
     },
-    actionsLogger
+    coreLogger
   );
 }
 async function writeSummary(inputs, result) {

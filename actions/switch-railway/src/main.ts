@@ -1,18 +1,11 @@
 import * as core from '@actions/core'
 import * as github from '@actions/github'
 import { type DeploymentRecord, startDeploymentRecord } from '../../../src/deployments.js'
-import { ConfigurationError, errorMessage } from '../../../src/errors.js'
-import type { Logger } from '../../../src/logger.js'
+import { errorMessage } from '../../../src/errors.js'
 import { RailwayClient } from '../../../src/railway/client.js'
 import { displayUrl, type ModeResult, runMode } from '../../../src/railway/switch.js'
+import { coreLogger, failRun } from '../../common/toolkit.js'
 import { type Inputs, mask, readInputs } from './inputs.js'
-
-const actionsLogger: Logger = {
-  info: core.info,
-  warning: core.warning,
-  debug: core.debug,
-  group: (name, fn) => core.group(name, fn),
-}
 
 const nextSteps: Record<Inputs['mode'], string> = {
   switch: 'Validate Cognitia through its new backend; undo with mode=rollback.',
@@ -28,14 +21,14 @@ export async function run(): Promise<void> {
       token: inputs.railwayToken,
       tokenKind: inputs.tokenKind,
       endpoint: process.env.RAILWAY_API_URL || undefined,
-      logger: actionsLogger,
+      logger: coreLogger,
       pollIntervalMs: inputs.pollIntervalMs,
     })
     const settings = { ...inputs, onSecret: mask }
     const record = inputs.dryRun ? undefined : await recordDeployment(inputs)
     let result: ModeResult
     try {
-      result = await runMode(inputs.mode, client, settings, actionsLogger)
+      result = await runMode(inputs.mode, client, settings, coreLogger)
     } catch (error) {
       await record?.finish('failure', `${inputs.mode} failed: ${errorMessage(error)}`)
       throw error
@@ -49,8 +42,7 @@ export async function run(): Promise<void> {
     )
     await writeSummary(inputs, result)
   } catch (error) {
-    core.setFailed(errorMessage(error))
-    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+    failRun(error)
   }
 }
 
@@ -74,7 +66,7 @@ async function recordDeployment(inputs: Inputs): Promise<DeploymentRecord | unde
       payload: { mode: inputs.mode, spaceUrl: displayUrl(inputs.spaceUrl), railwayEnvironment: inputs.environment },
       logUrl: runUrl,
     },
-    actionsLogger,
+    coreLogger,
   )
 }
 

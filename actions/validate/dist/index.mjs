@@ -46986,30 +46986,6 @@ function group(name, fn) {
   });
 }
 
-// src/errors.ts
-var ConfigurationError = class extends Error {
-  name = "ConfigurationError";
-};
-var ServiceError = class extends Error {
-  constructor(service, message, options = {}) {
-    super(options.nextStep ? `${service}: ${message} \u2014 ${options.nextStep}` : `${service}: ${message}`);
-    this.service = service;
-    this.options = options;
-  }
-  service;
-  options;
-  name = "ServiceError";
-  get status() {
-    return this.options.status;
-  }
-  get retryable() {
-    return this.options.retryable ?? false;
-  }
-};
-function errorMessage(error2) {
-  return error2 instanceof Error ? error2.message : String(error2);
-}
-
 // src/hf/space-manager.ts
 import { scryptSync } from "node:crypto";
 
@@ -55324,6 +55300,30 @@ async function whoAmI(params) {
 // node_modules/@huggingface/hub/dist/index.mjs
 init_chunk_FFYIGW52();
 
+// src/errors.ts
+var ConfigurationError = class extends Error {
+  name = "ConfigurationError";
+};
+var ServiceError = class extends Error {
+  constructor(service, message, options = {}) {
+    super(options.nextStep ? `${service}: ${message} \u2014 ${options.nextStep}` : `${service}: ${message}`);
+    this.service = service;
+    this.options = options;
+  }
+  service;
+  options;
+  name = "ServiceError";
+  get status() {
+    return this.options.status;
+  }
+  get retryable() {
+    return this.options.retryable ?? false;
+  }
+};
+function errorMessage(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
+}
+
 // src/retry.ts
 var realClock = {
   now: () => Date.now(),
@@ -57233,21 +57233,21 @@ var failedCheck = (id, title, error2, detail) => ({
   detail
 });
 async function validateSpace(deps, options) {
-  const { client, logger: logger2 } = deps;
+  const { client, logger } = deps;
   const checks = [];
   const models = [];
-  await logger2.group("Models present", async () => {
+  await logger.group("Models present", async () => {
     try {
       checks.push(checkModelsPresent(options.requiredModels, await client.tags()));
     } catch (error2) {
       checks.push(failedCheck("models-present", "Required models present", error2, "check base-url and credentials"));
     }
   });
-  await logger2.group("Latency and speed per model", async () => {
+  await logger.group("Latency and speed per model", async () => {
     for (const model of options.requiredModels) {
       try {
         const m = await measureModel(client, model, options.measure);
-        logger2.info(
+        logger.info(
           `${model}: TTFT ${Math.round(m.ttftMs)} ms, ${m.tokensPerSecond.toFixed(1)} tokens/s on ${m.device}`
         );
         models.push(m);
@@ -57258,7 +57258,7 @@ async function validateSpace(deps, options) {
     }
     checks.push(checkGpu(models, options.requireGpu));
   });
-  await logger2.group("Authentication", async () => {
+  await logger.group("Authentication", async () => {
     try {
       checks.push(checkAuth(options.authExpected, options.authExpected ? await client.statusWithoutAuth() : null));
     } catch (error2) {
@@ -57267,18 +57267,18 @@ async function validateSpace(deps, options) {
   });
   let runtime = null;
   let cost = null;
-  await logger2.group("Hardware and costs", async () => {
+  await logger.group("Hardware and costs", async () => {
     let catalog2;
     try {
       catalog2 = await client.catalog();
     } catch (error2) {
-      logger2.warning(`no cost figures: /api/zerollama/catalog failed (${errorMessage(error2)})`);
+      logger.warning(`no cost figures: /api/zerollama/catalog failed (${errorMessage(error2)})`);
     }
     if (deps.runtime && options.spaceId) {
       try {
         runtime = await deps.runtime.getRuntime(options.spaceId);
       } catch (error2) {
-        logger2.warning(
+        logger.warning(
           `cannot read the Space runtime from the Hub (${errorMessage(error2)}); using the catalog's hardware`
         );
       }
@@ -57302,7 +57302,7 @@ async function validateSpace(deps, options) {
           models: options.requiredModels
         });
     } catch (error2) {
-      logger2.warning(`no cost section: ${errorMessage(error2)}`);
+      logger.warning(`no cost section: ${errorMessage(error2)}`);
     }
   });
   return {
@@ -57315,6 +57315,24 @@ async function validateSpace(deps, options) {
     runtime,
     cost
   };
+}
+
+// actions/common/toolkit.ts
+var coreLogger = {
+  info: (m) => info(m),
+  warning: (m) => warning(m),
+  debug: (m) => debug(m),
+  group: (name, fn) => group(name, fn)
+};
+function failRun(error2) {
+  if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
+  setFailed(errorMessage(error2));
+}
+var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
+async function waitForSpaceApi(client) {
+  await group("Wait for the Space API", async () => {
+    info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
+  });
 }
 
 // actions/validate/src/inputs.ts
@@ -57401,13 +57419,6 @@ function readInputs() {
 
 // actions/validate/src/main.ts
 var OUTPUT = { passed: "passed", reportPath: "report-path" };
-var logger = {
-  info: (m) => info(m),
-  warning: (m) => warning(m),
-  debug: (m) => debug(m),
-  group: (name, fn) => group(name, fn)
-};
-var READY_TIMEOUT_MS = 5 * 6e4;
 async function validateTheSpace(inputs) {
   const client = new OllamaClient({
     baseUrl: inputs.baseUrl,
@@ -57415,12 +57426,10 @@ async function validateTheSpace(inputs) {
     apiKey: inputs.apiKey,
     signal: AbortSignal.timeout(inputs.timeoutMinutes * 6e4)
   });
-  await group("Wait for the Space API", async () => {
-    info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`);
-  });
-  const runtime = inputs.spaceId && inputs.hfToken ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || void 0, logger }) : void 0;
+  await waitForSpaceApi(client);
+  const runtime = inputs.spaceId && inputs.hfToken ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || void 0, logger: coreLogger }) : void 0;
   return validateSpace(
-    { client, logger, runtime },
+    { client, logger: coreLogger, runtime },
     {
       ttftMsMax: inputs.ttftMsMax,
       tokensPerSecondMin: inputs.tokensPerSecondMin,
@@ -57439,7 +57448,7 @@ function validateTheCognitiaSide(inputs) {
     token: railway.token,
     tokenKind: railway.tokenKind,
     endpoint: process.env.RAILWAY_API_URL || void 0,
-    logger
+    logger: coreLogger
   });
   const variables = {
     readVariable: async (name) => (await readRailwayStatus(
@@ -57449,7 +57458,7 @@ function validateTheCognitiaSide(inputs) {
     )).currentUrl
   };
   return validateCognitia(
-    { variables, logger },
+    { variables, logger: coreLogger },
     { expectedUrl: inputs.baseUrl, variable: railway.variable, healthUrl: inputs.healthUrl }
   );
 }
@@ -57482,8 +57491,7 @@ ${failed.map((c) => `- ${c.title}: ${c.observed} (expected ${c.expected})${c.det
 (report-only: not failing the step)`);
     else setFailed(message);
   } catch (error2) {
-    if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
-    setFailed(errorMessage(error2));
+    failRun(error2);
   }
 }
 

@@ -1,26 +1,15 @@
 import * as core from '@actions/core'
-import { ConfigurationError, errorMessage } from '../../../src/errors.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
-import type { Logger } from '../../../src/logger.js'
 import { OllamaClient } from '../../../src/ollama/client.js'
 import { RailwayClient } from '../../../src/railway/client.js'
 import { readRailwayStatus } from '../../../src/railway/switch.js'
 import { type CognitiaReport, validateCognitia } from '../../../src/validate/cognitia.js'
 import { summaryTables, type ValidationReport, writeReport } from '../../../src/validate/report.js'
 import { type SpaceReport, validateSpace } from '../../../src/validate/space.js'
+import { coreLogger, failRun, waitForSpaceApi } from '../../common/toolkit.js'
 import { type Inputs, readInputs } from './inputs.js'
 
 export const OUTPUT = { passed: 'passed', reportPath: 'report-path' } as const
-
-const logger: Logger = {
-  info: (m) => core.info(m),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: (name, fn) => core.group(name, fn),
-}
-
-/** A sleeping Space wakes on the first request and serves its port a little before its API routes. */
-const READY_TIMEOUT_MS = 5 * 60_000
 
 async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
   const client = new OllamaClient({
@@ -30,15 +19,13 @@ async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
     signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
   })
   // The Hub's word on hardware beats the Space's own; it needs the Space id and a token that can read it.
-  await core.group('Wait for the Space API', async () => {
-    core.info(`API version ${await client.waitUntilReady({ timeoutMs: READY_TIMEOUT_MS })}`)
-  })
+  await waitForSpaceApi(client)
   const runtime =
     inputs.spaceId && inputs.hfToken
-      ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger })
+      ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger: coreLogger })
       : undefined
   return validateSpace(
-    { client, logger, runtime },
+    { client, logger: coreLogger, runtime },
     {
       ttftMsMax: inputs.ttftMsMax,
       tokensPerSecondMin: inputs.tokensPerSecondMin,
@@ -58,7 +45,7 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
     token: railway.token,
     tokenKind: railway.tokenKind,
     endpoint: process.env.RAILWAY_API_URL || undefined,
-    logger,
+    logger: coreLogger,
   })
   const variables = {
     readVariable: async (name: string) =>
@@ -71,7 +58,7 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
       ).currentUrl,
   }
   return validateCognitia(
-    { variables, logger },
+    { variables, logger: coreLogger },
     { expectedUrl: inputs.baseUrl, variable: railway.variable, healthUrl: inputs.healthUrl },
   )
 }
@@ -104,7 +91,6 @@ export async function run(): Promise<void> {
     if (inputs.reportOnly) core.warning(`${message}\n(report-only: not failing the step)`)
     else core.setFailed(message)
   } catch (error) {
-    if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
-    core.setFailed(errorMessage(error))
+    failRun(error)
   }
 }

@@ -1,0 +1,31 @@
+// The glue every action's main.ts shares with @actions/core. Domain code in src/ never imports the
+// toolkit; it receives `coreLogger` instead, so the same code runs in the CLI and the rehearsal.
+import * as core from '@actions/core'
+import { ConfigurationError, errorMessage } from '../../src/errors.js'
+import type { Logger } from '../../src/logger.js'
+import type { OllamaClient } from '../../src/ollama/client.js'
+
+export const coreLogger: Logger = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+}
+
+/**
+ * Ends the step as failed with a message for the operator. Input and credential problems
+ * (ConfigurationError) need no stack; anything else keeps it in the debug log for bug reports.
+ */
+export function failRun(error: unknown): void {
+  if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) core.debug(error.stack)
+  core.setFailed(errorMessage(error))
+}
+
+/** A Space that just restarted, or wakes from sleep, serves its port a little before its API routes. */
+const SPACE_API_READY_TIMEOUT_MS = 5 * 60_000
+
+export async function waitForSpaceApi(client: OllamaClient): Promise<void> {
+  await core.group('Wait for the Space API', async () => {
+    core.info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`)
+  })
+}
