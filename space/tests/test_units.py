@@ -11,7 +11,7 @@ from zerollama.catalog import load_catalog, normalise_name
 from zerollama.errors import ApiError
 from zerollama.options import parse_keep_alive, parse_options
 from zerollama.runtime import ModelRuntime
-from zerollama.textstream import OutputFilter, parse_tool_call
+from zerollama.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
 
 
 def feed_all(output: OutputFilter, deltas: list[str]) -> tuple[str, list[dict], bool]:
@@ -26,31 +26,73 @@ def feed_all(output: OutputFilter, deltas: list[str]) -> tuple[str, list[dict], 
 
 
 def test_stop_string_split_across_tokens_is_cut_and_never_shown():
-    text, _, stopped = feed_all(OutputFilter(("END",), parse_tools=False), ["Hello E", "N", "D more"])
+    text, _, stopped = feed_all(OutputFilter(("END",), None), ["Hello E", "N", "D more"])
     assert text == "Hello " and stopped
 
 
 def test_text_that_only_looks_like_a_stop_prefix_is_released():
-    text, _, stopped = feed_all(OutputFilter(("END",), parse_tools=False), ["Hello E", "mma"])
+    text, _, stopped = feed_all(OutputFilter(("END",), None), ["Hello E", "mma"])
     assert text == "Hello Emma" and not stopped
 
 
 def test_qwen_style_tool_calls_are_parsed_out_of_the_text():
     deltas = ["Sure. <tool", '_call>\n{"name": "get_weather", "arguments": {"city": "Tokyo"}}\n</tool_call>', " done"]
-    text, calls, _ = feed_all(OutputFilter((), parse_tools=True), deltas)
+    text, calls, _ = feed_all(OutputFilter((), QWEN), deltas)
     assert text == "Sure.  done"
     assert calls[0]["function"] == {"index": 0, "name": "get_weather", "arguments": {"city": "Tokyo"}}
     assert calls[0]["id"].startswith("call_") and len(calls[0]["id"]) == 13
 
 
 def test_unclosed_tool_call_at_the_end_is_still_parsed_and_broken_ones_stay_text():
-    _, calls, _ = feed_all(
-        OutputFilter((), parse_tools=True), ['<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}']
-    )
+    _, calls, _ = feed_all(OutputFilter((), QWEN), ['<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}'])
     assert calls[0]["function"]["arguments"] == {"a": 1}
-    text, calls, _ = feed_all(OutputFilter((), parse_tools=True), ["<tool_call>not json</tool_call>"])
+    text, calls, _ = feed_all(OutputFilter((), QWEN), ["<tool_call>not json</tool_call>"])
     assert calls == [] and text == "<tool_call>not json</tool_call>"
-    assert parse_tool_call('{"name": 3}', 0) is None
+    assert parse_tool_call({"name": 3}, 0) is None
+
+
+def test_mistral_calls_run_to_the_end_of_the_reply():
+    deltas = [
+        "Let me check. [TOOL",
+        '_CALLS] [{"name": "a", "arguments": {"x": 1}}, ',
+        '{"name": "b", "arguments": {}}]',
+    ]
+    text, calls, _ = feed_all(OutputFilter((), MISTRAL), deltas)
+    assert text == "Let me check. "
+    assert [(c["function"]["index"], c["function"]["name"]) for c in calls] == [(0, "a"), (1, "b")]
+
+
+def test_llama_replies_that_are_one_json_call_become_calls_and_other_replies_stay_text():
+    _, calls, _ = feed_all(OutputFilter((), JSON_REPLY), [' {"name": "f", ', '"parameters": {"q": "x"}}'])
+    assert calls[0]["function"]["arguments"] == {"q": "x"}
+    text, calls, _ = feed_all(OutputFilter((), JSON_REPLY), ["Hello {not a call}"])
+    assert text == "Hello {not a call}" and calls == []
+    text, calls, _ = feed_all(OutputFilter((), JSON_REPLY), ['{"answer": 42}'])
+    assert text == '{"answer": 42}' and calls == []
+
+
+def test_syntax_follows_the_chat_template():
+    assert tool_syntax_for("...<tool_call>...") is QWEN
+    assert tool_syntax_for("...[TOOL_CALLS]...") is MISTRAL
+    assert tool_syntax_for("{{ tools }} parameters") is JSON_REPLY
+
+
+@pytest.mark.parametrize("syntax", [QWEN, MISTRAL, JSON_REPLY])
+def test_forced_tool_call_grammar_gives_a_call_the_parser_reads_for_each_syntax(model_dir, syntax):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from zerollama.constrained import compiler_for, logits_processor
+
+    folder = model_dir / "qwen2.5--7b"
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
+    tool = {"function": {"name": "lookup", "parameters": {"type": "object", "properties": {"n": {"enum": [1, 2]}}}}}
+    processor = logits_processor(compiler_for(tokenizer, model.config.vocab_size), None, [tool], syntax)
+    prompt = tokenizer("hi", return_tensors="pt").input_ids
+    torch.manual_seed(0)
+    output = model.generate(prompt, max_new_tokens=60, do_sample=True, logits_processor=[processor])
+    text = tokenizer.decode(output[0, prompt.shape[1] :], skip_special_tokens=True)
+    _, calls, _ = feed_all(OutputFilter((), syntax), [text])
+    assert [c["function"]["name"] for c in calls] == ["lookup"], text
 
 
 def test_keep_alive_forms():

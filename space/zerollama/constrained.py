@@ -13,7 +13,7 @@ import xgrammar as xgr
 from xgrammar.contrib.hf import LogitsProcessor
 
 from .errors import bad_request
-from .textstream import TOOL_CLOSE, TOOL_OPEN
+from .textstream import ToolSyntax
 
 
 def validate_format(fmt: Any) -> str | dict | None:
@@ -31,8 +31,8 @@ def validate_format(fmt: Any) -> str | dict | None:
     raise bad_request(f'invalid format: {json.dumps(fmt)}; expected "json" or a valid JSON Schema object')
 
 
-def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """JSON schema of one call to any of `tools`: {"name": <const>, "arguments": <its parameters>}."""
+def tool_call_schema(tools: list[dict[str, Any]], arguments_key: str = "arguments") -> dict[str, Any]:
+    """JSON schema of one call to any of `tools`: {"name": <const>, <arguments_key>: <its parameters>}."""
     options = []
     for tool in tools:
         function = tool.get("function", {})
@@ -40,8 +40,8 @@ def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
         options.append(
             {
                 "type": "object",
-                "properties": {"name": {"const": function.get("name", "")}, "arguments": parameters},
-                "required": ["name", "arguments"],
+                "properties": {"name": {"const": function.get("name", "")}, arguments_key: parameters},
+                "required": ["name", arguments_key],
             }
         )
     return options[0] if len(options) == 1 else {"anyOf": options}
@@ -56,14 +56,25 @@ def compiler_for(tokenizer: Any, vocab_size: int) -> xgr.GrammarCompiler:
     return xgr.GrammarCompiler(info)
 
 
+# What surrounds one forced call in each syntax (the parser accepts these exact forms).
+CALL_WRAPPERS = {"qwen": ("<tool_call>\n", "\n</tool_call>"), "mistral": ("[TOOL_CALLS] [", "]"), "json": ("", "")}
+
+
 def logits_processor(
-    compiler: xgr.GrammarCompiler, fmt: str | dict | None, forced_tools: list[dict[str, Any]] | None
+    compiler: xgr.GrammarCompiler,
+    fmt: str | dict | None,
+    forced_tools: list[dict[str, Any]] | None = None,
+    syntax: ToolSyntax | None = None,
 ) -> LogitsProcessor | None:
     """A fresh processor for one generate() call (xgrammar's processors are single-use)."""
-    if forced_tools:
-        call = xgr.Grammar.from_json_schema(json.dumps(tool_call_schema(forced_tools)), any_whitespace=False)
-        tagged = xgr.Grammar.concat(_literal(TOOL_OPEN + "\n"), call, _literal("\n" + TOOL_CLOSE))
-        return LogitsProcessor(compiler.compile_grammar(tagged))
+    if forced_tools and syntax is not None:
+        schema = tool_call_schema(forced_tools, syntax.arguments_key)
+        call = xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False)
+        before, after = CALL_WRAPPERS[syntax.name]
+        parts = [_literal(before)] if before else []
+        parts += [call] + ([_literal(after)] if after else [])
+        grammar = xgr.Grammar.concat(*parts) if len(parts) > 1 else call
+        return LogitsProcessor(compiler.compile_grammar(grammar))
     if fmt is None:
         return None
     if fmt == "json":

@@ -23,7 +23,7 @@ from .catalog import CatalogModel
 from .constrained import compiler_for, logits_processor
 from .options import GenerationOptions
 from .runtime import LoadedModel, ModelRuntime, ResidentModel
-from .textstream import OutputFilter
+from .textstream import OutputFilter, ToolSyntax
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Job:
     options: GenerationOptions | None = None
     format: str | dict | None = None
     tools: tuple[dict, ...] = ()
+    tool_syntax: ToolSyntax | None = None  # set when tools are given
     force_tool_call: bool = False
     embed_inputs: tuple[tuple[int, ...], ...] = ()
     normalize: bool = True
@@ -152,9 +153,8 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
     if job.format is not None or job.force_tool_call:
         if loaded.grammar_compiler is None:
             loaded.grammar_compiler = compiler_for(tokenizer, model.config.vocab_size)
-        processors.append(
-            logits_processor(loaded.grammar_compiler, job.format, list(job.tools) if job.force_tool_call else None)
-        )
+        forced = list(job.tools) if job.force_tool_call else None
+        processors.append(logits_processor(loaded.grammar_compiler, job.format, forced, job.tool_syntax))
     if options.seed >= 0:
         torch.manual_seed(options.seed)
     started = time.monotonic()
@@ -184,7 +184,7 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
             streamer.end()
 
     worker = threading.Thread(target=run, name="generate", daemon=True)
-    output = OutputFilter(options.stop, parse_tools=bool(job.tools))
+    output = OutputFilter(options.stop, job.tool_syntax)
     decoder = IncrementalDecoder(tokenizer)
     first_token_at: float | None = None
     count = 0

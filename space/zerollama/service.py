@@ -23,6 +23,7 @@ from .options import GenerationOptions, parse_keep_alive, parse_options
 from .registry import ModelRegistry
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
 from .store import StoredModel
+from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
 LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
@@ -67,7 +68,8 @@ class Service:
         except TemplateError as error:
             raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, force_tool_call)
+        syntax = tool_syntax_for(tokenizer.chat_template or "") if tools else None
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call)
 
     def generate_job(self, req: GenerateRequest) -> Job:
         if not req.model:
@@ -99,7 +101,7 @@ class Service:
             except TemplateError as error:
                 raise bad_request(f"the chat template of {entry.name} rejected this prompt: {error}") from None
             ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], False)
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False)
 
     def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> tuple[Job | None, int]:
         """The job (None for empty input) and the number of inputs."""
@@ -165,6 +167,7 @@ class Service:
         keep_alive: float | None,
         fmt: str | dict | None,
         tools: list[dict],
+        tool_syntax: ToolSyntax | None,
         force_tool_call: bool,
     ) -> Job:
         # Like Ollama (truncate: true), keep the end of an over-long prompt, leaving room to answer.
@@ -184,6 +187,7 @@ class Service:
             options=options,
             format=fmt,
             tools=tuple(tools),
+            tool_syntax=tool_syntax,
             force_tool_call=force_tool_call and bool(tools),
             requested_seconds=requested,
             deadline_seconds=deadline,
