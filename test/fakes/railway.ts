@@ -30,7 +30,8 @@ import { cognitiaSeed, type RailwayFakeSeed } from './railway-seed.js'
 
 export { COGNITIA, cognitiaSeed, type RailwayFakeSeed } from './railway-seed.js'
 
-const schemaPath = new URL('../../../shared/contracts/railway-schema.json', import.meta.url)
+// A copy of shared/contracts/railway-schema.json kept in the repo, so a fresh clone's tests have it.
+const schemaPath = new URL('./railway-schema.json', import.meta.url)
 let cachedSchema: GraphQLSchema | undefined
 
 /** The pinned Railway schema, built once per process (the file is 1.8 MB). */
