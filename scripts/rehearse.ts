@@ -63,10 +63,12 @@ async function startEverything() {
   print('Starting the stand-ins (nothing here talks to Hugging Face or Railway):')
   const server = startSpaceServer({ port: 0, env: { ZEROLLAMA_API_KEY: API_KEY }, log: serverLine })
   server.catch(() => undefined)
-  const [hf, railway] = await Promise.all([
-    startHfFake({ buildPolls: 1, startingPolls: 0 }),
-    startRailwayFake(cognitiaSeed()),
-  ])
+  const fakes = Promise.all([startHfFake({ buildPolls: 1, startingPolls: 0 }), startRailwayFake(cognitiaSeed())])
+  const [hf, railway] = await fakes.catch(async (error: unknown) => {
+    // Never leave the Python server running behind a failed start.
+    await (await server.catch(() => undefined))?.stop()
+    throw error
+  })
   print(`  Hugging Face Hub fake   ${hf.url}`)
   print(`  Railway GraphQL fake    ${railway.url}  (every document checked against the real schema)`)
   print('  space/ server on CPU    starting in the background (tiny random-weight models of the catalog)')
@@ -226,7 +228,13 @@ async function main(): Promise<number> {
     return 0
   }
   print('zerollama rehearsal — the migration of Cognitia from Railway Ollama to a ZeroGPU Space, end to end\n')
-  const services = await startEverything()
+  let services: Services
+  try {
+    services = await startEverything()
+  } catch (error) {
+    print(`\n✗ rehearsal FAILED while starting the stand-ins: ${error instanceof Error ? error.message : error}`)
+    return 1
+  }
   const outcome = await rehearse(services).catch((error: unknown) => ({
     records: [] as PhaseRecord[],
     problems: [`the rehearsal itself broke: ${error instanceof Error ? error.stack : error}`],
