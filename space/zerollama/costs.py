@@ -106,18 +106,12 @@ class TokenCost:
     quota_seconds_per_1k_tokens: float
     per_1k_tokens_usd: float  # money billed while inside the quota (ZeroGPU: 0)
     per_1k_tokens_cop: float
-    over_quota_per_1k_tokens_cop: (
-        float | None
-    )  # None: the tier cannot buy credits, or no quota applies
+    over_quota_per_1k_tokens_cop: float | None  # None: the tier cannot buy credits, or no quota applies
     typical_reply_tokens: int
     typical_reply_cop: float
 
     def as_dict(self) -> dict[str, object]:
-        rounded = {
-            key: round(value, 2) if isinstance(value, float) else value
-            for key, value in asdict(self).items()
-        }
-        return rounded
+        return {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -128,19 +122,14 @@ class MonthlyEstimate:
     subscription_usd: float
     included_seconds_per_day: float
     over_quota_seconds_per_day: float  # billed as credits
-    refused_seconds_per_day: (
-        float  # beyond the quota of a tier that cannot buy credits: requests get 429
-    )
+    refused_seconds_per_day: float  # beyond the quota of a tier that cannot buy credits: requests get 429
     over_quota_usd: float
     hardware_usd: float
     total_usd: float
     total_cop: float
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            key: round(value, 2) if isinstance(value, float) else value
-            for key, value in asdict(self).items()
-        }
+        return {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
 def load_cost_data(path: Path = COSTS_FILE) -> dict:
@@ -148,9 +137,7 @@ def load_cost_data(path: Path = COSTS_FILE) -> dict:
         return json.load(handle)
 
 
-def load_cost_settings(
-    env: Mapping[str, str] = os.environ, data: Mapping | None = None
-) -> CostSettings:
+def load_cost_settings(env: Mapping[str, str] = os.environ, data: Mapping | None = None) -> CostSettings:
     """Build the settings from costs.json and the Space variables that override its defaults."""
     data = data if data is not None else load_cost_data()
     tiers = _tiers(data)
@@ -159,9 +146,7 @@ def load_cost_settings(
 
     tier_name = (env.get(TIER_VARIABLE) or data["default_tier"]).strip().lower()
     if tier_name not in tiers:
-        raise CostConfigError(
-            f"{TIER_VARIABLE}={tier_name!r} is not a known tier; use one of {', '.join(tiers)}"
-        )
+        raise CostConfigError(f"{TIER_VARIABLE}={tier_name!r} is not a known tier; use one of {', '.join(tiers)}")
 
     hardware = (env.get(HARDWARE_VARIABLE) or data["default_hardware"]).strip().lower()
     if hardware not in flavors:
@@ -203,20 +188,14 @@ def reply_cost(gpu_seconds: float, settings: CostSettings) -> ReplyCost:
     gpu_seconds = max(0.0, float(gpu_seconds))
     if settings.on_zerogpu:
         quota_seconds = gpu_seconds * settings.quota_multiplier
-        usd = (
-            quota_seconds * settings.over_quota_usd_per_second
-            if settings.tier.can_buy_over_quota
-            else 0.0
-        )
+        usd = quota_seconds * settings.over_quota_usd_per_second if settings.tier.can_buy_over_quota else 0.0
     else:
         quota_seconds = 0.0
         usd = gpu_seconds * (settings.flavor.usd_per_hour or 0.0) / 3600
     return ReplyCost(gpu_seconds, quota_seconds, usd, settings.usd_to_cop(usd))
 
 
-def per_1k_tokens(
-    tokens_per_second: float, settings: CostSettings, basis: str = "measured"
-) -> TokenCost:
+def per_1k_tokens(tokens_per_second: float, settings: CostSettings, basis: str = "measured") -> TokenCost:
     """Cost of 1,000 tokens and of a typical reply for a model decoding at ``tokens_per_second``."""
     if tokens_per_second <= 0:
         raise ValueError("tokens_per_second must be positive")
@@ -243,15 +222,9 @@ def per_1k_tokens(
 
 def estimated_tokens_per_second(weight_bytes: int, settings: CostSettings) -> float:
     """Decode speed expected before any measurement: each token reads every weight once."""
-    bandwidth = (
-        settings.estimate_bandwidth_gb_s
-        if settings.on_zerogpu
-        else settings.flavor.gpu_bandwidth_gb_s
-    )
+    bandwidth = settings.estimate_bandwidth_gb_s if settings.on_zerogpu else settings.flavor.gpu_bandwidth_gb_s
     if not bandwidth or weight_bytes <= 0:
-        raise ValueError(
-            f"no bandwidth figure for hardware {settings.hardware!r} or no weight size"
-        )
+        raise ValueError(f"no bandwidth figure for hardware {settings.hardware!r} or no weight size")
     return bandwidth * 1e9 * settings.estimate_efficiency / weight_bytes
 
 
@@ -269,9 +242,7 @@ def monthly_estimate(
     """
     chosen = settings.tiers.get(tier or settings.tier.name)
     if chosen is None:
-        raise CostConfigError(
-            f"{tier!r} is not a known tier; use one of {', '.join(settings.tiers)}"
-        )
+        raise CostConfigError(f"{tier!r} is not a known tier; use one of {', '.join(settings.tiers)}")
     if seats < 1 or gpu_seconds_per_day < 0:
         raise ValueError("seats must be ≥ 1 and gpu_seconds_per_day ≥ 0")
     days = settings.days_per_month
@@ -286,9 +257,7 @@ def monthly_estimate(
         else:
             refused = beyond
     else:
-        hardware_usd = (
-            gpu_seconds_per_day / 3600 * (settings.flavor.usd_per_hour or 0.0) * days
-        )
+        hardware_usd = gpu_seconds_per_day / 3600 * (settings.flavor.usd_per_hour or 0.0) * days
     total = subscription + over_usd + hardware_usd
     return MonthlyEstimate(
         tier=chosen.name,
@@ -307,9 +276,7 @@ def monthly_estimate(
 
 def dedicated_monthly_usd(settings: CostSettings, hours_per_day: float = 24.0) -> float:
     """What the settings' dedicated hardware bills per month when running ``hours_per_day``."""
-    return (
-        (settings.flavor.usd_per_hour or 0.0) * hours_per_day * settings.days_per_month
-    )
+    return (settings.flavor.usd_per_hour or 0.0) * hours_per_day * settings.days_per_month
 
 
 def _tiers(data: Mapping) -> dict[str, Tier]:
@@ -330,14 +297,10 @@ def _flavors(data: Mapping) -> dict[str, Flavor]:
         name: Flavor(
             name=name,
             label=entry["label"],
-            usd_per_hour=None
-            if entry["usd_per_hour"] is None
-            else float(entry["usd_per_hour"]),
+            usd_per_hour=None if entry["usd_per_hour"] is None else float(entry["usd_per_hour"]),
             gpus=int(entry["gpus"]),
             gpu_memory_gb=float(entry["gpu_memory_gb"]),
-            gpu_bandwidth_gb_s=None
-            if entry["gpu_bandwidth_gb_s"] is None
-            else float(entry["gpu_bandwidth_gb_s"]),
+            gpu_bandwidth_gb_s=None if entry["gpu_bandwidth_gb_s"] is None else float(entry["gpu_bandwidth_gb_s"]),
         )
         for name, entry in data["hardware"].items()
         if not name.startswith("$")
@@ -348,11 +311,7 @@ def _positive_rate(text: str) -> float:
     try:
         rate = float(text.replace(",", ""))
     except ValueError:
-        raise CostConfigError(
-            f"{USD_COP_VARIABLE}={text!r} is not a number (COP per USD, e.g. 3768.73)"
-        ) from None
+        raise CostConfigError(f"{USD_COP_VARIABLE}={text!r} is not a number (COP per USD, e.g. 3768.73)") from None
     if not 100 <= rate <= 100_000:
-        raise CostConfigError(
-            f"{USD_COP_VARIABLE}={text!r} is outside any plausible COP per USD rate"
-        )
+        raise CostConfigError(f"{USD_COP_VARIABLE}={text!r} is outside any plausible COP per USD rate")
     return rate
