@@ -20,7 +20,6 @@ sys.path.insert(0, str(SPACE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_hub import FakeHub  # noqa: E402
-
 from zerollama.catalog import load_catalog  # noqa: E402
 from zerollama.tiny_models import build_all  # noqa: E402
 

@@ -31,3 +31,18 @@ def test_disconnect_stops_generation_and_frees_the_slot(base_url):
     assert short.status_code == 200 and short.json()["eval_count"] == 2
     left_if_not_stopped = per_token * 2000
     assert waited < left_if_not_stopped / 4, (waited, left_if_not_stopped)
+
+
+def test_a_non_streaming_client_that_gives_up_frees_the_slot_too(base_url):
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        sample = client.post("/api/generate", json={**LONG, "stream": False, "options": {"num_predict": 30}}).json()
+        per_token = sample["eval_duration"] / 1e9 / 30
+        try:
+            client.post("/api/generate", json={**LONG, "stream": False}, timeout=1.0)
+        except httpx.TimeoutException:
+            pass  # the client hung up after one second
+        started = time.monotonic()
+        short = client.post("/api/generate", json={**LONG, "stream": False, "options": {"num_predict": 2}})
+        waited = time.monotonic() - started
+    assert short.status_code == 200 and short.json()["eval_count"] == 2
+    assert waited < per_token * 2000 / 4, (waited, per_token * 2000)

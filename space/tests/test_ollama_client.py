@@ -6,6 +6,7 @@ import json
 
 import ollama
 import pytest
+
 from conftest import PULLED_MODEL
 
 SHORT = {"num_predict": 8, "seed": 1}

@@ -129,11 +129,23 @@ class GpuRunner:
                 deliver(None)
 
         threading.Thread(target=pump, name=f"gpu-{job.op}", daemon=True).start()
+        watcher = asyncio.create_task(self._watch(request, cancelled)) if hasattr(request, "is_disconnected") else None
         try:
             while (event := await events.get()) is not None:
                 yield event
         finally:
             cancelled.set()
+            if watcher is not None:
+                watcher.cancel()
+
+    @staticmethod
+    async def _watch(request: Any, cancelled: threading.Event) -> None:
+        """Non-streaming replies also stop when the client hangs up (streams stop when the send fails)."""
+        while not cancelled.is_set():
+            if await request.is_disconnected():
+                cancelled.set()
+                return
+            await asyncio.sleep(0.25)
 
     def _bind_caller(self, request: Any | None) -> None:
         """Gives `spaces` the caller's request, as Gradio does around its own event handlers."""
