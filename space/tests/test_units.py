@@ -46,8 +46,11 @@ def test_qwen_style_tool_calls_are_parsed_out_of_the_text():
 def test_unclosed_tool_call_at_the_end_is_still_parsed_and_broken_ones_stay_text():
     _, calls, _ = feed_all(OutputFilter((), QWEN), ['<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}'])
     assert calls[0]["function"]["arguments"] == {"a": 1}
-    text, calls, _ = feed_all(OutputFilter((), QWEN), ["<tool_call>not json</tool_call>"])
-    assert calls == [] and text == "<tool_call>not json</tool_call>"
+    text, calls, _ = feed_all(OutputFilter((), QWEN), ["<tool_call>not json</tool_call> after"])
+    assert calls == [] and text == "<tool_call>not json</tool_call> after"
+    inside = ['<tool_call>{"name": "f", "arguments": {"s": "a</tool_call>b"}}', "</tool_call>ok"]
+    text, calls, _ = feed_all(OutputFilter((), QWEN), inside)
+    assert calls[0]["function"]["arguments"] == {"s": "a</tool_call>b"} and text == "ok"
     assert parse_tool_call({"name": 3}, 0) is None
 
 

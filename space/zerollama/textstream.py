@@ -147,13 +147,14 @@ class OutputFilter:
             if syntax.close is None:
                 self.captured, self.pending = rest, ""
                 return
-            body, closed, after = rest.partition(syntax.close)
-            if not closed and not final:
-                self.pending = syntax.open + rest
+            calls, after = self._closed_call(rest)
+            if calls is None and not final:
+                self.pending = syntax.open + rest  # not complete yet (the close tag may sit inside a string)
                 return
-            calls = parse_tool_calls(body, self.calls_seen)
+            if calls is None:  # the reply ended: an unclosed call, or text that only looked like one
+                calls, after = parse_tool_calls(rest, self.calls_seen), ""
             if calls is None:
-                self._release(piece, syntax.open + body + (syntax.close if closed else ""))
+                self._release(piece, syntax.open + rest)
             else:
                 piece.tool_calls.extend(calls)
                 self.calls_seen += len(calls)
@@ -161,6 +162,18 @@ class OutputFilter:
         hold = 0 if final else _held_tail(self.pending, self.markers)
         self._release(piece, self.pending[: len(self.pending) - hold])
         self.pending = self.pending[len(self.pending) - hold :]
+
+    def _closed_call(self, rest: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """The calls before the first close tag that ends valid JSON, and the text after that tag."""
+        assert self.syntax is not None and self.syntax.close is not None
+        close = self.syntax.close
+        at = rest.find(close)
+        while at >= 0:
+            calls = parse_tool_calls(rest[:at], self.calls_seen)
+            if calls is not None:
+                return calls, rest[at + len(close) :]
+            at = rest.find(close, at + 1)
+        return None, rest
 
     def _release(self, piece: Piece, text: str) -> None:
         piece.text += text
