@@ -141,3 +141,22 @@ def test_runtime_evicts_least_recently_used_within_budget_and_honours_keep_alive
     assert seconds == 0  # already resident
     runtime.release(loaded, 0)
     assert [r.name for r in runtime.snapshot()] == ["codellama:7b"]
+
+
+def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_turn(model_dir):
+    from transformers import AutoTokenizer
+
+    from zerollama.service import Service
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir / "gemma2--9b")
+    # Gemma 2's template refuses the system role this way.
+    tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+    )
+    gemma = load_catalog().find("gemma2:9b")
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert Service._render(gemma, tokenizer, messages, []) == "<user>Be brief.\n\nHi"
+    tokenizer.chat_template = "{{ raise_exception('Conversation roles must alternate') }}"
+    with pytest.raises(ApiError, match="must alternate"):
+        Service._render(gemma, tokenizer, messages, [])

@@ -60,15 +60,9 @@ class Service:
             return self._residency_job(entry, stored, keep_alive)
         options = parse_options(req.options, entry)
         tokenizer = self.registry.runtime.tokenizer(stored.path)
-        rendered = [self._message(m) for m in messages]
-        try:
-            prompt = tokenizer.apply_chat_template(
-                rendered, tools=tools or None, add_generation_prompt=True, tokenize=False
-            )
-        except TemplateError as error:
-            raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
+        prompt = self._render(entry, tokenizer, [self._message(m) for m in messages], tools)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        syntax = tool_syntax_for(tokenizer.chat_template or "") if tools else None
+        syntax = tool_syntax_for(str(tokenizer.chat_template or "")) if tools else None
         return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call)
 
     def generate_job(self, req: GenerateRequest) -> Job:
@@ -96,10 +90,7 @@ class Service:
             messages = ([{"role": "system", "content": req.system}] if req.system else []) + [
                 {"role": "user", "content": req.prompt}
             ]
-            try:
-                prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            except TemplateError as error:
-                raise bad_request(f"the chat template of {entry.name} rejected this prompt: {error}") from None
+            prompt = self._render(entry, tokenizer, messages, [])
             ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
         return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False)
 
@@ -220,6 +211,30 @@ class Service:
         # Off ZeroGPU nothing kills a long call, so only ZeroGPU needs a deadline.
         deadline = max(1.0, requested - load - 2) if ON_ZEROGPU else math.inf
         return requested, deadline
+
+    @staticmethod
+    def _render(entry: CatalogModel, tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict]) -> str:
+        """The prompt from the model's chat template. Templates without a system role (Gemma 2's) get the
+        system text in front of the first user message instead, as people do by hand for those models."""
+
+        def apply(conversation: list[dict[str, Any]]) -> str:
+            return tokenizer.apply_chat_template(
+                conversation, tools=tools or None, add_generation_prompt=True, tokenize=False
+            )
+
+        try:
+            return apply(messages)
+        except TemplateError as error:
+            system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+            rest = [dict(m) for m in messages if m["role"] != "system"]
+            users = [m for m in rest if m["role"] == "user"]
+            if not system or not users:
+                raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
+            users[0]["content"] = f"{system}\n\n{users[0]['content']}"
+        try:
+            return apply(rest)
+        except TemplateError as error:
+            raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
 
     @staticmethod
     def _check_think(think: bool | str | None, name: str) -> None:
