@@ -102,8 +102,10 @@ class GpuRunner:
         finally:
             self._leave()
 
-    async def events(self, job: Job, request: Any | None) -> AsyncIterator[Event]:
-        """Runs `job` in its own thread; stops the GPU work when the consumer stops iterating (client gone)."""
+    async def events(self, job: Job, request: Any | None, watch_disconnect: bool = False) -> AsyncIterator[Event]:
+        """Runs `job` in its own thread; stops the GPU work when the consumer stops iterating, or, with
+        `watch_disconnect`, when `request`'s client hangs up. (Only for requests that stay open while they
+        are answered: the request Gradio hands its event handlers is long finished.)"""
         self._enter()
         self._leave()  # counted again by iterate(); this early check answers 503 before any thread starts
         loop = asyncio.get_running_loop()
@@ -129,7 +131,7 @@ class GpuRunner:
                 deliver(None)
 
         threading.Thread(target=pump, name=f"gpu-{job.op}", daemon=True).start()
-        watcher = asyncio.create_task(self._watch(request, cancelled)) if hasattr(request, "is_disconnected") else None
+        watcher = asyncio.create_task(self._watch(request, cancelled)) if watch_disconnect else None
         try:
             while (event := await events.get()) is not None:
                 yield event

@@ -134,7 +134,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     ) -> Response:
         """Runs a job and answers as one JSON object or an NDJSON stream of `shape`d chunks."""
         reply = Reply(costs)
-        first, rest = await first_then_rest(service.run(job, request))
+        first, rest = await first_then_rest(service.run(job, request, watch_disconnect=True))
         if not stream or job.op != "generate":
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
@@ -202,7 +202,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         vectors: list[list[float]] = []
         finished = Finished(done_reason="stop")
         if job is not None:
-            finished = await collect(service.run(job, request))
+            finished = await collect(service.run(job, request, watch_disconnect=True))
             vectors = finished.embeddings or []
         body = {
             "model": req.model,
@@ -220,7 +220,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         job, _ = service.embed_job(req, legacy=True)
         if job is None:
             return json_response({"embedding": []})
-        finished = await collect(service.run(job, request))
+        finished = await collect(service.run(job, request, watch_disconnect=True))
         return json_response({"embedding": (finished.embeddings or [[]])[0]})
 
     @route("/api/tags", ["GET", "HEAD"])

@@ -190,7 +190,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             "system_fingerprint": "fp_ollama",
         }
         reply = Reply(costs)
-        first, rest = await first_then_rest(service.run(job, request))
+        first, rest = await first_then_rest(service.run(job, request, watch_disconnect=True))
         if not body.get("stream"):
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
@@ -290,7 +290,9 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             EmbedRequest, {"model": body.get("model"), "input": inputs, "dimensions": body.get("dimensions")}
         )
         job, _ = service.embed_job(req, legacy=False)
-        finished = await collect(service.run(job, request)) if job else Finished(done_reason="stop", embeddings=[])
+        finished = Finished(done_reason="stop", embeddings=[])
+        if job is not None:
+            finished = await collect(service.run(job, request, watch_disconnect=True))
         encoding = body.get("encoding_format", "float")
         data = []
         for index, vector in enumerate(finished.embeddings or []):

@@ -137,8 +137,9 @@ class Service:
 
     # ---- running ----------------------------------------------------------------------------------
 
-    async def run(self, job: Job, request: Any | None) -> AsyncIterator[Event]:
-        async for event in self.runner.events(job, request):
+    async def run(self, job: Job, request: Any | None, watch_disconnect: bool = False) -> AsyncIterator[Event]:
+        """Runs `job` for `request` (its caller is billed); the API routes also stop it if the client leaves."""
+        async for event in self.runner.events(job, request, watch_disconnect):
             if isinstance(event, Finished):
                 self._record(job, event, request.headers if request is not None else {})
             yield event
