@@ -67,7 +67,6 @@ class GpuRunner:
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._count_lock = threading.Lock()
         self.pending = 0  # waiting or running
-        self.active = 0  # running now
 
     def _enter(self) -> None:
         with self._count_lock:
@@ -84,7 +83,6 @@ class GpuRunner:
         self._enter()
         try:
             with self._slots:
-                self.active += 1
                 stream = None
                 try:
                     stream = self.entry(job)
@@ -98,7 +96,6 @@ class GpuRunner:
                 finally:
                     if stream is not None and hasattr(stream, "close"):
                         stream.close()  # GeneratorExit inside the job stops generate() and frees the model
-                    self.active -= 1
         finally:
             self._leave()
 
