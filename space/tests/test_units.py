@@ -160,3 +160,25 @@ def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_t
     tokenizer.chat_template = "{{ raise_exception('Conversation roles must alternate') }}"
     with pytest.raises(ApiError, match="must alternate"):
         Service._render(gemma, tokenizer, messages, [])
+
+
+def test_on_zerogpu_the_registry_shows_what_the_workers_reported(model_dir):
+    import time
+
+    from zerollama.generation import Finished
+    from zerollama.registry import ModelRegistry
+    from zerollama.runtime import ResidentModel
+    from zerollama.store import ModelStore
+
+    catalog = load_catalog()
+    registry = ModelRegistry(catalog, ModelStore(model_dir), ModelRuntime("cpu", torch.float32, 10**9), False)
+    registry.adopt([ResidentModel("qwen2.5:7b", 10, "cuda", math.inf)])
+    assert registry.is_resident(catalog.find("qwen2.5:7b"))
+    reported = [ResidentModel("phi3", 5, "cuda", time.time() + 60), ResidentModel("gemma2:9b", 5, "cuda", 0.0)]
+    registry.record(
+        catalog.find("phi3"), Finished(done_reason="stop", eval_count=50, eval_duration=int(1e9), resident=reported)
+    )
+    assert [r.name for r in registry.resident()] == ["phi3"]  # the expired one is not shown
+    statuses = {s.entry.name: s for s in registry.statuses()}
+    assert statuses["phi3"].loaded and statuses["phi3"].tokens_per_second == 50.0
+    assert not statuses["qwen2.5:7b"].loaded and statuses["qwen2.5:7b"].downloaded
