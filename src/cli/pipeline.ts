@@ -166,7 +166,14 @@ export class Migration {
     const result = await this.phase(
       'create-space',
       'create-space',
-      { space: s.space, 'hf-token': s.hfToken, private: String(s.private), 'dry-run': String(s.dryRun) },
+      {
+        space: s.space,
+        'hf-token': s.hfToken,
+        private: String(s.private),
+        // Stored as the Space's ZEROLLAMA_API_KEY secret, which then guards every API route.
+        'api-key': s.apiKey,
+        'dry-run': String(s.dryRun),
+      },
       (r) => [
         r.outputs['space-url'] ?? '',
         r.outputs['commit-sha'] ? `commit ${r.outputs['commit-sha'].slice(0, 12)}` : '',
