@@ -3,7 +3,8 @@
 //
 // startSpaceServer({ port = 0, env = {}, log, readyTimeoutMs = 180000 }) -> Promise<{ url, port, process, stop() }>
 //   port: 0 picks a free port. env: extra variables for the server, e.g. ZEROLLAMA_API_KEY (shared key
-//   required on every API route), ZEROLLAMA_MODEL_DIR, ZEROLLAMA_MAX_CONCURRENCY (see space/README.md).
+//   required on every API route), ZEROLLAMA_MODEL_DIR, ZEROLLAMA_MAX_CONCURRENCY (see space/README.md), or
+//   ZEROLLAMA_DEMO: 'smollm2' for the real SmolLM2 model instead of the tiny ones (`npm run serve` does).
 //   log(line): receives each line the server prints (default: dropped; kept for the error message).
 //   Resolves once GET / answers "Ollama is running"; rejects with the server's last lines if it exits first.
 import { spawn } from 'node:child_process'

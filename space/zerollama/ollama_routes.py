@@ -14,6 +14,7 @@ from starlette.concurrency import iterate_in_threadpool
 
 from .catalog import CatalogModel
 from .costs import CostSettings, reply_cost
+from .demo_models import stand_in_for
 from .errors import ApiError, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
 from .http import guarded, iso, json_response, ndjson_response, now_iso, read_body
@@ -93,7 +94,18 @@ async def chain(first: Event | None, rest: AsyncIterator[Event]) -> AsyncIterato
         yield event
 
 
-def details(entry: CatalogModel) -> dict[str, Any]:
+def details(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
+    """The catalog model's facts, or those of the model standing in for it (the SmolLM2 demo)."""
+    stand_in = stand_in_for(stored.path)
+    if stand_in is not None:
+        return {
+            "parent_model": f"{stand_in.model} ({stand_in.source}), zerollama demo standing in for {entry.name}",
+            "format": stand_in.format,
+            "family": stand_in.family,
+            "families": [stand_in.family],
+            "parameter_size": stand_in.parameter_size,
+            "quantization_level": stand_in.quantization_level,
+        }
     return {
         "parent_model": "",
         "format": "safetensors",
@@ -111,7 +123,7 @@ def list_item(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
         "modified_at": iso(stored.modified_at),
         "size": stored.size,
         "digest": stored.digest,
-        "details": details(entry),
+        "details": details(entry, stored),
         "capabilities": ["completion", *[c for c in entry.capabilities if c != "completion"]],
     }
 
@@ -269,17 +281,19 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         config = json.loads((stored.path / "config.json").read_text())
         tokenizer = registry.runtime.tokenizer(stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
-        family = entry.family
+        stand_in = stand_in_for(stored.path)
+        family = stand_in.family if stand_in else entry.family
+        served_from = f"a demo: {stand_in.model} from {stand_in.source} stands in for" if stand_in else "Hugging Face"
         body = {
             "license": entry.license,
-            "modelfile": f"# Served by zerollama from Hugging Face {entry.repo}\nFROM {entry.repo}\n",
+            "modelfile": f"# Served by zerollama from {served_from} {entry.repo}\nFROM {entry.repo}\n",
             "parameters": parameters,
             "template": tokenizer.chat_template or "",
-            "details": details(entry),
+            "details": details(entry, stored),
             "model_info": {
                 "general.architecture": family,
                 "general.basename": entry.name.split(":")[0],
-                "general.parameter_count": entry.parameters,
+                "general.parameter_count": stand_in.parameter_count if stand_in else entry.parameters,
                 f"{family}.context_length": entry.context_length,
                 f"{family}.embedding_length": config.get("hidden_size"),
                 f"{family}.block_count": config.get("num_hidden_layers"),

@@ -51,11 +51,24 @@ def model_bytes(model: torch.nn.Module) -> int:
     )
 
 
+class TransformersLoader:
+    """Reads a transformers checkpoint folder (the SmolLM2 demo swaps in a loader that shares one GGUF)."""
+
+    def load_model(self, path: Path, dtype: torch.dtype) -> Any:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+
+    def load_tokenizer(self, path: Path) -> Any:
+        return AutoTokenizer.from_pretrained(path)
+
+
 class ModelRuntime:
-    def __init__(self, device: str, dtype: torch.dtype, budget_bytes: int) -> None:
+    def __init__(
+        self, device: str, dtype: torch.dtype, budget_bytes: int, loader: TransformersLoader | None = None
+    ) -> None:
         self.device = device
         self.dtype = dtype
         self.budget_bytes = budget_bytes
+        self.loader = loader or TransformersLoader()
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._tokenizers: dict[Path, Any] = {}
         self._lock = threading.RLock()
@@ -64,7 +77,7 @@ class ModelRuntime:
         """The tokenizer of the checkpoint at `path` (cheap; the server uses it before any GPU work)."""
         with self._lock:
             if path not in self._tokenizers:
-                self._tokenizers[path] = AutoTokenizer.from_pretrained(path)
+                self._tokenizers[path] = self.loader.load_tokenizer(path)
             return self._tokenizers[path]
 
     def acquire(self, entry: CatalogModel, path: Path) -> tuple[LoadedModel, float]:
@@ -79,7 +92,7 @@ class ModelRuntime:
             # Loading holds the lock so two requests for one cold model load it once.
             started = time.monotonic()
             # Weights are read on the CPU and then moved, so the same code serves CPU, GPU and ZeroGPU.
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype)
+            model = self.loader.load_model(path, self.dtype)
             size = model_bytes(model)
             self._make_room(size)
             loaded = LoadedModel(

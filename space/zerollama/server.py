@@ -22,6 +22,7 @@ from . import catalog_route, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
 from .costs import CostSettings, load_cost_settings
+from .demo_models import SharedGgufLoader, smollm2_store
 from .gpu import ON_ZEROGPU, GpuRunner, install_runtime
 from .http import RootProbe
 from .registry import ModelRegistry
@@ -34,6 +35,15 @@ from .ui import build_demo
 log = logging.getLogger("zerollama")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_MODEL_DIR = REPO_ROOT / ".zerollama" / "demo-models"
+DEMO_CACHE_DIR = REPO_ROOT / ".zerollama"
+
+
+def demo_from_env() -> str:
+    """ "tiny" (ZEROLLAMA_DEMO=1), "smollm2", or "" (the real catalog weights)."""
+    value = os.environ.get("ZEROLLAMA_DEMO", "").strip().lower()
+    if value in ("1", "true", "yes", "tiny"):
+        return "tiny"
+    return "smollm2" if value == "smollm2" else ""
 
 
 def runtime_from_env() -> ModelRuntime:
@@ -44,12 +54,18 @@ def runtime_from_env() -> ModelRuntime:
     else:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
     budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
-    return ModelRuntime(device, dtype, int(budget_gb * 1e9))
+    loader = SharedGgufLoader() if demo_from_env() == "smollm2" else None
+    return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader)
 
 
 def store_from_env(catalog: Catalog) -> ModelStore:
-    """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use)."""
-    if os.environ.get("ZEROLLAMA_DEMO", "") not in ("1", "true", "yes"):
+    """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use);
+    ZEROLLAMA_DEMO=smollm2 serves SmolLM2-135M-Instruct under all of them (demo_models.py)."""
+    demo = demo_from_env()
+    if demo == "smollm2":
+        log.info("demo mode: SmolLM2-135M-Instruct stands in for every catalog model")
+        return smollm2_store(catalog, DEMO_CACHE_DIR)
+    if demo != "tiny":
         return ModelStore.from_env()
     if os.environ.get("ZEROLLAMA_MODEL_DIR"):
         model_dir = build_all(catalog, Path(os.environ["ZEROLLAMA_MODEL_DIR"]))
