@@ -6,25 +6,7 @@ import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
 import { parseInputDefaults } from '../support/run-action.js'
 
-vi.mock('@actions/core', async (orig) => ({
-  ...(await orig<typeof import('@actions/core')>()),
-  getInput: vi.fn(),
-  getBooleanInput: vi.fn(),
-  setOutput: vi.fn(),
-  setFailed: vi.fn(),
-  setSecret: vi.fn(),
-  info: vi.fn(),
-  warning: vi.fn(),
-  debug: vi.fn(),
-  notice: vi.fn(),
-  group: vi.fn(async (_name: string, fn: () => Promise<unknown>) => fn()),
-  summary: {
-    addHeading: vi.fn().mockReturnThis(),
-    addTable: vi.fn().mockReturnThis(),
-    addRaw: vi.fn().mockReturnThis(),
-    write: vi.fn(),
-  },
-}))
+vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
 const { run, Inputs, Outputs } = await import('../../actions/create-space/src/main.js')
 

@@ -2,23 +2,7 @@ import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 
-vi.mock('@actions/core', async (original) => {
-  const summary = { addHeading: vi.fn(), addTable: vi.fn(), addRaw: vi.fn(), write: vi.fn() }
-  for (const fn of [summary.addHeading, summary.addTable, summary.addRaw]) fn.mockReturnValue(summary)
-  return {
-    ...(await original<typeof import('@actions/core')>()),
-    getInput: vi.fn(),
-    setOutput: vi.fn(),
-    setFailed: vi.fn(),
-    setSecret: vi.fn(),
-    info: vi.fn(),
-    warning: vi.fn(),
-    notice: vi.fn(),
-    debug: vi.fn(),
-    group: vi.fn(async (_name: string, fn: () => Promise<unknown>) => fn()),
-    summary,
-  }
-})
+vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
 const { run } = await import('../../actions/pull-models/src/main.js')
 

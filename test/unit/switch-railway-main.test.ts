@@ -1,38 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { COGNITIA, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 import { HF_TOKEN, SPACE_URL } from '../fakes/railway-harness.js'
+import { summaryCalls } from '../support/core-mock.js'
 
 const inputs = new Map<string, string>()
-const summaryCalls: unknown[][] = []
 
-vi.mock('@actions/core', async (original) => {
-  const summary: Record<string, unknown> = {}
-  for (const method of ['addHeading', 'addTable', 'addList', 'addRaw']) {
-    summary[method] = vi.fn((...args: unknown[]) => {
-      summaryCalls.push([method, ...args])
-      return summary
-    })
-  }
-  summary.write = vi.fn(async () => summary)
-  return {
-    ...(await original<typeof import('@actions/core')>()),
-    getInput: vi.fn((name: string, options?: { required?: boolean }) => {
-      const value = inputs.get(name) ?? ''
-      if (options?.required && !value) throw new Error(`Input required and not supplied: ${name}`)
-      return value
-    }),
-    getBooleanInput: vi.fn((name: string) => inputs.get(name) === 'true'),
-    setOutput: vi.fn(),
-    setFailed: vi.fn(),
-    setSecret: vi.fn(),
-    info: vi.fn(),
-    warning: vi.fn(),
-    debug: vi.fn(),
-    notice: vi.fn(),
-    group: vi.fn(async (_name: string, fn: () => Promise<unknown>) => fn()),
-    summary,
-  }
-})
+vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
 const repos = { createDeployment: vi.fn(), createDeploymentStatus: vi.fn() }
 vi.mock('@actions/github', () => ({
@@ -54,7 +27,12 @@ beforeEach(async () => {
   vi.stubEnv('RAILWAY_API_URL', fake.url)
   vi.stubEnv('GITHUB_REPOSITORY', 'acme/zerollama')
   inputs.clear()
-  summaryCalls.length = 0
+  vi.mocked(core.getInput).mockImplementation((name, options) => {
+    const value = inputs.get(name) ?? ''
+    if (options?.required && !value) throw new Error(`Input required and not supplied: ${name}`)
+    return value
+  })
+  vi.mocked(core.getBooleanInput).mockImplementation((name) => inputs.get(name) === 'true')
   for (const [name, value] of Object.entries({
     mode: 'switch',
     'railway-token': COGNITIA.projectToken,
@@ -98,9 +76,9 @@ describe('switch-railway main', () => {
       expect.objectContaining({ owner: 'acme', repo: 'zerollama', ref: 'abc123', environment: 'railway-cognitia' }),
     )
     expect(repos.createDeploymentStatus.mock.calls.map(([p]) => p.state)).toEqual(['in_progress', 'success'])
-    const table = summaryCalls.find(([m]) => m === 'addTable')?.[1] as unknown[][]
+    const table = summaryCalls(core.summary).find(([m]) => m === 'addTable')?.[1] as unknown[][]
     expect(table[1]).toEqual(['cognitia OLLAMA_BASE_URL', COGNITIA.ollamaUrl, SPACE_URL])
-    expect(JSON.stringify([summaryCalls, repos.createDeployment.mock.calls])).not.toContain(HF_TOKEN)
+    expect(JSON.stringify([summaryCalls(core.summary), repos.createDeployment.mock.calls])).not.toContain(HF_TOKEN)
   })
 
   it('dry-run changes nothing and records nothing', async () => {
@@ -114,8 +92,10 @@ describe('switch-railway main', () => {
       'current-url': COGNITIA.ollamaUrl,
       'deployment-id': '',
     })
-    expect(summaryCalls.find(([m]) => m === 'addHeading')?.[1]).toBe('Railway switch (dry run, nothing changed)')
-    expect(summaryCalls.find(([m]) => m === 'addList')?.[1]).toContain(
+    expect(summaryCalls(core.summary).find(([m]) => m === 'addHeading')?.[1]).toBe(
+      'Railway switch (dry run, nothing changed)',
+    )
+    expect(summaryCalls(core.summary).find(([m]) => m === 'addList')?.[1]).toContain(
       `OLLAMA_BASE_URL: ${COGNITIA.ollamaUrl} → ${SPACE_URL}`,
     )
   })

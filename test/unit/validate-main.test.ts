@@ -7,24 +7,7 @@ import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 import { COGNITIA, cognitiaSeed, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 
-vi.mock('@actions/core', async (original) => {
-  const summary = { addHeading: vi.fn(), addTable: vi.fn(), addRaw: vi.fn(), write: vi.fn() }
-  for (const fn of [summary.addHeading, summary.addTable, summary.addRaw]) fn.mockReturnValue(summary)
-  return {
-    ...(await original<typeof import('@actions/core')>()),
-    getInput: vi.fn(),
-    getBooleanInput: vi.fn(),
-    setOutput: vi.fn(),
-    setFailed: vi.fn(),
-    setSecret: vi.fn(),
-    info: vi.fn(),
-    warning: vi.fn(),
-    notice: vi.fn(),
-    debug: vi.fn(),
-    group: vi.fn(async (_name: string, fn: () => Promise<unknown>) => fn()),
-    summary,
-  }
-})
+vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
 const { run } = await import('../../actions/validate/src/main.js')
 
