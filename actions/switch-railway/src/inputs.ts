@@ -9,6 +9,7 @@ import {
   DEFAULT_VARIABLE,
   MODES,
   type SwitchMode,
+  type SwitchSettings,
 } from '../../../src/railway/switch.js'
 
 export const INPUT = {
@@ -29,21 +30,13 @@ export const INPUT = {
   githubToken: 'github-token',
 } as const
 
-export interface Inputs {
+/** The switch settings (documented on SwitchSettings) plus what the action needs around them. */
+export interface Inputs extends Omit<SwitchSettings, 'onSecret'> {
   mode: SwitchMode
   railwayToken: string
   tokenKind: RailwayTokenKind
-  project?: string
-  environment: string
-  service: string
-  ollamaService: string
-  variable: string
-  spaceUrl?: string
-  hfToken?: string
-  hfTokenVariable: string
-  dryRun: boolean
-  deploymentTimeoutMs: number
   pollIntervalMs: number
+  /** Records a GitHub Deployment when given. */
   githubToken?: string
 }
 
