@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def server_process_env(**settings: str) -> dict[str, str]:
+    """This process's environment without our own or the Hub's settings, on a free local port, plus `settings`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZEROLLAMA_", "HF_"))}
+    env.update(PORT=str(free_port()), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False")
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str], log_path: Path, startup_seconds: float, poll_seconds: float, label: str = "server"
+) -> Iterator[str]:
+    """Starts space/app.py with `env` (output to `log_path`), yields its URL once it answers, stops it after."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(SPACE / "app.py")], cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{env['PORT']}"
+    deadline = time.monotonic() + startup_seconds
+    while True:
+        try:
+            if httpx.get(url + "/", timeout=2).text == "Ollama is running":
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{label} did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(poll_seconds)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +103,7 @@ def fake_hub(tiny_models: Path, catalog) -> Iterator[FakeHub]:
 
 @pytest.fixture(scope="session")
 def server_env(model_dir: Path, fake_hub: FakeHub, tmp_path_factory) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZEROLLAMA_", "HF_"))}
-    env.update(
-        PORT=str(free_port()),
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_ANALYTICS_ENABLED="False",
+    return server_process_env(
         ZEROLLAMA_MODEL_DIR=str(model_dir),
         ZEROLLAMA_MEMORY_BUDGET_GB=BUDGET_GB,
         ZEROLLAMA_MAX_CONCURRENCY="1",
@@ -80,31 +113,13 @@ def server_env(model_dir: Path, fake_hub: FakeHub, tmp_path_factory) -> dict[str
         HF_HOME=str(tmp_path_factory.mktemp("hf-home")),
         HF_HUB_DISABLE_TELEMETRY="1",
     )
-    return env
 
 
 @pytest.fixture(scope="session")
 def base_url(server_env: dict[str, str], tmp_path_factory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(SPACE / "app.py")], cwd=SPACE, env=server_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{server_env['PORT']}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/", timeout=2).text == "Ollama is running":
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"server did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with running_server(server_env, log_path, startup_seconds=120, poll_seconds=0.3) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,20 +7,15 @@ The sharing test runs everywhere (it fakes the GGUF read). The end-to-end test n
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-import httpx
 import pytest
 import torch
 
-from conftest import SPACE, free_port
+from conftest import running_server, server_process_env
 from zerollama import demo_models
 from zerollama.demo_models import SMOLLM2_DISTRIBUTION, SharedGgufLoader
 from zerollama.runtime import ModelRuntime
@@ -64,36 +59,12 @@ smollm2 = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ZEROLLAMA_", "HF_"))}
-    port = free_port()
-    env.update(
-        PORT=str(port),
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        ZEROLLAMA_DEMO="smollm2",
-        HF_HUB_OFFLINE="1",
-        HF_HOME=str(tmp_path_factory.mktemp("hf-home")),
+    env = server_process_env(
+        ZEROLLAMA_DEMO="smollm2", HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path_factory.mktemp("hf-home"))
     )
     log_path = tmp_path_factory.mktemp("smollm2") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(SPACE / "app.py")], cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            if httpx.get(url + "/", timeout=2).text == "Ollama is running":
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"SmolLM2 demo server did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url, log_path
-    process.terminate()
-    process.wait(timeout=20)
+    with running_server(env, log_path, startup_seconds=240, poll_seconds=0.5, label="SmolLM2 demo server") as url:
+        yield url, log_path
 
 
 @smollm2
