@@ -3,7 +3,7 @@
 import * as core from '@actions/core'
 import { ConfigurationError, errorMessage } from '../../src/errors.js'
 import type { Logger } from '../../src/logger.js'
-import type { OllamaClient } from '../../src/ollama/client.js'
+import { OllamaClient } from '../../src/ollama/client.js'
 
 export const coreLogger: Logger = {
   info: (m) => core.info(m),
@@ -28,4 +28,17 @@ export async function waitForSpaceApi(client: OllamaClient): Promise<void> {
   await core.group('Wait for the Space API', async () => {
     core.info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`)
   })
+}
+
+export interface SpaceConnection {
+  baseUrl: string
+  hfToken?: string
+  apiKey?: string
+  /** The whole step's budget: every request to the Space is cut off once it is spent. */
+  timeoutMinutes: number
+}
+
+/** The Space API client the pull-models and validate actions talk through. */
+export function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }: SpaceConnection): OllamaClient {
+  return new OllamaClient({ baseUrl, hfToken, apiKey, signal: AbortSignal.timeout(timeoutMinutes * 60_000) })
 }

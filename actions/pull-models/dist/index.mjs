@@ -20303,6 +20303,9 @@ async function waitForSpaceApi(client) {
     info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
   });
 }
+function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
+  return new OllamaClient({ baseUrl, hfToken, apiKey, signal: AbortSignal.timeout(timeoutMinutes * 6e4) });
+}
 
 // actions/pull-models/src/main.ts
 var INPUT = {
@@ -20350,12 +20353,7 @@ async function writeSummary(inputs, pulled, failed) {
 async function run() {
   try {
     const inputs = readInputs();
-    const client = new OllamaClient({
-      baseUrl: inputs.baseUrl,
-      hfToken: inputs.hfToken,
-      apiKey: inputs.apiKey,
-      signal: AbortSignal.timeout(inputs.timeoutMinutes * 6e4)
-    });
+    const client = spaceClient(inputs);
     await waitForSpaceApi(client);
     const { pulled, failed } = await pullModels(client, inputs.models, coreLogger);
     setOutput("models", pulled.map((p) => p.model).join(","));

@@ -1,9 +1,8 @@
 import * as core from '@actions/core'
 import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
-import { OllamaClient } from '../../../src/ollama/client.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
-import { coreLogger, failRun, waitForSpaceApi } from '../../common/toolkit.js'
+import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 
 export const INPUT = {
   models: 'models',
@@ -66,12 +65,7 @@ async function writeSummary(inputs: Inputs, pulled: PulledModel[], failed: PullF
 export async function run(): Promise<void> {
   try {
     const inputs = readInputs()
-    const client = new OllamaClient({
-      baseUrl: inputs.baseUrl,
-      hfToken: inputs.hfToken,
-      apiKey: inputs.apiKey,
-      signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
-    })
+    const client = spaceClient(inputs)
     await waitForSpaceApi(client)
     const { pulled, failed } = await pullModels(client, inputs.models, coreLogger)
     core.setOutput('models', pulled.map((p) => p.model).join(','))

@@ -55976,270 +55976,6 @@ async function collect(items) {
   return all;
 }
 
-// src/zerollama-catalog.ts
-var ZerollamaCatalogError = class extends Error {
-  name = "ZerollamaCatalogError";
-};
-var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
-function expectField(object, key, type, where, nullable = false) {
-  const value = object[key];
-  const ok = nullable && value === null || (type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type);
-  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`);
-}
-function parseZerollamaCatalog(value) {
-  if (!isObject(value)) throw new ZerollamaCatalogError("catalog: the body is not a JSON object");
-  expectField(value, "usd_cop", "number", "");
-  expectField(value, "tier", "string", "");
-  expectField(value, "hardware", "string", "");
-  expectField(value, "quota", "object", "");
-  expectField(value, "models", "array", "");
-  for (const [index, model] of value.models.entries()) {
-    if (!isObject(model)) throw new ZerollamaCatalogError(`catalog: models[${index}] is not an object`);
-    expectField(model, "name", "string", `models[${index}].`);
-    expectField(model, "display_order", "number", `models[${index}].`);
-    expectField(model, "cost", "object", `models[${index}].`, true);
-    const cost = model.cost;
-    if (!cost) continue;
-    for (const key of ["per_1k_tokens_cop", "quota_seconds_per_1k_tokens"])
-      expectField(cost, key, "number", `models[${index}].cost.`);
-    expectField(cost, "over_quota_per_1k_tokens_cop", "number", `models[${index}].cost.`, true);
-  }
-  const catalog2 = { excluded: [], ...value };
-  return { ...catalog2, models: [...catalog2.models].sort((a, b) => a.display_order - b.display_order) };
-}
-function formatCop(value) {
-  return new Intl.NumberFormat("es-CO", {
-    style: "currency",
-    currency: "COP",
-    maximumFractionDigits: value !== 0 && Math.abs(value) < 10 ? 1 : 0
-  }).format(value);
-}
-
-// src/ollama/ndjson.ts
-async function* readNdjson(body) {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const bytes of body) {
-    buffered += decoder.decode(bytes, { stream: true });
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line) yield parseLine(line);
-      newline = buffered.indexOf("\n");
-    }
-  }
-  const rest = (buffered + decoder.decode()).trim();
-  if (rest) yield parseLine(rest);
-}
-function parseLine(line) {
-  try {
-    return JSON.parse(line);
-  } catch {
-    throw new SyntaxError(`malformed NDJSON line from the server: ${line.slice(0, 200)}`);
-  }
-}
-
-// src/ollama/client.ts
-var API_KEY_HEADER = "X-API-Key";
-var OllamaApiError = class extends ServiceError {
-  constructor(path, serverMessage, options) {
-    super("ollama", `${path}: ${serverMessage}${options.status ? ` (HTTP ${options.status})` : ""}`, options);
-    this.path = path;
-    this.serverMessage = serverMessage;
-  }
-  path;
-  serverMessage;
-  name = "OllamaApiError";
-};
-function nextStepFor2(status) {
-  if (status === 401 || status === 403)
-    return "pass hf-token (an account with read access to the private Space) or the Space api-key";
-  if (status === 404) return "check the base-url and the model name";
-  if (status === 429) return "the ZeroGPU quota is spent; wait for the reset or add credits, then re-run";
-  if (status >= 500) return "check the Space logs on huggingface.co, then re-run";
-  return void 0;
-}
-var OllamaClient = class {
-  constructor(options) {
-    this.options = options;
-    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 3e4;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
-  }
-  options;
-  baseUrl;
-  fetch;
-  requestTimeoutMs;
-  idleTimeoutMs;
-  /** The auth headers this client sends; empty when it has no credentials. */
-  authHeaders() {
-    const { hfToken, apiKey } = this.options;
-    const headers = {};
-    if (hfToken) headers.Authorization = `Bearer ${hfToken}`;
-    if (apiKey) headers[API_KEY_HEADER] = apiKey;
-    return headers;
-  }
-  async version() {
-    return (await this.readJson("/api/version")).version;
-  }
-  /**
-   * Waits until the API answers /api/version: a Space that was just (re)started, or is waking from sleep,
-   * serves its port (and HF reports RUNNING) a moment before the API routes exist. Refused credentials
-   * end the wait at once, since time will not fix them.
-   */
-  async waitUntilReady(options) {
-    let lastProblem = "no answer";
-    const answered = async () => {
-      try {
-        return await this.version();
-      } catch (error2) {
-        if (error2 instanceof OllamaApiError && (error2.status === 401 || error2.status === 403)) throw error2;
-        lastProblem = errorMessage(error2);
-        return void 0;
-      }
-    };
-    try {
-      return await pollUntil(answered, {
-        timeoutMs: options.timeoutMs,
-        intervalMs: options.intervalMs ?? 2e3,
-        clock: options.clock,
-        what: `the Ollama API at ${this.baseUrl}`
-      });
-    } catch (error2) {
-      if (error2 instanceof ServiceError && error2.service === "timeout")
-        throw new OllamaApiError(
-          "/api/version",
-          `not ready after ${options.timeoutMs / 1e3} s; last answer: ${lastProblem}`,
-          {
-            nextStep: "check the Space is RUNNING and its logs on huggingface.co"
-          }
-        );
-      throw error2;
-    }
-  }
-  async tags() {
-    return (await this.readJson("/api/tags")).models ?? [];
-  }
-  async ps() {
-    return (await this.readJson("/api/ps")).models ?? [];
-  }
-  async catalog() {
-    return parseZerollamaCatalog(await this.readJson("/api/zerollama/catalog"));
-  }
-  /** The HTTP status of a GET sent with no credentials at all: a private Space must refuse it. */
-  async statusWithoutAuth(path = "/api/tags") {
-    try {
-      const response = await this.send("GET", path, void 0, false);
-      await response.body?.cancel();
-      return response.status;
-    } catch (error2) {
-      if (error2 instanceof OllamaApiError && error2.status !== void 0) return error2.status;
-      throw error2;
-    }
-  }
-  /** Pulls a model, reporting every status line; resolves on `success`, throws on an error line. */
-  async pull(model, onStatus) {
-    for await (const line of this.stream("/api/pull", { model, name: model, stream: true })) {
-      const status = line;
-      onStatus(status);
-      if (status.status === "success") return;
-    }
-    throw new OllamaApiError("/api/pull", `the stream for ${model} ended without "success"`, { retryable: true });
-  }
-  generate(request2) {
-    return this.untilDone("/api/generate", request2);
-  }
-  chat(request2) {
-    return this.untilDone("/api/chat", request2);
-  }
-  /** Streams a generation up to its `done: true` chunk; a stream that ends before it is an error. */
-  async *untilDone(path, request2) {
-    for await (const chunk2 of this.stream(path, { ...request2, stream: true })) {
-      yield chunk2;
-      if (chunk2.done) return;
-    }
-    throw new OllamaApiError(path, "the stream ended without a done chunk", { retryable: true });
-  }
-  readJson(path) {
-    return retryRead(async () => {
-      const response = await this.send("GET", path);
-      return this.bodyJson(path, response);
-    }, this.options.retry);
-  }
-  async bodyJson(path, response) {
-    try {
-      return await response.json();
-    } catch (error2) {
-      throw new OllamaApiError(path, `unreadable JSON body (${error2.message})`, { retryable: true });
-    }
-  }
-  /** POSTs a body and yields its NDJSON lines; an `error` line becomes an OllamaApiError. */
-  async *stream(path, body) {
-    const idle = new AbortController();
-    const response = await this.send("POST", path, body, true, idle.signal);
-    if (!response.body) throw new OllamaApiError(path, "empty response body", { retryable: true });
-    let timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
-    try {
-      for await (const line of readNdjson(response.body)) {
-        clearTimeout(timer);
-        const error2 = line.error;
-        if (error2) throw new OllamaApiError(path, String(error2), { status: response.status });
-        yield line;
-        timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
-      }
-    } catch (error2) {
-      if (this.options.signal?.aborted) throw new OllamaApiError(path, "the overall time limit ran out", {});
-      if (idle.signal.aborted)
-        throw new OllamaApiError(path, `no data for ${this.idleTimeoutMs / 1e3} s, gave up`, { retryable: true });
-      throw error2;
-    } finally {
-      clearTimeout(timer);
-      idle.abort();
-    }
-  }
-  /** One HTTP exchange; non-2xx answers become OllamaApiError with Ollama's `error` text. */
-  async send(method, path, body, withAuth = true, streamSignal) {
-    const headers = { Accept: "application/json", ...withAuth ? this.authHeaders() : {} };
-    if (body !== void 0) headers["Content-Type"] = "application/json";
-    const headersDeadline = new AbortController();
-    const timer = setTimeout(() => headersDeadline.abort(), this.requestTimeoutMs);
-    const limits = streamSignal ? [headersDeadline.signal, streamSignal] : [AbortSignal.timeout(this.requestTimeoutMs)];
-    if (this.options.signal) limits.push(this.options.signal);
-    const signal = AbortSignal.any(limits);
-    let response;
-    try {
-      response = await this.fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === void 0 ? void 0 : JSON.stringify(body),
-        signal
-      });
-    } catch (error2) {
-      if (this.options.signal?.aborted) throw new OllamaApiError(path, "the overall time limit ran out", {});
-      const cause = error2.cause;
-      const reason = signal.aborted ? `no answer within ${this.requestTimeoutMs / 1e3} s` : `cannot reach ${this.baseUrl} (${cause?.message ?? error2.message})`;
-      throw new OllamaApiError(path, reason, { retryable: true, nextStep: "check base-url and that the Space runs" });
-    } finally {
-      clearTimeout(timer);
-    }
-    if (response.ok) return response;
-    const text = await response.text().catch(() => "");
-    let message = text.slice(0, 500) || response.statusText;
-    try {
-      message = String(JSON.parse(text).error ?? message);
-    } catch {
-    }
-    throw new OllamaApiError(path, message, {
-      status: response.status,
-      retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
-      retryable: response.status === 429 || response.status >= 500,
-      nextStep: nextStepFor2(response.status)
-    });
-  }
-};
-
 // src/railway/client.ts
 var import_undici2 = __toESM(require_undici2(), 1);
 
@@ -56704,6 +56440,47 @@ async function validateCognitia(deps, options) {
 // src/validate/report.ts
 import { mkdir as mkdir2, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname } from "node:path";
+
+// src/zerollama-catalog.ts
+var ZerollamaCatalogError = class extends Error {
+  name = "ZerollamaCatalogError";
+};
+var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+function expectField(object, key, type, where, nullable = false) {
+  const value = object[key];
+  const ok = nullable && value === null || (type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type);
+  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`);
+}
+function parseZerollamaCatalog(value) {
+  if (!isObject(value)) throw new ZerollamaCatalogError("catalog: the body is not a JSON object");
+  expectField(value, "usd_cop", "number", "");
+  expectField(value, "tier", "string", "");
+  expectField(value, "hardware", "string", "");
+  expectField(value, "quota", "object", "");
+  expectField(value, "models", "array", "");
+  for (const [index, model] of value.models.entries()) {
+    if (!isObject(model)) throw new ZerollamaCatalogError(`catalog: models[${index}] is not an object`);
+    expectField(model, "name", "string", `models[${index}].`);
+    expectField(model, "display_order", "number", `models[${index}].`);
+    expectField(model, "cost", "object", `models[${index}].`, true);
+    const cost = model.cost;
+    if (!cost) continue;
+    for (const key of ["per_1k_tokens_cop", "quota_seconds_per_1k_tokens"])
+      expectField(cost, key, "number", `models[${index}].cost.`);
+    expectField(cost, "over_quota_per_1k_tokens_cop", "number", `models[${index}].cost.`, true);
+  }
+  const catalog2 = { excluded: [], ...value };
+  return { ...catalog2, models: [...catalog2.models].sort((a, b) => a.display_order - b.display_order) };
+}
+function formatCop(value) {
+  return new Intl.NumberFormat("es-CO", {
+    style: "currency",
+    currency: "COP",
+    maximumFractionDigits: value !== 0 && Math.abs(value) < 10 ? 1 : 0
+  }).format(value);
+}
+
+// src/validate/report.ts
 var mark = { pass: "\u2705 pass", fail: "\u274C fail", skip: "\u2796 skip" };
 function summaryTables(report) {
   const tables = [
@@ -57317,6 +57094,231 @@ async function validateSpace(deps, options) {
   };
 }
 
+// src/ollama/ndjson.ts
+async function* readNdjson(body) {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const bytes of body) {
+    buffered += decoder.decode(bytes, { stream: true });
+    let newline = buffered.indexOf("\n");
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line) yield parseLine(line);
+      newline = buffered.indexOf("\n");
+    }
+  }
+  const rest = (buffered + decoder.decode()).trim();
+  if (rest) yield parseLine(rest);
+}
+function parseLine(line) {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new SyntaxError(`malformed NDJSON line from the server: ${line.slice(0, 200)}`);
+  }
+}
+
+// src/ollama/client.ts
+var API_KEY_HEADER = "X-API-Key";
+var OllamaApiError = class extends ServiceError {
+  constructor(path, serverMessage, options) {
+    super("ollama", `${path}: ${serverMessage}${options.status ? ` (HTTP ${options.status})` : ""}`, options);
+    this.path = path;
+    this.serverMessage = serverMessage;
+  }
+  path;
+  serverMessage;
+  name = "OllamaApiError";
+};
+function nextStepFor2(status) {
+  if (status === 401 || status === 403)
+    return "pass hf-token (an account with read access to the private Space) or the Space api-key";
+  if (status === 404) return "check the base-url and the model name";
+  if (status === 429) return "the ZeroGPU quota is spent; wait for the reset or add credits, then re-run";
+  if (status >= 500) return "check the Space logs on huggingface.co, then re-run";
+  return void 0;
+}
+var OllamaClient = class {
+  constructor(options) {
+    this.options = options;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3e4;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
+  }
+  options;
+  baseUrl;
+  fetch;
+  requestTimeoutMs;
+  idleTimeoutMs;
+  /** The auth headers this client sends; empty when it has no credentials. */
+  authHeaders() {
+    const { hfToken, apiKey } = this.options;
+    const headers = {};
+    if (hfToken) headers.Authorization = `Bearer ${hfToken}`;
+    if (apiKey) headers[API_KEY_HEADER] = apiKey;
+    return headers;
+  }
+  async version() {
+    return (await this.readJson("/api/version")).version;
+  }
+  /**
+   * Waits until the API answers /api/version: a Space that was just (re)started, or is waking from sleep,
+   * serves its port (and HF reports RUNNING) a moment before the API routes exist. Refused credentials
+   * end the wait at once, since time will not fix them.
+   */
+  async waitUntilReady(options) {
+    let lastProblem = "no answer";
+    const answered = async () => {
+      try {
+        return await this.version();
+      } catch (error2) {
+        if (error2 instanceof OllamaApiError && (error2.status === 401 || error2.status === 403)) throw error2;
+        lastProblem = errorMessage(error2);
+        return void 0;
+      }
+    };
+    try {
+      return await pollUntil(answered, {
+        timeoutMs: options.timeoutMs,
+        intervalMs: options.intervalMs ?? 2e3,
+        clock: options.clock,
+        what: `the Ollama API at ${this.baseUrl}`
+      });
+    } catch (error2) {
+      if (error2 instanceof ServiceError && error2.service === "timeout")
+        throw new OllamaApiError(
+          "/api/version",
+          `not ready after ${options.timeoutMs / 1e3} s; last answer: ${lastProblem}`,
+          {
+            nextStep: "check the Space is RUNNING and its logs on huggingface.co"
+          }
+        );
+      throw error2;
+    }
+  }
+  async tags() {
+    return (await this.readJson("/api/tags")).models ?? [];
+  }
+  async ps() {
+    return (await this.readJson("/api/ps")).models ?? [];
+  }
+  async catalog() {
+    return parseZerollamaCatalog(await this.readJson("/api/zerollama/catalog"));
+  }
+  /** The HTTP status of a GET sent with no credentials at all: a private Space must refuse it. */
+  async statusWithoutAuth(path = "/api/tags") {
+    try {
+      const response = await this.send("GET", path, void 0, false);
+      await response.body?.cancel();
+      return response.status;
+    } catch (error2) {
+      if (error2 instanceof OllamaApiError && error2.status !== void 0) return error2.status;
+      throw error2;
+    }
+  }
+  /** Pulls a model, reporting every status line; resolves on `success`, throws on an error line. */
+  async pull(model, onStatus) {
+    for await (const line of this.stream("/api/pull", { model, name: model, stream: true })) {
+      const status = line;
+      onStatus(status);
+      if (status.status === "success") return;
+    }
+    throw new OllamaApiError("/api/pull", `the stream for ${model} ended without "success"`, { retryable: true });
+  }
+  generate(request2) {
+    return this.untilDone("/api/generate", request2);
+  }
+  chat(request2) {
+    return this.untilDone("/api/chat", request2);
+  }
+  /** Streams a generation up to its `done: true` chunk; a stream that ends before it is an error. */
+  async *untilDone(path, request2) {
+    for await (const chunk2 of this.stream(path, { ...request2, stream: true })) {
+      yield chunk2;
+      if (chunk2.done) return;
+    }
+    throw new OllamaApiError(path, "the stream ended without a done chunk", { retryable: true });
+  }
+  readJson(path) {
+    return retryRead(async () => {
+      const response = await this.send("GET", path);
+      return this.bodyJson(path, response);
+    }, this.options.retry);
+  }
+  async bodyJson(path, response) {
+    try {
+      return await response.json();
+    } catch (error2) {
+      throw new OllamaApiError(path, `unreadable JSON body (${error2.message})`, { retryable: true });
+    }
+  }
+  /** POSTs a body and yields its NDJSON lines; an `error` line becomes an OllamaApiError. */
+  async *stream(path, body) {
+    const idle = new AbortController();
+    const response = await this.send("POST", path, body, true, idle.signal);
+    if (!response.body) throw new OllamaApiError(path, "empty response body", { retryable: true });
+    let timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
+    try {
+      for await (const line of readNdjson(response.body)) {
+        clearTimeout(timer);
+        const error2 = line.error;
+        if (error2) throw new OllamaApiError(path, String(error2), { status: response.status });
+        yield line;
+        timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
+      }
+    } catch (error2) {
+      if (this.options.signal?.aborted) throw new OllamaApiError(path, "the overall time limit ran out", {});
+      if (idle.signal.aborted)
+        throw new OllamaApiError(path, `no data for ${this.idleTimeoutMs / 1e3} s, gave up`, { retryable: true });
+      throw error2;
+    } finally {
+      clearTimeout(timer);
+      idle.abort();
+    }
+  }
+  /** One HTTP exchange; non-2xx answers become OllamaApiError with Ollama's `error` text. */
+  async send(method, path, body, withAuth = true, streamSignal) {
+    const headers = { Accept: "application/json", ...withAuth ? this.authHeaders() : {} };
+    if (body !== void 0) headers["Content-Type"] = "application/json";
+    const headersDeadline = new AbortController();
+    const timer = setTimeout(() => headersDeadline.abort(), this.requestTimeoutMs);
+    const limits = streamSignal ? [headersDeadline.signal, streamSignal] : [AbortSignal.timeout(this.requestTimeoutMs)];
+    if (this.options.signal) limits.push(this.options.signal);
+    const signal = AbortSignal.any(limits);
+    let response;
+    try {
+      response = await this.fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === void 0 ? void 0 : JSON.stringify(body),
+        signal
+      });
+    } catch (error2) {
+      if (this.options.signal?.aborted) throw new OllamaApiError(path, "the overall time limit ran out", {});
+      const cause = error2.cause;
+      const reason = signal.aborted ? `no answer within ${this.requestTimeoutMs / 1e3} s` : `cannot reach ${this.baseUrl} (${cause?.message ?? error2.message})`;
+      throw new OllamaApiError(path, reason, { retryable: true, nextStep: "check base-url and that the Space runs" });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.ok) return response;
+    const text = await response.text().catch(() => "");
+    let message = text.slice(0, 500) || response.statusText;
+    try {
+      message = String(JSON.parse(text).error ?? message);
+    } catch {
+    }
+    throw new OllamaApiError(path, message, {
+      status: response.status,
+      retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      retryable: response.status === 429 || response.status >= 500,
+      nextStep: nextStepFor2(response.status)
+    });
+  }
+};
+
 // actions/common/toolkit.ts
 var coreLogger = {
   info: (m) => info(m),
@@ -57333,6 +57335,9 @@ async function waitForSpaceApi(client) {
   await group("Wait for the Space API", async () => {
     info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
   });
+}
+function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
+  return new OllamaClient({ baseUrl, hfToken, apiKey, signal: AbortSignal.timeout(timeoutMinutes * 6e4) });
 }
 
 // actions/validate/src/inputs.ts
@@ -57420,12 +57425,7 @@ function readInputs() {
 // actions/validate/src/main.ts
 var OUTPUT = { passed: "passed", reportPath: "report-path" };
 async function validateTheSpace(inputs) {
-  const client = new OllamaClient({
-    baseUrl: inputs.baseUrl,
-    hfToken: inputs.hfToken,
-    apiKey: inputs.apiKey,
-    signal: AbortSignal.timeout(inputs.timeoutMinutes * 6e4)
-  });
+  const client = spaceClient(inputs);
   await waitForSpaceApi(client);
   const runtime = inputs.spaceId && inputs.hfToken ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || void 0, logger: coreLogger }) : void 0;
   return validateSpace(

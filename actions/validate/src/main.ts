@@ -1,23 +1,17 @@
 import * as core from '@actions/core'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
-import { OllamaClient } from '../../../src/ollama/client.js'
 import { RailwayClient } from '../../../src/railway/client.js'
 import { readRailwayStatus } from '../../../src/railway/switch.js'
 import { type CognitiaReport, validateCognitia } from '../../../src/validate/cognitia.js'
 import { summaryTables, type ValidationReport, writeReport } from '../../../src/validate/report.js'
 import { type SpaceReport, validateSpace } from '../../../src/validate/space.js'
-import { coreLogger, failRun, waitForSpaceApi } from '../../common/toolkit.js'
+import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 import { type Inputs, readInputs } from './inputs.js'
 
 export const OUTPUT = { passed: 'passed', reportPath: 'report-path' } as const
 
 async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
-  const client = new OllamaClient({
-    baseUrl: inputs.baseUrl,
-    hfToken: inputs.hfToken,
-    apiKey: inputs.apiKey,
-    signal: AbortSignal.timeout(inputs.timeoutMinutes * 60_000),
-  })
+  const client = spaceClient(inputs)
   // The Hub's word on hardware beats the Space's own; it needs the Space id and a token that can read it.
   await waitForSpaceApi(client)
   const runtime =
