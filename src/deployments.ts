@@ -8,17 +8,13 @@ import { errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 
 export interface DeploymentsApi {
-  createDeployment(params: {
-    owner: string
-    repo: string
-    ref: string
-    environment: string
-    description: string
-    payload: Record<string, string>
-    auto_merge: boolean
-    required_contexts: string[]
-    production_environment: boolean
-  }): Promise<{ data: { id?: number; message?: string } }>
+  createDeployment(
+    params: Omit<DeploymentRequest, 'logUrl'> & {
+      auto_merge: boolean
+      required_contexts: string[]
+      production_environment: boolean
+    },
+  ): Promise<{ data: { id?: number; message?: string } }>
   createDeploymentStatus(params: {
     owner: string
     repo: string
