@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type CostsData, costSection, isBilledHardware } from '../../src/validate/cost.js'
+import { summaryTables } from '../../src/validate/report.js'
 import { parseZerollamaCatalog, type ZerollamaCatalog } from '../../src/zerollama-catalog.js'
 
 const costs: CostsData = {
@@ -109,6 +110,44 @@ describe('costSection', () => {
     expect(section.models.map((m) => [m.model, m.overQuotaPer1kTokensCop, m.monthlyUsageCop])).toEqual([
       ['phi3', null, 0],
     ])
+  })
+
+  it('reports a free-tier catalog as the server sends it: null over-quota price, null cost', () => {
+    // JSON text, so the nulls reach the parser the way the Space's answer brings them.
+    const wire = JSON.stringify({
+      currency: 'COP',
+      usd_cop: 4000,
+      usd_cop_date: '2026-03-03',
+      tier: 'free',
+      hardware: 'zero-a10g',
+      quota: { daily_seconds: 300, used_seconds: null, left_seconds: null },
+      models: [
+        { name: 'phi3', display_order: 1, cost: { ...modelCost(10, 0), over_quota_per_1k_tokens_cop: null } },
+        { name: 'qwen2.5:7b', display_order: 2, cost: null },
+      ],
+      excluded: [],
+    })
+    const section = costSection(parseZerollamaCatalog(JSON.parse(wire)), { monthlyTokens: 10_000_000 }, costs)
+    expect(section.models.map((m) => [m.model, m.overQuotaPer1kTokensCop, m.monthlyUsageCop])).toEqual([
+      ['phi3', null, 0],
+    ])
+    expect(section.modelsWithoutFigures).toEqual(['qwen2.5:7b'])
+    const report = {
+      target: 'space' as const,
+      baseUrl: 'https://alice-zerollama.hf.space',
+      generatedAt: '2026-03-03T00:00:00Z',
+      passed: true,
+      checks: [],
+      models: [],
+      runtime: null,
+      cost: section,
+    }
+    const [, costTable, monthly] = summaryTables(report)
+    expect(costTable?.rows).toEqual([
+      ['phi3', expect.any(String), 'refused (429) until the reset', '10.0', expect.any(String)],
+    ])
+    expect(JSON.stringify(costTable?.rows)).not.toMatch(/NaN|null/)
+    expect(monthly?.rows).toContainEqual(['No cost figure yet', 'qwen2.5:7b'])
   })
 
   it('on dedicated hardware no quota applies: the hardware is the bill', () => {
