@@ -73,6 +73,17 @@ def running_server(
         process.wait(timeout=20)
 
 
+def weather_tool(properties: dict[str, dict], closed: bool = False) -> dict:
+    """The get_weather function tool both client suites offer; every property is required, `closed` forbids others."""
+    parameters: dict = {"type": "object", "properties": properties, "required": list(properties)}
+    if closed:
+        parameters["additionalProperties"] = False
+    return {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "Current weather in a city", "parameters": parameters},
+    }
+
+
 @pytest.fixture(scope="session")
 def catalog():
     return load_catalog()

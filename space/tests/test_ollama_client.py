@@ -7,7 +7,7 @@ import json
 import ollama
 import pytest
 
-from conftest import PULLED_MODEL
+from conftest import PULLED_MODEL, weather_tool
 
 SHORT = {"num_predict": 8, "seed": 1}
 CITY = {"city": "Tokyo"}
@@ -21,18 +21,7 @@ SCHEMA = {
     "required": ["ok", "count", "color"],
     "additionalProperties": False,
 }
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "maxLength": 12}},
-            "required": ["city"],
-        },
-    },
-}
+WEATHER_TOOL = weather_tool({"city": {"type": "string", "maxLength": 12}})
 
 
 def test_version_and_heartbeat(http):

@@ -9,19 +9,11 @@ import struct
 import openai
 import pytest
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "maxLength": 12}, "days": {"type": "integer", "maximum": 7}},
-            "required": ["city", "days"],
-            "additionalProperties": False,
-        },
-    },
-}
+from conftest import weather_tool
+
+WEATHER_TOOL = weather_tool(
+    {"city": {"type": "string", "maxLength": 12}, "days": {"type": "integer", "maximum": 7}}, closed=True
+)
 
 
 def test_models_lists_the_downloaded_models(openai_client):
