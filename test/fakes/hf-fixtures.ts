@@ -1,8 +1,7 @@
-/** Throw-away Space folders and a clock that never really sleeps, for tests of src/hf. */
+/** Throw-away Space folders for tests of src/hf. */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { Clock } from '../../src/retry.js'
 
 export const gradioReadme = `---
 title: zerollama
@@ -46,18 +45,4 @@ export async function makeSpaceFolder(files: Record<string, string | Buffer> = f
 
 export async function removeFolder(folder: string): Promise<void> {
   await rm(folder, { recursive: true, force: true })
-}
-
-/** Time that moves only when the code under test sleeps; records every sleep. */
-export function fakeClock(): Clock & { sleeps: number[] } {
-  let now = Date.parse('2026-11-25T20:00:00Z')
-  const sleeps: number[] = []
-  return {
-    sleeps,
-    now: () => now,
-    sleep: async (ms) => {
-      sleeps.push(ms)
-      now += ms
-    },
-  }
 }

@@ -2,25 +2,11 @@
 import { type Logger, recordingLogger } from '../../src/logger.js'
 import { RailwayClient, type RailwayClientOptions } from '../../src/railway/client.js'
 import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, type SwitchSettings } from '../../src/railway/switch.js'
-import type { Clock } from '../../src/retry.js'
+import { instantClock } from '../support/clock.js'
 import { COGNITIA, type RailwayFake } from './railway.js'
 
 export const SPACE_URL = 'https://acme-zerollama.hf.space'
 export const HF_TOKEN = 'hf_fakeSpaceReadToken0123456789abcdef'
-
-/** A clock whose sleeps return at once and move time forward, so backoff and polling cost nothing. */
-export function instantClock(start = Date.UTC(2026, 10, 25, 12)): Clock & { slept: number[] } {
-  let now = start
-  const slept: number[] = []
-  return {
-    slept,
-    now: () => now,
-    sleep: async (ms) => {
-      slept.push(ms)
-      now += ms
-    },
-  }
-}
 
 export function fakeClient(
   fake: RailwayFake,

@@ -5,7 +5,8 @@ import { type DeployRequest, deploySpace } from '../../src/hf/deploy.js'
 import { SpaceManager } from '../../src/hf/space-manager.js'
 import { recordingLogger } from '../../src/logger.js'
 import { defaultUser, type FailureRule, fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
-import { fakeClock, makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
+import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
+import { instantClock } from '../support/clock.js'
 
 const spaceId = 'cognitia/zerollama'
 const apiKey = 'zk-deploy-shared-key-1234'
@@ -45,7 +46,7 @@ async function deploy(overrides: Partial<DeployRequest> = {}, token = fakeToken)
     token,
     hubUrl: fake.url,
     logger,
-    clock: fakeClock(),
+    clock: instantClock(),
     requestTimeoutMs: 300,
     logTail: { idleMs: 100, totalMs: 1000 },
   })

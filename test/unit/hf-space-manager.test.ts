@@ -5,7 +5,8 @@ import { ConfigurationError, ServiceError } from '../../src/errors.js'
 import { SpaceManager } from '../../src/hf/space-manager.js'
 import { recordingLogger } from '../../src/logger.js'
 import { defaultUser, type FakeUser, fakeToken, gitOid, type HfFake, startHfFake } from '../fakes/hf.js'
-import { fakeClock, makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
+import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
+import { instantClock } from '../support/clock.js'
 
 const spaceId = 'alice/zerollama'
 let fake: HfFake
@@ -32,7 +33,7 @@ afterEach(async () => {
 
 function manager(options: { token?: string; requestTimeoutMs?: number } = {}) {
   const logger = recordingLogger()
-  const clock = fakeClock()
+  const clock = instantClock()
   const spaces = new SpaceManager({
     token: options.token ?? fakeToken,
     hubUrl: fake.url,

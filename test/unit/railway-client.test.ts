@@ -93,7 +93,7 @@ describe('RailwayClient reliability', () => {
       serviceId: COGNITIA.cognitiaServiceId,
     })
     expect(variables.OLLAMA_BASE_URL).toBe(COGNITIA.ollamaUrl)
-    expect(setup.clock.slept).toEqual([7000])
+    expect(setup.clock.sleeps).toEqual([7000])
     expect(setup.logger.lines.join('\n')).toMatch(/rate limited \(HTTP 429\).*retrying in 7 s/)
   })
 
@@ -151,7 +151,7 @@ describe('RailwayClient deployments', () => {
       `deployment ${id}: DEPLOYING`,
       `deployment ${id}: SUCCESS`,
     ])
-    expect(clock.slept).toEqual([5000, 5000])
+    expect(clock.sleeps).toEqual([5000, 5000])
   })
 
   it('returns a FAILED deployment and times out on one that never finishes', async () => {
