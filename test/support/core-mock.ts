@@ -5,8 +5,7 @@
  *
  *   vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
  *
- * Inputs are left to each test (`vi.mocked(core.getInput).mockImplementation(...)`), since the
- * actions differ in which inputs they read and how strictly.
+ * `answerInputs` then feeds core.getInput/getBooleanInput from the test's own values.
  */
 import { vi } from 'vitest'
 
@@ -43,4 +42,27 @@ export function summaryCalls(summary: Core['summary']): unknown[][] {
   })
     .sort((a, b) => a.order - b.order)
     .map(({ call }) => call)
+}
+
+const YAML_TRUE = ['true', 'True', 'TRUE']
+const YAML_FALSE = ['false', 'False', 'FALSE']
+
+/**
+ * Makes the mocked core.getInput/getBooleanInput answer from `lookup` with the real toolkit's rules:
+ * values trimmed, a required input that is empty throws, and a boolean must be a YAML 1.2 true/false.
+ * `lookup` is called on every read, so a test may change its values between runs.
+ */
+export function answerInputs(core: Core, lookup: (name: string) => string | undefined): void {
+  const getInput = (name: string, options?: { required?: boolean }) => {
+    const value = (lookup(name) ?? '').trim()
+    if (options?.required && !value) throw new Error(`Input required and not supplied: ${name}`)
+    return value
+  }
+  vi.mocked(core.getInput).mockImplementation(getInput)
+  vi.mocked(core.getBooleanInput).mockImplementation((name, options) => {
+    const value = getInput(name, options)
+    if (YAML_TRUE.includes(value)) return true
+    if (YAML_FALSE.includes(value)) return false
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}`)
+  })
 }

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseVariables } from '../../src/hf/deploy.js'
 import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
+import { answerInputs } from '../support/core-mock.js'
 import { parseInputDefaults } from '../support/run-action.js'
 
 vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
@@ -21,16 +22,7 @@ let folder: string
 /** Feeds core.getInput/getBooleanInput from a map, with action.yml defaults, as the runner would. */
 function givenInputs(inputs: Record<string, string>) {
   const values: Record<string, string> = { ...defaults, ...inputs }
-  vi.mocked(core.getInput).mockImplementation((name, options) => {
-    const value = (values[name] ?? '').trim()
-    if (options?.required && !value) throw new Error(`Input required and not supplied: ${name}`)
-    return value
-  })
-  vi.mocked(core.getBooleanInput).mockImplementation((name) => {
-    const value = values[name] ?? ''
-    if (!['true', 'false'].includes(value)) throw new TypeError(`Input does not meet YAML 1.2 "Core Schema": ${name}`)
-    return value === 'true'
-  })
+  answerInputs(core, (name) => values[name])
 }
 
 function outputs(): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
+import { answerInputs } from '../support/core-mock.js'
 
 vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
@@ -11,7 +12,7 @@ let inputs: Record<string, string> = {}
 
 beforeEach(() => {
   vi.clearAllMocks()
-  vi.mocked(core.getInput).mockImplementation((name) => inputs[name] ?? '')
+  answerInputs(core, (name) => inputs[name])
 })
 afterEach(async () => {
   await fake?.stop()

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { COGNITIA, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 import { HF_TOKEN, SPACE_URL } from '../fakes/railway-harness.js'
-import { summaryCalls } from '../support/core-mock.js'
+import { answerInputs, summaryCalls } from '../support/core-mock.js'
 
 const inputs = new Map<string, string>()
 
@@ -27,12 +27,7 @@ beforeEach(async () => {
   vi.stubEnv('RAILWAY_API_URL', fake.url)
   vi.stubEnv('GITHUB_REPOSITORY', 'acme/zerollama')
   inputs.clear()
-  vi.mocked(core.getInput).mockImplementation((name, options) => {
-    const value = inputs.get(name) ?? ''
-    if (options?.required && !value) throw new Error(`Input required and not supplied: ${name}`)
-    return value
-  })
-  vi.mocked(core.getBooleanInput).mockImplementation((name) => inputs.get(name) === 'true')
+  answerInputs(core, (name) => inputs.get(name))
   for (const [name, value] of Object.entries({
     mode: 'switch',
     'railway-token': COGNITIA.projectToken,

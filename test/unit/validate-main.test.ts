@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 import { COGNITIA, cognitiaSeed, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
+import { answerInputs } from '../support/core-mock.js'
 
 vi.mock('@actions/core', async (original) => (await import('../support/core-mock.js')).coreMock(original))
 
@@ -24,8 +25,7 @@ const defaults = {
 beforeEach(async () => {
   vi.clearAllMocks()
   dir = await mkdtemp(join(tmpdir(), 'validate-main-'))
-  vi.mocked(core.getInput).mockImplementation((name) => inputs[name] ?? '')
-  vi.mocked(core.getBooleanInput).mockImplementation((name) => (inputs[name] ?? '') === 'true')
+  answerInputs(core, (name) => inputs[name])
 })
 afterEach(async () => {
   for (const stop of stops.splice(0)) await stop()
