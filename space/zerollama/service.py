@@ -122,12 +122,11 @@ class Service:
             inputs.append(tuple(ids))
         tokens = sum(len(i) for i in inputs)
         requested, _ = self._duration(entry, tokens, 0)
-        job = Job(
-            op="embed",
-            entry=entry,
-            path=stored.path,
-            pinned=self._pinned(entry),
-            keep_alive=keep_alive,
+        job = self._job(
+            "embed",
+            entry,
+            stored,
+            keep_alive,
             embed_inputs=tuple(inputs),
             normalize=not legacy,
             dimensions=dimensions,
@@ -169,12 +168,11 @@ class Service:
         max_new = max(1, min(options.max_new_tokens, options.num_ctx - len(ids)))
         options = GenerationOptions(**{**options.__dict__, "max_new_tokens": max_new})
         requested, deadline = self._duration(entry, len(ids), max_new)
-        return Job(
-            op="generate",
-            entry=entry,
-            path=stored.path,
-            pinned=self._pinned(entry),
-            keep_alive=keep_alive,
+        return self._job(
+            "generate",
+            entry,
+            stored,
+            keep_alive,
             prompt_ids=tuple(ids),
             options=options,
             format=fmt,
@@ -188,18 +186,19 @@ class Service:
     def _residency_job(self, entry: CatalogModel, stored: StoredModel, keep_alive: float | None) -> Job:
         op = "unload" if keep_alive == 0 else "load"
         requested, _ = self._duration(entry, 0, 0)
+        return self._job(op, entry, stored, keep_alive, requested_seconds=requested)
+
+    def _job(self, op: str, entry: CatalogModel, stored: StoredModel, keep_alive: float | None, **work: Any) -> Job:
+        """A job on `entry`'s stored weights; the catalog's default models stay resident unless a request
+        says otherwise (pinned)."""
         return Job(
             op=op,
             entry=entry,
             path=stored.path,
-            pinned=self._pinned(entry),
+            pinned=self.registry.catalog.is_default(entry),
             keep_alive=keep_alive,
-            requested_seconds=requested,
+            **work,
         )
-
-    def _pinned(self, entry: CatalogModel) -> bool:
-        """The catalog's default models stay resident unless a request says otherwise."""
-        return self.registry.catalog.is_default(entry)
 
     def _duration(self, entry: CatalogModel, prompt_tokens: int, new_tokens: int) -> tuple[int, float]:
         """GPU seconds to request (ZeroGPU checks quota against it) and when generation must stop."""
