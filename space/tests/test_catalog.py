@@ -20,7 +20,7 @@ from zerollama.catalog import load_catalog
 from zerollama.catalog_route import CATALOG_PATH, QuotaLedger, build_catalog, caller_key, register
 from zerollama.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
 from zerollama.registry import ModelStatus
-from zerollama.ui import format_cop, models_table
+from zerollama.ui import DEMO_NOTE_ID, build_demo, format_cop, models_table
 
 MODEL_KEYS = {
     "name",
@@ -177,6 +177,19 @@ def test_page_table_shows_each_curated_model_with_its_cop_figures() -> None:
         assert format_cop(model["cost"]["over_quota_per_1k_tokens_cop"]) in table
     for excluded in document["excluded"]:
         assert excluded["name"] in table
+
+
+def demo_notes_on_page(demo_mode: str) -> list[str]:
+    config = build_demo(StatusesOnly(), settings(), demo_mode=demo_mode).get_config_file()
+    return [c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == DEMO_NOTE_ID]
+
+
+def test_page_says_when_a_demo_model_stands_in_for_the_catalog_names() -> None:
+    assert demo_notes_on_page("") == []  # the real Space shows nothing extra
+    (smollm2,) = demo_notes_on_page("smollm2")
+    assert "SmolLM2-135M-Instruct" in smollm2 and "Sizes are the catalog models'" in smollm2
+    (tiny,) = demo_notes_on_page("tiny")
+    assert "random-weight" in tiny and "Sizes are the catalog models'" in tiny
 
 
 def test_format_cop_uses_colombian_separators() -> None:

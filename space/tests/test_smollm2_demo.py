@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from conftest import running_server, server_process_env
 from zerollama import demo_models
 from zerollama.demo_models import SMOLLM2_DISTRIBUTION, SharedGgufLoader
 from zerollama.runtime import ModelRuntime
+from zerollama.ui import DEMO_NOTE_ID
 
 
 def smollm2_installed() -> bool:
@@ -86,3 +88,6 @@ def test_official_client_gets_a_real_answer_under_catalog_names(demo_server):
     assert {m.model for m in client.ps().models} >= {"qwen2.5:7b", "phi3", "codellama:7b"}
     reads = re.findall(r"de-quantizing GGUF tensors\.\.\.:\s+0%\|[^|]*\| 0/", log_path.read_text())
     assert len(reads) == 1
+
+    page = httpx.get(demo_url + "/config", timeout=10).json()
+    assert any(c["props"].get("elem_id") == DEMO_NOTE_ID for c in page["components"])

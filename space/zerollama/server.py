@@ -135,7 +135,7 @@ class Server:
 
 
 def build_page(server: Server) -> gr.Blocks:
-    return build_demo(server.registry, server.costs, server.service, server.ledger)
+    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env())
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:

@@ -13,6 +13,7 @@ import gradio as gr
 
 from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
 from .costs import CostSettings, load_cost_settings
+from .demo_models import SMOLLM2
 from .errors import ApiError
 from .generation import Failed, TextDelta
 from .registry import ModelRegistry
@@ -20,6 +21,7 @@ from .schemas import ChatRequest
 from .service import Service
 
 TABLE_ID = "zerollama-models"
+DEMO_NOTE_ID = "zerollama-demo-note"
 # Playground replies stay short: each one spends the visitor's GPU quota.
 PLAYGROUND_MAX_TOKENS = 256
 
@@ -69,6 +71,23 @@ def models_table(document: dict[str, Any]) -> str:
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + (f"<p><b>Not offered:</b></p><ul>{excluded}</ul>" if excluded else "")
     )
+
+
+def demo_note(demo_mode: str) -> str:
+    """What a demo server (server.demo_from_env()) must tell visitors: one stand-in model answers under every
+    catalog name, so the table's sizes are the catalog's while its speeds are the stand-in's. Empty for the
+    real Space."""
+    if demo_mode == "smollm2":
+        return (
+            f"**Demo mode:** {SMOLLM2.model} ({SMOLLM2.parameter_size} parameters, {SMOLLM2.source}) answers under "
+            "every catalog name below. Sizes are the catalog models'; tokens/s and replies are the stand-in's."
+        )
+    if demo_mode == "tiny":
+        return (
+            "**Demo mode:** tiny random-weight models answer under the catalog names below, so replies are noise. "
+            "Sizes are the catalog models'; tokens/s is the tiny models'."
+        )
+    return ""
 
 
 def document_typical_tokens(document: dict[str, Any]) -> int | str:
@@ -154,9 +173,10 @@ def build_demo(
     costs: CostSettings | None = None,
     service: Service | None = None,
     ledger: QuotaLedger | None = None,
+    demo_mode: str = "",
 ) -> gr.Blocks:
     """The page. `service` answers the playground (without it the playground is hidden); `ledger` is the
-    one the catalog route and the generation routes share."""
+    one the catalog route and the generation routes share; `demo_mode` names the stand-in models, if any."""
     costs = costs or load_cost_settings()
     ledger = ledger if ledger is not None else QuotaLedger()
     curated = [model["name"] for model in build_catalog(registry.statuses(), costs, ledger, {})["models"]]
@@ -195,6 +215,8 @@ def build_demo(
             f"Costs in Colombian pesos (COP); the same figures as `GET {CATALOG_PATH}`."
         )
         pricing = gr.Markdown()
+        if demo_note(demo_mode):
+            gr.Markdown(demo_note(demo_mode), elem_id=DEMO_NOTE_ID)
         table = gr.HTML(elem_id="zerollama-table")
         quota = gr.Markdown(elem_id="zerollama-quota")
         with gr.Row():
