@@ -1,18 +1,17 @@
 /**
- * Runs a committed action bundle (actions/<name>/dist/index.mjs) from a terminal the way the GitHub
- * runner runs it: a fresh node process, INPUT_* variables with the action.yml defaults applied, and
- * temp files behind GITHUB_OUTPUT / GITHUB_STEP_SUMMARY. Unlike the test helper it streams the
- * action's output as it comes (a Space build takes minutes), rendered for a person to read.
+ * Runs a committed action bundle (actions/<name>/dist/index.mjs) the way the GitHub runner does: a fresh
+ * node process, INPUT_* variables with the action.yml defaults applied (core never sees those defaults;
+ * the runner fills them in), and temp files behind GITHUB_OUTPUT / GITHUB_STEP_SUMMARY, parsed back after
+ * the run. Output can be streamed as it comes (a Space build takes minutes), rendered for a person.
  *
- * The CLI and the rehearsal run the phases through this, so a terminal migration executes the very
- * code a workflow run executes: nothing is implemented twice.
+ * The CLI, the rehearsal and the bundle tests all run the phases through this, so a terminal migration
+ * executes the very code a workflow run executes: nothing is implemented twice.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { inputVariable, parseInputDefaults, parseOutputFile } from '../../test/support/run-action.js'
 import { renderActionOutput } from './render.js'
 
 export interface ActionResult {
@@ -20,7 +19,9 @@ export interface ActionResult {
   outputs: Record<string, string>
   /** The job summary the action wrote (HTML/Markdown, as GitHub would show it). */
   summary: string
-  /** Everything it printed, stdout and stderr, unrendered. */
+  stdout: string
+  stderr: string
+  /** Everything it printed, stdout and stderr in arrival order, unrendered. */
   output: string
 }
 
@@ -29,8 +30,10 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Values never to print (tokens); masked in the rendered lines. */
   secrets?: string[]
-  /** Receives each rendered line; default: stdout. */
-  print?: (line: string) => void
+  /** Receives each rendered line as it arrives; default: stdout. `null` prints nothing. */
+  print?: ((line: string) => void) | null
+  /** Kills a bundle that runs longer (tests: a hung bundle must fail its test, not the suite). */
+  timeoutMs?: number
 }
 
 /** The repository root: the folder above this file that holds actions/ and package.json. */
@@ -67,14 +70,12 @@ export async function runActionBundle(
     ...options.env,
   }
   for (const [input, value] of Object.entries({ ...defaults, ...inputs })) env[inputVariable(input)] = value
-  const print = options.print ?? ((line: string) => console.log(line))
+  const print = options.print === undefined ? (line: string) => console.log(line) : options.print
   try {
-    const { exitCode, output } = await spawnStreaming(join(actionDir, 'dist', 'index.mjs'), env, root, (text) => {
-      for (const line of renderActionOutput(text, options.secrets)) print(line)
-    })
+    const onLines = print ? (text: string) => renderActionOutput(text, options.secrets).forEach(print) : () => {}
+    const run = await spawnStreaming(join(actionDir, 'dist', 'index.mjs'), env, root, onLines, options.timeoutMs)
     return {
-      exitCode,
-      output,
+      ...run,
       outputs: parseOutputFile(await readFile(outputFile, 'utf8')),
       summary: await readFile(summaryFile, 'utf8'),
     }
@@ -89,24 +90,112 @@ function spawnStreaming(
   env: Record<string, string>,
   cwd: string,
   onLines: (text: string) => void,
-): Promise<{ exitCode: number; output: string }> {
+  timeoutMs?: number,
+): Promise<{ exitCode: number; stdout: string; stderr: string; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     const pending = { stdout: '', stderr: '' }
+    const captured = { stdout: '', stderr: '' }
     const feed = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString()
       output += text
+      captured[stream] += text
       const lines = (pending[stream] + text).split('\n')
       pending[stream] = lines.pop() ?? ''
       if (lines.length > 0) onLines(lines.join('\n'))
     }
     child.stdout.on('data', feed('stdout'))
     child.stderr.on('data', feed('stderr'))
+    const timer = timeoutMs ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : undefined
     child.on('error', reject)
     child.on('close', (code, signal) => {
+      clearTimeout(timer)
       for (const rest of [pending.stdout, pending.stderr]) if (rest) onLines(rest)
-      resolve({ exitCode: signal ? 1 : (code ?? 1), output })
+      if (signal === 'SIGKILL' && timeoutMs)
+        reject(new Error(`${script} ran past ${timeoutMs} ms and was killed\noutput:\n${output}`))
+      else resolve({ exitCode: signal ? 1 : (code ?? 1), ...captured, output })
     })
   })
+}
+
+/** The runner's rule: `INPUT_` + the id upper-cased, spaces to `_`, hyphens kept (`INPUT_HF-TOKEN`). */
+export function inputVariable(input: string): string {
+  return `INPUT_${input.replace(/ /g, '_').toUpperCase()}`
+}
+
+/** Parses core's file-command format: `name<<delimiter\nvalue\ndelimiter\n` (and plain `name=value`). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? ''
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const [, key = '', delimiter = ''] = heredoc
+      const end = lines.indexOf(delimiter, i + 1)
+      if (end === -1) throw new Error(`output ${key} has no closing delimiter ${delimiter}`)
+      outputs[key] = lines.slice(i + 1, end).join('\n')
+      i = end
+    } else if (line.includes('=')) {
+      const at = line.indexOf('=')
+      outputs[line.slice(0, at)] = line.slice(at + 1)
+    }
+  }
+  return outputs
+}
+
+/**
+ * Reads the `default:` of every input in an action.yml. There is no YAML parser among our
+ * dependencies, so this understands the subset action.yml files use: block mappings, flow
+ * mappings on one line (`x: { description: '…', default: 'y' }`), quoted or plain scalars,
+ * and `|`/`>` block scalars.
+ */
+export function parseInputDefaults(actionYml: string): Record<string, string> {
+  const lines = actionYml.split('\n')
+  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line))
+  if (start === -1) return {}
+  const defaults: Record<string, string> = {}
+  let inputIndent = -1
+  let current: string | undefined
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? ''
+    if (/^\s*(#.*)?$/.test(line)) continue
+    const indent = line.length - line.trimStart().length
+    if (indent === 0) break
+    if (inputIndent === -1) inputIndent = indent
+    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line)
+    if (indent === inputIndent && entry) {
+      const [, key = '', rest = ''] = entry
+      current = key.trim()
+      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest)
+      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? '')
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === 'default'
+      const raw = (entry[2] ?? '').trim()
+      if (/^[|>][-+]?$/.test(raw)) {
+        // A block scalar's lines belong to its key, whatever they look like (a description may say "default:").
+        const block: string[] = []
+        while (i + 1 < lines.length) {
+          const next = lines[i + 1] ?? ''
+          if (next.trim() !== '' && next.length - next.trimStart().length <= indent) break
+          block.push(next.trim())
+          i++
+        }
+        if (isDefault) {
+          defaults[current] = raw.startsWith('>') ? block.join(' ').trim() : block.join('\n').replace(/\n+$/, '')
+        }
+      } else if (isDefault) {
+        defaults[current] = scalar(raw)
+      }
+    }
+  }
+  return defaults
+}
+
+function scalar(raw: string): string {
+  const value = raw.trim()
+  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'")
+  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1)) as string
+  return value.replace(/\s+#.*$/, '')
 }
