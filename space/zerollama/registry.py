@@ -103,6 +103,13 @@ class ModelRegistry:
     def is_resident(self, entry: CatalogModel) -> bool:
         return any(r.name == entry.name for r in self.resident())
 
+    def surely_resident(self, entry: CatalogModel) -> bool:
+        """Resident in whichever process runs the next job. On ZeroGPU that is only true of packed models:
+        the next call may get a new worker, which starts from the packed set, whatever the last one loaded."""
+        if self.shares_runtime:
+            return self.is_resident(entry)
+        return self.runtime.is_packed(entry.name)
+
     def statuses(self) -> list[ModelStatus]:
         resident = {r.name: r for r in self.resident()}
         result = []

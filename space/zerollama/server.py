@@ -23,7 +23,7 @@ from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
 from .costs import CostSettings, load_cost_settings
 from .demo_models import SharedGgufLoader, smollm2_store
-from .gpu import ON_ZEROGPU, GpuRunner, install_runtime
+from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget_from_env, install_runtime, zerogpu_node
 from .http import RootProbe
 from .registry import ModelRegistry
 from .runtime import ModelRuntime
@@ -55,7 +55,7 @@ def runtime_from_env() -> ModelRuntime:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
     budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
     loader = SharedGgufLoader() if demo_from_env() == "smollm2" else None
-    return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader)
+    return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader, packs_placed=ON_ZEROGPU)
 
 
 def store_from_env(catalog: Catalog) -> ModelStore:
@@ -89,7 +89,7 @@ class Server:
         self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
         self.runner = GpuRunner()
         self.ledger = QuotaLedger()
-        self.service = Service(self.registry, self.runner, costs, self.ledger)
+        self.service = Service(self.registry, self.runner, costs, self.ledger, gpu_budget_from_env())
         install_runtime(runtime)
 
     @classmethod
@@ -98,15 +98,35 @@ class Server:
         return cls(catalog, store_from_env(catalog), runtime_from_env(), load_cost_settings())
 
     def preload_defaults(self) -> None:
-        """Default models go resident before launch: on ZeroGPU that places them in every GPU worker."""
+        """Default models go resident before launch. On ZeroGPU they are packed: resident in every GPU worker
+        for good, and copied into each new worker inside its grant. ZEROLLAMA_PACKED_MODELS (comma-separated)
+        picks them instead of the catalog's defaults; their total stays under the node's `xlarge` threshold
+        (above it every call would cost 2x quota) unless ZEROLLAMA_ALLOW_XLARGE=1."""
         if os.environ.get("ZEROLLAMA_PRELOAD", "1") in ("0", "false", "no"):
             return
-        for name in self.catalog.default_models:
+        configured = os.environ.get("ZEROLLAMA_PACKED_MODELS", "").strip()
+        names = [n.strip() for n in configured.split(",") if n.strip()] if configured else self.catalog.default_models
+        node = zerogpu_node()
+        threshold = node.xlarge_threshold if node and os.environ.get("ZEROLLAMA_ALLOW_XLARGE") != "1" else None
+        total = 0
+        for name in names:
             entry = self.catalog.find(name)
             stored = self.registry.store.find(entry) if entry else None
-            if entry and stored:
-                log.info("loading %s from %s", entry.name, stored.path)
-                self.registry.runtime.place(entry, stored.path)
+            if entry is None or stored is None:
+                log.warning("not preloading %s: %s", name, "not in the catalog" if entry is None else "not pulled")
+                continue
+            if threshold is not None and total + entry.bf16_bytes > threshold:
+                log.warning(
+                    "not packing %s: %.1f GB packed would pass the %.1f GB xlarge threshold (2x quota per call); "
+                    "set ZEROLLAMA_ALLOW_XLARGE=1 to accept that",
+                    entry.name,
+                    (total + entry.bf16_bytes) / 1e9,
+                    threshold / 1e9,
+                )
+                continue
+            log.info("loading %s from %s", entry.name, stored.path)
+            self.registry.runtime.place(entry, stored.path)
+            total += entry.bf16_bytes
         self.registry.adopt(self.registry.runtime.snapshot())
 
     def routers(self) -> list[APIRouter]:

@@ -5,8 +5,6 @@ Everything that can be checked without the GPU is checked here, so a bad request
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -18,28 +16,32 @@ from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
 from .generation import Event, Finished, Job
-from .gpu import ON_ZEROGPU, GpuRunner
+from .gpu import GpuRunner
+from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
 from .registry import ModelRegistry
+from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
 from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
-LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
-SAFETY_FACTOR = 1.25
-
-
-def _env_seconds(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
 
 
 class Service:
-    def __init__(self, registry: ModelRegistry, runner: GpuRunner, costs: CostSettings, ledger: QuotaLedger) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        runner: GpuRunner,
+        costs: CostSettings,
+        ledger: QuotaLedger,
+        budget: GpuBudget | None = None,
+    ) -> None:
         self.registry = registry
         self.runner = runner
         self.costs = costs
         self.ledger = ledger
+        self.budget = budget or GpuBudget(on_zerogpu=False)
 
     # ---- jobs -------------------------------------------------------------------------------------
 
@@ -121,7 +123,7 @@ class Service:
                 ids = ids[: options.num_ctx]
             inputs.append(tuple(ids))
         tokens = sum(len(i) for i in inputs)
-        requested, _ = self._duration(entry, tokens, 0)
+        durations = self._duration(entry, stored, tokens, 0)
         job = self._job(
             "embed",
             entry,
@@ -130,7 +132,8 @@ class Service:
             embed_inputs=tuple(inputs),
             normalize=not legacy,
             dimensions=dimensions,
-            requested_seconds=requested,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
         )
         return job, len(texts)
 
@@ -167,7 +170,7 @@ class Service:
             ids = ids[-(options.num_ctx - room) :]
         max_new = max(1, min(options.max_new_tokens, options.num_ctx - len(ids)))
         options = GenerationOptions(**{**options.__dict__, "max_new_tokens": max_new})
-        requested, deadline = self._duration(entry, len(ids), max_new)
+        durations = self._duration(entry, stored, len(ids), max_new)
         return self._job(
             "generate",
             entry,
@@ -179,14 +182,21 @@ class Service:
             tools=tuple(tools),
             tool_syntax=tool_syntax,
             force_tool_call=force_tool_call and bool(tools),
-            requested_seconds=requested,
-            deadline_seconds=deadline,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
         )
 
     def _residency_job(self, entry: CatalogModel, stored: StoredModel, keep_alive: float | None) -> Job:
         op = "unload" if keep_alive == 0 else "load"
-        requested, _ = self._duration(entry, 0, 0)
-        return self._job(op, entry, stored, keep_alive, requested_seconds=requested)
+        durations = self._duration(entry, stored, 0, 0)
+        return self._job(
+            op,
+            entry,
+            stored,
+            keep_alive,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
+        )
 
     def _job(self, op: str, entry: CatalogModel, stored: StoredModel, keep_alive: float | None, **work: Any) -> Job:
         """A job on `entry`'s stored weights; the catalog's default models stay resident unless a request
@@ -200,17 +210,16 @@ class Service:
             **work,
         )
 
-    def _duration(self, entry: CatalogModel, prompt_tokens: int, new_tokens: int) -> tuple[int, float]:
-        """GPU seconds to request (ZeroGPU checks quota against it) and when generation must stop."""
-        load = 0.0 if self.registry.is_resident(entry) else entry.bf16_bytes / LOAD_BYTES_PER_SECOND + 2
+    def _duration(self, entry: CatalogModel, stored: StoredModel, prompt_tokens: int, new_tokens: int) -> Durations:
+        """GPU seconds to request (ZeroGPU checks quota against them) and to expect granted. Refuses (503),
+        before any GPU work, a model that can never fit beside the packed ones."""
+        try:
+            self.registry.runtime.check_fits(entry.name, stored.size)
+        except ModelDoesNotFit as error:
+            raise ApiError(503, str(error)) from None
+        load_bytes = 0 if self.registry.surely_resident(entry) else entry.bf16_bytes
         work = prompt_tokens / self.registry.prefill_rate(entry) + new_tokens / self.registry.decode_rate(entry)
-        wanted = math.ceil((load + work) * SAFETY_FACTOR + 2)
-        requested = max(
-            _env_seconds("ZEROLLAMA_MIN_GPU_SECONDS", 5), min(wanted, _env_seconds("ZEROLLAMA_MAX_GPU_SECONDS", 120))
-        )
-        # Off ZeroGPU nothing kills a long call, so only ZeroGPU needs a deadline.
-        deadline = max(1.0, requested - load - 2) if ON_ZEROGPU else math.inf
-        return requested, deadline
+        return self.budget.durations(self.registry.runtime.packed_bytes(), load_bytes, work)
 
     @staticmethod
     def _render(entry: CatalogModel, tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict]) -> str:
