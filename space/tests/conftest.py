@@ -47,12 +47,18 @@ def server_process_env(**settings: str) -> dict[str, str]:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], log_path: Path, startup_seconds: float, poll_seconds: float, label: str = "server"
+    env: dict[str, str],
+    log_path: Path,
+    startup_seconds: float,
+    poll_seconds: float,
+    label: str = "server",
+    script: Path = SPACE / "app.py",
 ) -> Iterator[str]:
-    """Starts space/app.py with `env` (output to `log_path`), yields its URL once it answers, stops it after."""
+    """Starts `script` (space/app.py) with `env` (output to `log_path`), yields its URL once it answers, stops it
+    after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(SPACE / "app.py")], cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, str(script)], cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{env['PORT']}"
     deadline = time.monotonic() + startup_seconds

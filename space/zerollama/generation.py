@@ -69,6 +69,7 @@ class Finished:
     load_duration: int = 0
     gpu_seconds: float = 0.0
     cold_start_seconds: float = 0.0  # of a new ZeroGPU worker: copying the packed weights, inside the grant
+    note: str = ""  # said to the caller beside the reply (why a packed model was not unloaded)
     embeddings: list[list[float]] | None = None
     resident: list[ResidentModel] = field(default_factory=list)
 
@@ -360,8 +361,12 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
     started = time.monotonic()
     try:
         if job.op == "unload":
-            runtime.unload(job.entry.name)
-            yield Finished(done_reason="unload", resident=runtime.snapshot())
+            note = ""
+            if runtime.is_packed(job.entry.name):
+                note = f"{job.entry.name} is packed on ZeroGPU: it stays resident in every GPU worker, never unloaded"
+            else:
+                runtime.unload(job.entry.name)
+            yield Finished(done_reason="unload", resident=runtime.snapshot(), note=note)
             return
         acquired: tuple[LoadedModel, float] | None = None
 

@@ -177,7 +177,7 @@ class GpuRunner:
 
     @staticmethod
     async def _watch(request: Any, cancelled: threading.Event) -> None:
-        """Non-streaming replies also stop when the client hangs up (streams stop when the send fails)."""
+        """Replies also stop when the client hangs up, while they wait for a slot as well as while they run."""
         while not cancelled.is_set():
             if await request.is_disconnected():
                 cancelled.set()

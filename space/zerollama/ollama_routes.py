@@ -71,7 +71,7 @@ class Reply:
                 eval_count=done.eval_count,
                 eval_duration=done.eval_duration,
             )
-        fields["zerollama"] = self.cost()
+        fields["zerollama"] = self.cost() | ({"note": done.note} if done.note else {})
         return fields
 
     def cost_headers(self) -> dict[str, str]:
@@ -239,7 +239,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def tags(request: Request) -> Response:
         models = []
         for entry in registry.catalog.models:
-            stored = registry.store.find(entry)
+            stored = registry.stored(entry)
             if stored is not None:
                 models.append(list_item(entry, stored))
         models.sort(key=lambda m: m["modified_at"], reverse=True)
@@ -250,7 +250,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         models = []
         for resident in sorted(registry.resident(), key=lambda r: r.expires_at, reverse=True):
             entry = registry.catalog.find(resident.name)
-            stored = registry.store.find(entry) if entry else None
+            stored = registry.stored(entry) if entry else None
             if entry is None or stored is None:
                 continue
             item = list_item(entry, stored)
@@ -262,6 +262,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 expires_at=iso(expires),
                 size_vram=resident.size_bytes if resident.device.startswith("cuda") else 0,
                 context_length=entry.context_length,
+                zerollama={"packed": resident.packed},  # packed on ZeroGPU: resident for good, never unloaded
             )
             models.append(item)
         return json_response({"models": models})
@@ -275,7 +276,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         req = parse_body(await read_body(request), ShowRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
-        stored = registry.store.find(entry) if entry else None
+        stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise model_not_found(name if ":" in name else f"{name}:latest")
         config = json.loads((stored.path / "config.json").read_text())
@@ -338,7 +339,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         req = parse_body(await read_body(request), DeleteRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
-        if entry is None or registry.store.find(entry) is None:
+        if entry is None or registry.stored(entry) is None:
             raise model_not_found(name)
         registry.runtime.unload(entry.name)
         registry.store.delete(entry)

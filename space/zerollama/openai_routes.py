@@ -317,7 +317,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def models(request: Request) -> Response:
         data = []
         for entry in registry.catalog.models:
-            stored = registry.store.find(entry)
+            stored = registry.stored(entry)
             if stored is not None:
                 data.append(model_object(entry.name, stored.modified_at.timestamp()))
         return json_response({"object": "list", "data": data})
@@ -326,7 +326,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def model(request: Request) -> Response:
         name = request.path_params["model"]
         entry = registry.catalog.find(name)
-        stored = registry.store.find(entry) if entry else None
+        stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise ApiError(404, f"model '{name}' not found")
         return json_response(model_object(entry.name, stored.modified_at.timestamp()))

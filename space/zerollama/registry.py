@@ -60,6 +60,9 @@ class ModelRegistry:
         self.shares_runtime = shares_runtime
         self._speeds: dict[str, Speed] = {}
         self._reported: list[ResidentModel] = []
+        self.last_cold_start_seconds: float | None = None  # measured in the last new ZeroGPU worker
+        # Weights of packed models as they were at launch: served from the pack even if their files are pruned.
+        self._packed_weights: dict[str, StoredModel] = {}
         self._lock = threading.Lock()
 
     def find(self, name: str, not_found=model_not_found) -> tuple[CatalogModel, StoredModel]:
@@ -67,15 +70,25 @@ class ModelRegistry:
         if not name:
             raise not_found(name)
         entry = self.catalog.find(name)
-        stored = self.store.find(entry) if entry else None
+        stored = self.stored(entry) if entry else None
         if entry is None or stored is None:
             raise not_found(name)
         return entry, stored
+
+    def stored(self, entry: CatalogModel) -> StoredModel | None:
+        """The model's weights: on disk, or in the pack for a packed model whose files were pruned."""
+        return self.store.find(entry) or self._packed_weights.get(entry.name)
+
+    def remember_packed(self, entry: CatalogModel, stored: StoredModel) -> None:
+        with self._lock:
+            self._packed_weights[entry.name] = stored
 
     def record(self, entry: CatalogModel, finished: Finished) -> None:
         with self._lock:
             self._speeds.setdefault(entry.name, Speed()).record(finished)
             self._reported = list(finished.resident)
+            if finished.cold_start_seconds > 0:
+                self.last_cold_start_seconds = finished.cold_start_seconds
 
     def adopt(self, resident: list[ResidentModel]) -> None:
         """What the GPU workers start with (on ZeroGPU: whatever was placed on the GPU before launch)."""
@@ -118,7 +131,7 @@ class ModelRegistry:
             result.append(
                 ModelStatus(
                     entry=entry,
-                    downloaded=self.store.find(entry) is not None,
+                    downloaded=self.stored(entry) is not None,
                     loaded=loaded is not None,
                     tokens_per_second=self.speed(entry).decode_tokens_per_second,
                     expires_at=loaded.expires_at if loaded else None,

@@ -18,7 +18,7 @@ import torch
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 
-from . import catalog_route, ollama_routes, openai_routes
+from . import catalog_route, diagnostics, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
 from .costs import CostSettings, load_cost_settings
@@ -126,6 +126,8 @@ class Server:
                 continue
             log.info("loading %s from %s", entry.name, stored.path)
             self.registry.runtime.place(entry, stored.path)
+            if self.registry.runtime.is_packed(entry.name):
+                self.registry.remember_packed(entry, stored)
             total += entry.bf16_bytes
         self.registry.adopt(self.registry.runtime.snapshot())
 
@@ -133,6 +135,7 @@ class Server:
         return [
             ollama_routes.build_router(self.service, self.registry, self.costs),
             openai_routes.build_router(self.service, self.registry, self.costs),
+            diagnostics.build_router(self.registry, self.service.budget),
         ]
 
     def attach(self, app: FastAPI) -> None:

@@ -71,7 +71,7 @@ class DeviceApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query))
                 api.record(Call(parts.path, params, time.time()))

@@ -51,6 +51,8 @@ def _move_to_cpu(callback: Any = None) -> None:
 
     callback = callback or (lambda _bytes: None)
     started = time.monotonic()
+    # A real copy takes seconds (36 GB: 7-20 s); tests that need a cold start that long ask for it.
+    time.sleep(float(os.environ.get("ZEROLLAMA_EMULATED_COPY_SECONDS", "0")))
     for fake, original in list(patching.cuda_aliases.items()):
         if original is not None:
             fake.data = original
@@ -60,6 +62,9 @@ def _move_to_cpu(callback: Any = None) -> None:
 
 
 def install() -> None:
+    from zerollama.zerogpu_env import keep_hf_cache
+
+    keep_hf_cache()  # what app.py does before its own `import spaces`
     torch.version.cuda = torch.version.cuda or "12.8"
     if not hasattr(torch._C, "_cuda_init"):
         torch._C._cuda_init = _no_cuda_init
@@ -77,7 +82,7 @@ def install() -> None:
 
 
 if __name__ == "__main__":
-    install()
     sys.path.insert(0, str(SPACE))
+    install()
     os.chdir(SPACE)
     runpy.run_path(str(SPACE / "app.py"), run_name="__main__")
