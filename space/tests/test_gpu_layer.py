@@ -63,6 +63,13 @@ def raising(title: str, message: str):
         ("ZeroGPU pending credits exceeded", "You have too many ZeroGPU credits allocated to running tasks.", 429, 600),
         ("ZeroGPU client error", "No GPU was available", 503, 30),
         ("ZeroGPU queue timeout", "No GPU was available after 60s", 503, 30),
+        # a caller without a token: spaces titles the queue timeout "quota exceeded"
+        (
+            "ZeroGPU quota exceeded",
+            "No GPU was available after 60s. Try re-running outside of examples if it happened after clicking one",
+            503,
+            30,
+        ),
     ],
 )
 def test_scheduler_refusals_become_429_or_503_with_retry_after(server, title, message, status, retry_after):
