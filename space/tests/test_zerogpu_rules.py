@@ -123,3 +123,23 @@ def test_the_space_keeps_the_hf_cache_files_spaces_would_prune():
 
     assert matches(probe) == "False"
     assert matches(probe.replace("keep_hf_cache()", "pass")) == "True"  # spaces' own default would delete it
+
+
+def test_the_page_queue_holds_as_many_events_as_the_api_queue_on_zerogpu(packed_server, monkeypatch):
+    import gradio as gr
+
+    from zerollama import server as server_module
+
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")  # Gradio's own test for a ZeroGPU Space
+    seen: dict[str, int | None] = {}
+
+    class Page(gr.Blocks):
+        def launch(self, **kwargs):  # only the queue settings matter here, not serving
+            seen["max_size"] = self._queue.max_size
+            raise RuntimeError("stop before serving")
+
+    with Page() as page:
+        gr.Markdown("page")
+    with pytest.raises(RuntimeError, match="stop before serving"):
+        server_module.launch(packed_server, page)
+    assert seen["max_size"] == packed_server.runner.max_queue > 1

@@ -163,6 +163,9 @@ def build_page(server: Server) -> gr.Blocks:
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
     ready = threading.Event()
+    # On ZeroGPU Gradio's queue holds one event by default (across all events: a second visitor would read
+    # "Queue is full"); the page's events wait as long as the API's requests do.
+    page.queue(max_size=server.runner.max_queue)
     page.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
