@@ -55,13 +55,16 @@ class PullProgress:
     completed: int | None = None
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".gguf")  # a transformers checkpoint, or the SmolLM2 demo's GGUF link
+
+
 def weights_present(folder: Path) -> bool:
     """config.json and at least one weight file, and no link that points nowhere: on ZeroGPU `spaces` may
     have unlinked the cache blobs of packed weights, leaving the snapshot's symlinks dangling."""
     entries = list(folder.rglob("*"))
     if any(e.is_symlink() and not e.exists() for e in entries):
         return False
-    return (folder / "config.json").is_file() and any(e.suffix == ".safetensors" and e.is_file() for e in entries)
+    return (folder / "config.json").is_file() and any(e.suffix in WEIGHT_SUFFIXES and e.is_file() for e in entries)
 
 
 def _folder_facts(path: Path, identity: str) -> StoredModel:
