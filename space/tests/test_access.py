@@ -236,3 +236,16 @@ def test_slow_bodies_are_cut_off(keyed):
         sock.sendall(head.encode() + b"Content-Type: application/json\r\n\r\n" + b'{"model": ')
         sent = closed_by_server(sock)
     assert sent is not None and sent.startswith(b"HTTP/1.1 408")
+
+
+def test_gradio_client_with_the_key_in_the_box_works_like_the_page(keyed):
+    """Gradio's own client takes the page's path (config, info, queue/join, queue/data) without headers."""
+    from gradio_client import Client
+
+    client = Client(keyed["url"], verbose=False)
+    before = len(keyed["gpu"].jobs)
+    history, _ = client.predict(KEY, *RESPOND, api_name="/respond")
+    assert "hello" in str(history[-1]["content"]) and len(keyed["gpu"].jobs) == before + 1
+    with pytest.raises(httpx.HTTPStatusError, match="401 Unauthorized"):
+        client.predict("not-the-key", *RESPOND, api_name="/respond")
+    assert len(keyed["gpu"].jobs) == before + 1
