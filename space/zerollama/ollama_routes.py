@@ -319,11 +319,9 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         if req.stream is False:
             if entry is None:  # not a failure of the server: the name is not in the catalog
                 raise ApiError(404, "pull model manifest: file does not exist")
-            try:
-                async for _ in iterate_in_threadpool(progress()):
-                    pass
-            except Exception as error:  # noqa: BLE001 - Ollama answers a failed pull with 500
-                raise ApiError(500, str(error)) from None
+            # A failure is a 500, as in Ollama; its detail goes to the log (guarded), not to the caller.
+            async for _ in iterate_in_threadpool(progress()):
+                pass
             return json_response({"status": "success"})
 
         async def lines() -> AsyncIterator[dict[str, Any]]:
