@@ -49,10 +49,11 @@ def test_api_version_stays_fast_while_large_requests_are_handled(base_url):
         for loader in loaders:
             loader.join()
     assert statuses == [400] * (LOADERS * REQUESTS_EACH)  # tokenised in full, then refused: no GPU work
-    assert len(busy) >= 5, busy
+    assert busy, "no /api/version answered while the large requests were handled"
     idle_ms, busy_ms = statistics.median(idle) * 1e3, statistics.median(busy) * 1e3
     ratio = busy_ms / idle_ms
     handled = LOADERS * REQUESTS_EACH
     figures = f"idle {idle_ms:.1f} ms, busy {busy_ms:.1f} ms: ratio {ratio:.1f}"
     print(f"/api/version median {figures} ({len(busy)} samples, {handled} large requests)")
     assert ratio < MAX_RATIO, (ratio, idle, busy)
+    assert len(busy) >= 5, busy  # (a blocked loop answers a handful, each after a whole tokenising)

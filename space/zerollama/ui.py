@@ -197,12 +197,13 @@ def build_demo(
         headers = dict(request.headers) if request is not None else {}
         return build_catalog(registry.statuses(), costs, ledger, headers)
 
-    def refresh(key: str, request: gr.Request) -> tuple[str, str, str, str]:
+    # `_key` is the key box: the guard has checked it before Gradio calls either handler.
+    def refresh(_key: str, request: gr.Request) -> tuple[str, str, str, str]:
         current = document(request)
         base = api_base_url(request)
         return models_table(current), pricing_note(current, costs), quota_text(current), cognitia_snippet(base)
 
-    async def respond(key: str, message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
+    async def respond(_key: str, message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
         if not message.strip() or service is None:
             yield history, message
             return
