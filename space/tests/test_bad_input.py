@@ -277,3 +277,57 @@ def test_a_500_tells_the_caller_nothing_and_the_log_everything(failing_server, c
     assert reply.status_code == 500 and "another-secret" not in reply.text and "KeyError" not in reply.text
     record = next(r for r in caplog.records if r.exc_info and "another-secret" in str(r.exc_info[1]))
     assert "/api/chat" in record.getMessage() and "'phi3'" in record.getMessage()
+
+
+@pytest.fixture(scope="module")
+def counted(model_dir) -> Iterator[tuple[TestClient, list[Job]]]:
+    """The API in-process with a GPU entry that only records the jobs that reach it."""
+    runtime = ModelRuntime("cpu", torch.float32, int(1e9))
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, load_cost_settings({}), HttpSettings())
+    jobs: list[Job] = []
+
+    def entry(job: Job) -> Iterator[Event]:
+        jobs.append(job)
+        yield from ()
+
+    server.runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+    server.service.runner = server.runner
+    ready = threading.Event()
+    ready.set()
+    app = FastAPI(middleware=server.middleware(ready))
+    server.attach(app)
+    yield TestClient(app), jobs
+
+
+GENERATION_PATHS = ["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]
+
+
+@st.composite
+def value_the_gpu_would_fail_on(draw) -> tuple[str, bytes]:
+    """The shapes that used to fail inside the GPU job (quota spent first): out-of-range options, far
+    keep_alive, out-of-vocabulary context."""
+    path = draw(st.sampled_from(GENERATION_PATHS))
+    body = dict(BASES[path])
+    kind = draw(st.sampled_from(["options", "keep_alive", "context"] if path == "/api/generate" else ["options"]))
+    if kind == "options":
+        options = draw(out_of_range)
+        if path.startswith("/v1/"):
+            key, value = next(iter(options.items()))
+            body.update({"seed": value} if key == "seed" else {"top_p": value} if key == "top_p" else {})
+            if len(body) == len(BASES[path]):
+                body["temperature"] = -1
+        else:
+            body["options"] = options
+    else:
+        body[kind] = draw(BAD_FIELDS[kind] if kind == "context" else far_keep_alive)
+    return path, json.dumps(body).encode()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(case=value_the_gpu_would_fail_on())
+def test_bad_values_never_reach_the_gpu(counted, case):
+    client, jobs = counted
+    path, raw = case
+    reply = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+    assert 400 <= reply.status_code < 500, (path, raw, reply.status_code, reply.text[:200])
+    assert jobs == [], (path, raw)
