@@ -65,25 +65,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def max_body_bytes() -> int:
-    return int(os.environ.get("ZEROLLAMA_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
-
-
 async def read_body(request: Request) -> bytes:
-    """The request body, refusing (413) anything over ZEROLLAMA_MAX_BODY_BYTES before reading it all.
-    (The access guard already holds every body to that limit; this keeps the routes safe on their own.)
-    The body is kept on the request, so an internal error can be logged with the request's model."""
-    limit = max_body_bytes()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body too large: limit is {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body too large: limit is {limit} bytes")
-        chunks.append(chunk)
-    request.state.body = b"".join(chunks)
+    """The request body, already held to ZEROLLAMA_MAX_BODY_BYTES and its timeout by the access guard
+    (guard.py), which every route sits behind. Kept on the request, so an internal error can be logged
+    with the request's model."""
+    request.state.body = await request.body()
     return request.state.body
 
 
