@@ -17,7 +17,7 @@ from .costs import CostSettings, reply_cost
 from .demo_models import stand_in_for
 from .errors import ApiError, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
-from .http import guarded, iso, json_response, ndjson_response, now_iso, read_body
+from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
 from .registry import ModelRegistry, expiry_for_display
 from .schemas import (
     ChatRequest,
@@ -196,21 +196,21 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/chat", ["POST"])
     async def chat(request: Request) -> Response:
-        req = parse_body(await read_body(request), ChatRequest)
-        job = service.chat_job(req)
+        req = await off_loop(parse_body, await read_body(request), ChatRequest)
+        job = await off_loop(service.chat_job, req)
         return await respond(request, job, req.stream is not False, chat_shape(req.model or ""))
 
     @route("/api/generate", ["POST"])
     async def generate(request: Request) -> Response:
-        req = parse_body(await read_body(request), GenerateRequest)
-        job = service.generate_job(req)
+        req = await off_loop(parse_body, await read_body(request), GenerateRequest)
+        job = await off_loop(service.generate_job, req)
         return await respond(request, job, req.stream is not False, generate_shape(req.model or ""))
 
     @route("/api/embed", ["POST"])
     async def embed(request: Request) -> Response:
-        req = parse_body(await read_body(request), EmbedRequest)
+        req = await off_loop(parse_body, await read_body(request), EmbedRequest)
         started = time.monotonic()
-        job, _ = service.embed_job(req, legacy=False)
+        job, _ = await off_loop(service.embed_job, req, False)
         vectors: list[list[float]] = []
         finished = Finished(done_reason="stop")
         if job is not None:
@@ -228,8 +228,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/embeddings", ["POST"])
     async def embeddings(request: Request) -> Response:
-        req = parse_body(await read_body(request), EmbeddingsRequest)
-        job, _ = service.embed_job(req, legacy=True)
+        req = await off_loop(parse_body, await read_body(request), EmbeddingsRequest)
+        job, _ = await off_loop(service.embed_job, req, True)
         if job is None:
             return json_response({"embedding": []})
         finished = await collect(service.run(job, request, watch_disconnect=True))
@@ -273,14 +273,14 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/show", ["POST"])
     async def show(request: Request) -> Response:
-        req = parse_body(await read_body(request), ShowRequest)
+        req = await off_loop(parse_body, await read_body(request), ShowRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
         stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise model_not_found(name if ":" in name else f"{name}:latest")
         config = json.loads((stored.path / "config.json").read_text())
-        tokenizer = registry.runtime.tokenizer(stored.path)
+        tokenizer = await off_loop(registry.runtime.tokenizer, stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
         stand_in = stand_in_for(stored.path)
         family = stand_in.family if stand_in else entry.family
@@ -306,7 +306,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/pull", ["POST"])
     async def pull(request: Request) -> Response:
-        req = parse_body(await read_body(request), PullRequest)
+        req = await off_loop(parse_body, await read_body(request), PullRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
 
@@ -318,11 +318,11 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 yield {k: v for k, v in step.__dict__.items() if v is not None}
 
         if req.stream is False:
-            try:
-                async for _ in iterate_in_threadpool(progress()):
-                    pass
-            except Exception as error:  # noqa: BLE001 - Ollama answers a failed pull with 500
-                raise ApiError(500, str(error)) from None
+            if entry is None:  # not a failure of the server: the name is not in the catalog
+                raise ApiError(404, "pull model manifest: file does not exist")
+            # A failure is a 500, as in Ollama; its detail goes to the log (guarded), not to the caller.
+            async for _ in iterate_in_threadpool(progress()):
+                pass
             return json_response({"status": "success"})
 
         async def lines() -> AsyncIterator[dict[str, Any]]:
@@ -336,7 +336,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/delete", ["DELETE"])
     async def delete(request: Request) -> Response:
-        req = parse_body(await read_body(request), DeleteRequest)
+        req = await off_loop(parse_body, await read_body(request), DeleteRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
         if entry is None or registry.stored(entry) is None:

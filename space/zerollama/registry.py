@@ -140,6 +140,11 @@ class ModelRegistry:
         return result
 
 
+DISPLAY_HORIZON_SECONDS = 10 * 365 * 86400
+
+
 def expiry_for_display(expires_at: float) -> float:
-    """Ollama shows far-future expiry for models that never unload."""
-    return min(expires_at, time.time() + 10 * 365 * 86400) if math.isinf(expires_at) else expires_at
+    """Ollama shows far-future expiry for models that never unload; anything beyond ten years (forever
+    included) shows as ten years from now, so every expiry has a date (/api/ps never fails on one)."""
+    now = time.time()
+    return now + DISPLAY_HORIZON_SECONDS if math.isnan(expires_at) else min(expires_at, now + DISPLAY_HORIZON_SECONDS)

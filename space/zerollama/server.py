@@ -24,10 +24,12 @@ from .catalog_route import QuotaLedger
 from .costs import CostSettings, load_cost_settings
 from .demo_models import SharedGgufLoader, smollm2_store
 from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget_from_env, install_runtime, zerogpu_node
-from .http import RootProbe
+from .guard import AccessGuard
+from .http import HttpSettings, RootProbe
 from .registry import ModelRegistry
 from .runtime import ModelRuntime
 from .service import Service
+from .slow_clients import install_header_deadline
 from .store import ModelStore
 from .tiny_models import build_all
 from .ui import build_demo
@@ -83,9 +85,17 @@ def store_from_env(catalog: Catalog) -> ModelStore:
 class Server:
     """Everything the routes need; also what the page and the catalog route read (`registry`)."""
 
-    def __init__(self, catalog: Catalog, store: ModelStore, runtime: ModelRuntime, costs: CostSettings) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ModelStore,
+        runtime: ModelRuntime,
+        costs: CostSettings,
+        http: HttpSettings | None = None,
+    ) -> None:
         self.catalog = catalog
         self.costs = costs
+        self.http = http or HttpSettings.from_env()
         self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
         self.runner = GpuRunner()
         self.ledger = QuotaLedger()
@@ -138,6 +148,10 @@ class Server:
             diagnostics.build_router(self.registry, self.service.budget),
         ]
 
+    def middleware(self, ready: threading.Event) -> list[Middleware]:
+        """What wraps every route, Gradio's included: the access guard outermost, then the root probe."""
+        return [Middleware(AccessGuard, settings=self.http), Middleware(RootProbe, ready=ready)]
+
     def attach(self, app: FastAPI) -> None:
         """Puts the API routes in front of Gradio's, so they win wherever paths overlap."""
         routes = [route for router in self.routers() for route in router.routes]
@@ -158,7 +172,8 @@ class Server:
 
 
 def build_page(server: Server) -> gr.Blocks:
-    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env())
+    keyed = bool(server.http.api_key)
+    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env(), keyed)
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
@@ -166,13 +181,16 @@ def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
     # On ZeroGPU Gradio's queue holds one event by default (across all events: a second visitor would read
     # "Queue is full"); the page's events wait as long as the API's requests do.
     page.queue(max_size=server.runner.max_queue)
+    install_header_deadline(server.http.header_timeout_seconds)
     page.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
         prevent_thread_lock=True,
         ssr_mode=False,
-        show_error=True,
-        app_kwargs={"middleware": [Middleware(RootProbe, ready=ready)]},
+        show_error=False,  # gr.Error messages still show; other exceptions' text stays in the log
+        max_file_size=server.http.max_body_bytes,
+        enable_monitoring=server.http.monitoring,
+        app_kwargs={"middleware": server.middleware(ready)},
         **launch_options,
     )
     # launch() creates a new app, so routes are added after it.

@@ -5,6 +5,7 @@ Everything that can be checked without the GPU is checked here, so a bad request
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from .catalog_route import QuotaLedger
 from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
-from .generation import Event, Finished, Job
+from .generation import Event, Failed, Finished, Job
 from .gpu import GpuRunner
 from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
@@ -26,6 +27,10 @@ from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
+# A prompt is refused before it is templated or tokenised when it has more characters than this many per
+# token of its context: no real text averages that much, and tokenising is the slow part of a huge prompt.
+MAX_CHARS_PER_TOKEN = 16
+log = logging.getLogger("zerollama.service")
 
 
 class Service:
@@ -61,8 +66,10 @@ class Service:
         if not messages:
             return self._residency_job(entry, stored, keep_alive)
         options = parse_options(req.options, entry)
+        rendered = [self._message(m) for m in messages]
+        self._check_length(entry, options, [m["content"] for m in rendered], tools)
         tokenizer = self.registry.runtime.tokenizer(stored.path)
-        prompt = self._render(entry, tokenizer, [self._message(m) for m in messages], tools)
+        prompt = self._render(entry, tokenizer, rendered, tools)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         syntax = tool_syntax_for(str(tokenizer.chat_template or "")) if tools else None
         return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call)
@@ -85,7 +92,9 @@ class Service:
         if not req.prompt:
             return self._residency_job(entry, stored, keep_alive)
         options = parse_options(req.options, entry)
+        self._check_length(entry, options, [req.prompt, req.system or ""], [])
         tokenizer = self.registry.runtime.tokenizer(stored.path)
+        self._check_context(entry, tokenizer, req.context or [])
         if req.raw:
             ids = tokenizer(req.prompt, add_special_tokens=False)["input_ids"]
         else:
@@ -115,8 +124,12 @@ class Service:
             return None, 0
         tokenizer = self.registry.runtime.tokenizer(stored.path)
         inputs = []
+        longest = options.num_ctx * MAX_CHARS_PER_TOKEN
         for text in texts:
-            ids = tokenizer(text, add_special_tokens=True)["input_ids"] or [tokenizer.eos_token_id]
+            if len(text) > longest and not truncate:
+                raise bad_request("the input length exceeds the context length")
+            # Truncation keeps the start: what lies past `longest` characters is past the context anyway.
+            ids = tokenizer(text[:longest], add_special_tokens=True)["input_ids"] or [tokenizer.eos_token_id]
             if len(ids) > options.num_ctx:
                 if not truncate:
                     raise bad_request("the input length exceeds the context length")
@@ -144,7 +157,16 @@ class Service:
         async for event in self.runner.events(job, request, watch_disconnect):
             if isinstance(event, Finished):
                 self._record(job, event, request.headers if request is not None else {})
+            if isinstance(event, Failed) and event.status == 500:
+                event = self._internal_failure(job, event, request)
             yield event
+
+    @staticmethod
+    def _internal_failure(job: Job, failed: Failed, request: Any | None) -> Failed:
+        """An unexpected failure of the GPU work: its detail goes to the log, the caller gets no exception text."""
+        route = getattr(getattr(request, "url", None), "path", "the page")
+        log.error("GPU job %s on %s failed (route %s): %s", job.op, job.entry.name, route, failed.message)
+        return Failed(500, "internal error: the GPU work failed (details are in the server log)")
 
     def _record(self, job: Job, finished: Finished, headers: Mapping[str, str]) -> None:
         self.registry.record(job.entry, finished)
@@ -220,6 +242,23 @@ class Service:
         load_bytes = 0 if self.registry.surely_resident(entry) else entry.bf16_bytes
         work = prompt_tokens / self.registry.prefill_rate(entry) + new_tokens / self.registry.decode_rate(entry)
         return self.budget.durations(self.registry.runtime.packed_bytes(), load_bytes, work)
+
+    @staticmethod
+    def _check_length(entry: CatalogModel, options: GenerationOptions, texts: list[str], tools: list[dict]) -> None:
+        """Refuses (400), before any templating or tokenising, a prompt far longer than the context can hold."""
+        size = sum(len(t) for t in texts) + (len(str(tools)) if tools else 0)
+        if size > options.num_ctx * MAX_CHARS_PER_TOKEN:
+            raise bad_request(
+                f"the prompt is too long for the context of {entry.name}: {size} characters, at most "
+                f"{options.num_ctx * MAX_CHARS_PER_TOKEN} for num_ctx {options.num_ctx}"
+            )
+
+    @staticmethod
+    def _check_context(entry: CatalogModel, tokenizer: Any, context: list[int]) -> None:
+        """`context` ids from an earlier reply must be token ids of this model's vocabulary."""
+        vocabulary = len(tokenizer)
+        if any(not 0 <= token < vocabulary for token in context):
+            raise bad_request(f"context holds token ids outside the vocabulary of {entry.name} (0 to {vocabulary - 1})")
 
     @staticmethod
     def _render(entry: CatalogModel, tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict]) -> str:
