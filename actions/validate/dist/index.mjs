@@ -57101,7 +57101,7 @@ function checkColdStart(d) {
   const base = {
     id: "zerogpu-cold-start",
     title: "A new worker's copy of the packs fits the requested duration",
-    expected: `\u2264 ${d.cold_start.estimated_seconds.toFixed(1)} s (the server's estimate)`
+    expected: d.zerogpu ? `\u2264 ${d.cold_start.estimated_seconds.toFixed(1)} s (the server's estimate)` : "\u2264 the server's estimate"
   };
   if (!d.zerogpu) return skipped(base);
   const measured = d.cold_start.last_measured_seconds;
