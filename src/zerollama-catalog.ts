@@ -63,8 +63,26 @@ export class ZerollamaCatalogError extends Error {
   override name = 'ZerollamaCatalogError'
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * What is wrong with `object[key]` for a field of `type` (a `typeof` name, 'array' or 'object'; null
+ * allowed when nullable), or undefined when nothing is. Shared with the diagnostics parse.
+ */
+export function fieldProblem(
+  object: Record<string, unknown>,
+  key: string,
+  type: string,
+  where: string,
+  nullable = false,
+): string | undefined {
+  const value = object[key]
+  const ok =
+    (nullable && value === null) ||
+    (type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type)
+  return ok ? undefined : `${where}${key} should be ${type}${nullable ? ' or null' : ''}, got ${JSON.stringify(value)}`
+}
 
 function expectField(
   object: Record<string, unknown>,
@@ -73,11 +91,8 @@ function expectField(
   where: string,
   nullable = false,
 ): void {
-  const value = object[key]
-  const ok =
-    (nullable && value === null) ||
-    (type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type)
-  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`)
+  const problem = fieldProblem(object, key, type, where, nullable)
+  if (problem) throw new ZerollamaCatalogError(`catalog: ${problem}`)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { errorMessage, ServiceError } from '../errors.js'
 import { type Clock, parseRetryAfter, pollUntil, type RetryOptions, retryRead } from '../retry.js'
 import { parseZerollamaCatalog, type ZerollamaCatalog } from '../zerollama-catalog.js'
+import { DIAGNOSTICS_PATH, parseZerollamaDiagnostics, type ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import { readNdjson } from './ndjson.js'
 import type {
   ChatChunk,
@@ -133,6 +134,19 @@ export class OllamaClient {
 
   async catalog(): Promise<ZerollamaCatalog> {
     return parseZerollamaCatalog(await this.readJson('/api/zerollama/catalog'))
+  }
+
+  /**
+   * What the Space's ZeroGPU runtime says of this request (same credentials as the API); null from a
+   * server without the route, such as a real Ollama, which answers 404.
+   */
+  async diagnostics(): Promise<ZerollamaDiagnostics | null> {
+    try {
+      return parseZerollamaDiagnostics(await this.readJson(DIAGNOSTICS_PATH))
+    } catch (error) {
+      if (error instanceof OllamaApiError && error.status === 404) return null
+      throw error
+    }
   }
 
   /** The HTTP status of a GET sent with no credentials at all: a private Space must refuse it. */

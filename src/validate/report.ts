@@ -1,8 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { formatCop } from '../zerollama-catalog.js'
+import type { ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import type { CognitiaReport } from './cognitia.js'
 import type { SpaceReport } from './space.js'
+import type { CheckResult } from './types.js'
 
 export type ValidationReport = SpaceReport | CognitiaReport
 
@@ -72,7 +74,73 @@ export function summaryTables(report: ValidationReport): SummaryTable[] {
       ],
     })
   }
+  if (report.zerogpu)
+    tables.push({
+      title: 'ZeroGPU runtime (first deploy)',
+      header: ['Question', 'Answer', 'Next step'],
+      rows: zerogpuRows(report.zerogpu, report.checks),
+    })
   return tables
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`
+const seconds = (value: number) => `${value.toFixed(1)} s`
+
+/**
+ * The open questions of a first real deploy (docs/runbook.md §7), answered from the diagnostics; the
+ * next steps are those of the matching checks (src/validate/zerogpu.ts), shown when they failed or informed.
+ */
+function zerogpuRows(d: ZerollamaDiagnostics, checks: CheckResult[]): string[][] {
+  const nextStep = (id: string) => {
+    const check = checks.find((c) => c.id === id)
+    return d.zerogpu && check?.status !== 'pass' ? (check?.detail ?? '') : ''
+  }
+  const off = 'n/a off ZeroGPU'
+  const factor = d.gpu.duration_factor
+  const { estimated_seconds: estimated, last_measured_seconds: measured } = d.cold_start
+  const speeds = d.models.filter((m) => m.tokens_per_second !== null)
+  return [
+    [
+      'ZeroGPU on?',
+      `${d.zerogpu ? 'on' : 'off (local rehearsal or dedicated hardware)'}; spaces ${d.spaces_version ?? 'not installed'}`,
+      '',
+    ],
+    [
+      'Caller billing (X-IP-Token)',
+      !d.zerogpu
+        ? off
+        : d.x_ip_token_present
+          ? "reached the app: GPU time billed to the caller's account"
+          : "absent: GPU time drawn from the Space's shared pool",
+      nextStep('zerogpu-caller-billing'),
+    ],
+    ['Node and duration factor', d.gpu.model ? `${d.gpu.model}, ×${factor}` : off, ''],
+    ['Default GPU size', d.gpu.default_size ?? off, nextStep('zerogpu-gpu-size')],
+    [
+      'Duration per call (requested)',
+      `${d.durations.min_seconds}–${d.durations.max_seconds} s` +
+        (factor ? `, ×${factor}: up to ${Math.round(d.durations.max_seconds * factor)} s asked of the scheduler` : ''),
+      d.zerogpu ? 'a 400 "requested GPU time is too long" means past the cap: lower ZEROLLAMA_MAX_GPU_SECONDS' : '',
+    ],
+    [
+      'Packed models',
+      `${d.packed.models.join(', ') || 'none'} (${gb(d.packed.bytes)}` +
+        (d.gpu.xlarge_threshold_bytes ? ` of ${gb(d.gpu.xlarge_threshold_bytes)} before xlarge)` : ')'),
+      '',
+    ],
+    [
+      'Cold start of a new worker',
+      !d.zerogpu
+        ? off
+        : `${measured === null ? 'not measured yet' : `measured ${seconds(measured)}`}, estimated ${seconds(estimated)}`,
+      nextStep('zerogpu-cold-start'),
+    ],
+    [
+      'Measured tokens/s',
+      speeds.map((m) => `${m.name} ${m.tokens_per_second?.toFixed(1)}`).join(', ') || 'none measured yet',
+      '',
+    ],
+  ]
 }
 
 export async function writeReport(path: string, report: ValidationReport): Promise<void> {

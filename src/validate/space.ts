@@ -2,6 +2,7 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { OllamaClient } from '../ollama/client.js'
 import type { ZerollamaCatalog } from '../zerollama-catalog.js'
+import type { ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import {
   checkAuth,
   checkGpu,
@@ -13,6 +14,7 @@ import {
 import { type CostSection, costSection } from './cost.js'
 import { type MeasureOptions, measureModel } from './measure.js'
 import type { CheckResult, ModelMeasurement, RuntimeReader, SpaceRuntimeInfo } from './types.js'
+import { zerogpuChecks } from './zerogpu.js'
 
 export interface SpaceThresholds {
   ttftMsMax: number
@@ -42,6 +44,8 @@ export interface SpaceReport {
   models: ModelMeasurement[]
   runtime: SpaceRuntimeInfo | null
   cost: CostSection | null
+  /** What the Space's ZeroGPU runtime said of validate's own request; null from a server without the route. */
+  zerogpu: ZerollamaDiagnostics | null
 }
 
 const failedCheck = (id: string, title: string, error: unknown, detail: string): CheckResult => ({
@@ -135,6 +139,9 @@ export async function validateSpace(
     }
   })
 
+  // Last, so the generations above have run: a new worker's cold start is measured by then.
+  const zerogpu = await logger.group('ZeroGPU runtime', () => readZerogpu(client, logger, checks))
+
   return {
     target: 'space',
     baseUrl: client.baseUrl,
@@ -144,5 +151,41 @@ export async function validateSpace(
     models,
     runtime,
     cost,
+    zerogpu,
   }
+}
+
+/** Reads /api/zerollama/diagnostics and adds its checks; a server without the route (real Ollama) adds none. */
+async function readZerogpu(
+  client: OllamaClient,
+  logger: Logger,
+  checks: CheckResult[],
+): Promise<ZerollamaDiagnostics | null> {
+  let d: ZerollamaDiagnostics | null
+  try {
+    d = await client.diagnostics()
+  } catch (error) {
+    checks.push(
+      failedCheck(
+        'zerogpu-runtime',
+        'ZeroGPU runtime readable (diagnostics)',
+        error,
+        'check the Space logs on huggingface.co',
+      ),
+    )
+    return null
+  }
+  if (!d) {
+    logger.info('no /api/zerollama/diagnostics (HTTP 404): not a zerollama server, nothing to read')
+    return null
+  }
+  logger.info(
+    d.zerogpu
+      ? `ZeroGPU on (spaces ${d.spaces_version}), ${d.gpu.model} ×${d.gpu.duration_factor}, default size ${d.gpu.default_size}; X-IP-Token ${d.x_ip_token_present ? 'reached the app' : 'absent'}`
+      : `ZeroGPU off (spaces ${d.spaces_version ?? 'not installed'}): its checks are skipped`,
+  )
+  const found = zerogpuChecks(d, 'Authorization' in client.authHeaders())
+  for (const check of found) if (check.status === 'skip' && d.zerogpu) logger.warning(`${check.title}: ${check.detail}`)
+  checks.push(...found)
+  return d
 }

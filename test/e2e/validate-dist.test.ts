@@ -42,6 +42,9 @@ describe('actions/validate/dist/index.mjs', () => {
     expect(run.summary).toContain('Validate: Space')
     expect(run.summary).toMatch(/Costs \(COP at 3768.73 per USD/)
     expect(run.summary).toContain('Monthly estimate for 1,000,000 generated tokens')
+    // the fake is off ZeroGPU by default: the runtime table is there, its checks skipped
+    expect(run.summary).toContain('ZeroGPU runtime (first deploy)')
+    expect(parsed.checks.find((c: { id: string }) => c.id === 'zerogpu-caller-billing').status).toBe('skip')
     expect(run.stdout).toContain(`::add-mask::${TOKEN}`)
     expect(run.stdout).toContain(`::add-mask::${KEY}`)
     expect(captured(run, report)).not.toContain(TOKEN)

@@ -1,9 +1,9 @@
 /**
  * A small local server that speaks the zerollama Space's Ollama API for unit tests: streamed /api/pull
  * with byte progress, /api/tags, /api/ps, streamed /api/generate and /api/chat with Ollama's timing
- * fields (nanoseconds) and the zerollama cost field, /api/zerollama/catalog, 401 without credentials
- * when configured, and a gated-model refusal on pull. Wire shapes follow shared/reference/ollama-api.md
- * and docs/catalog-api.md.
+ * fields (nanoseconds) and the zerollama cost field, /api/zerollama/catalog, /api/zerollama/diagnostics
+ * (off ZeroGPU unless told), 401 without credentials when configured, and a gated-model refusal on pull.
+ * Wire shapes follow shared/reference/ollama-api.md, docs/catalog-api.md and space/zerollama/diagnostics.py.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -31,7 +31,24 @@ export interface FakeOllamaOptions {
   pullSteps?: number
   /** Write every NDJSON line in two halves, a few ms apart (a line split across packets). */
   splitLines?: boolean
+  /** What /api/zerollama/diagnostics reports; false answers 404 as a real Ollama does. */
+  diagnostics?: false | FakeDiagnostics
 }
+
+export interface FakeDiagnostics {
+  /** The Space runs under ZeroGPU (default false: the local rehearsal). */
+  zerogpu?: boolean
+  /**
+   * On ZeroGPU, the platform turns a request's `Authorization: Bearer hf_…` into the X-IP-Token the app
+   * sees (default true); false: no caller token ever reaches the app.
+   */
+  forwardsCallerToken?: boolean
+  defaultSize?: 'large' | 'xlarge'
+  coldStart?: { estimatedSeconds: number; measuredSeconds: number | null }
+}
+
+/** The node spaces 0.51.3 picks for an RTX PRO 6000 slice (spaces/zero/configs.json). */
+const RTX_PRO_6000 = { model: 'NVIDIA RTX PRO 6000 Blackwell Server Edition', factor: 1.5, xlarge: 45_100_000_000 }
 
 export interface FakeOllama {
   url: string
@@ -187,6 +204,36 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     }
   }
 
+  /** Off ZeroGPU the real server knows no node and packs nothing; on it, what is pulled is packed. */
+  const diagnosticsBody = (req: IncomingMessage, settings: FakeDiagnostics) => {
+    const on = settings.zerogpu ?? false
+    const packed = on ? [...pulled].sort() : []
+    const bearer = /^Bearer\s+hf_/i.test(req.headers.authorization ?? '')
+    const callerToken = Boolean(req.headers['x-ip-token']) || (bearer && (settings.forwardsCallerToken ?? true))
+    return {
+      zerogpu: on,
+      spaces_version: '0.51.3',
+      x_ip_token_present: on && callerToken,
+      gpu: {
+        model: on ? RTX_PRO_6000.model : null,
+        duration_factor: on ? RTX_PRO_6000.factor : null,
+        xlarge_threshold_bytes: on ? RTX_PRO_6000.xlarge : null,
+        default_size: on ? (settings.defaultSize ?? 'large') : null,
+      },
+      durations: { min_seconds: 5, max_seconds: 120 },
+      packed: { bytes: packed.reduce((sum, name) => sum + (findModel(name)?.bf16_bytes ?? 0), 0), models: packed },
+      cold_start: {
+        estimated_seconds: on ? (settings.coldStart?.estimatedSeconds ?? 21.2) : 0,
+        last_measured_seconds: on ? (settings.coldStart?.measuredSeconds ?? 12.4) : null,
+      },
+      models: catalog.models.map((m) => ({
+        name: m.name,
+        loaded: loaded.has(m.name),
+        tokens_per_second: loaded.has(m.name) ? tokensPerSecond : null,
+      })),
+    }
+  }
+
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://fake').pathname
     requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization })
@@ -223,6 +270,8 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
           }),
         })
       if (route === 'GET /api/zerollama/catalog') return sendJson(res, 200, catalogBody())
+      if (route === 'GET /api/zerollama/diagnostics' && options.diagnostics !== false)
+        return sendJson(res, 200, diagnosticsBody(req, options.diagnostics ?? {}))
       if (route === 'POST /api/pull') {
         const body = await readBody(req)
         return await pull(res, String(body.model ?? body.name ?? ''))

@@ -141,6 +141,7 @@ describe('costSection', () => {
       models: [],
       runtime: null,
       cost: section,
+      zerogpu: null,
     }
     const [, costTable, monthly] = summaryTables(report)
     expect(costTable?.rows).toEqual([

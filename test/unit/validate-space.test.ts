@@ -28,7 +28,12 @@ const status = (report: { checks: { id: string; status: string }[] }) =>
 
 describe('validateSpace against the fake Space', () => {
   it('passes a private, warm, GPU-backed ZeroGPU Space and fills the cost section', async () => {
-    fake = await startFakeOllama({ pulled: ['qwen2.5:7b', 'phi3'], hfToken: 'hf_x', tokensPerSecond: 80 })
+    fake = await startFakeOllama({
+      pulled: ['qwen2.5:7b', 'phi3'],
+      hfToken: 'hf_x',
+      tokensPerSecond: 80,
+      diagnostics: { zerogpu: true },
+    })
     const client = new OllamaClient({ baseUrl: fake.url, hfToken: 'hf_x' })
     const report = await validateSpace({ client, logger: recordingLogger() }, defaults)
     expect(status(report)).toEqual({
@@ -40,6 +45,9 @@ describe('validateSpace against the fake Space', () => {
       gpu: 'pass',
       auth: 'pass',
       'hardware-billing': 'pass',
+      'zerogpu-caller-billing': 'pass',
+      'zerogpu-gpu-size': 'pass',
+      'zerogpu-cold-start': 'pass',
     })
     expect(report.passed).toBe(true)
     expect(report.models.map((m) => [m.model, m.device, Math.round(m.tokensPerSecond)])).toEqual([
@@ -56,6 +64,7 @@ describe('validateSpace against the fake Space', () => {
       'Per model',
       expect.stringMatching(/^Costs \(COP at 3768.73 per USD, 2026-03-03; tier PRO/),
       'Monthly estimate for 1,000,000 generated tokens',
+      'ZeroGPU runtime (first deploy)',
     ])
     expect(tables[2]?.rows[0]?.[0]).toBe('qwen2.5:7b')
     expect(tables[2]?.rows[0]?.[2]).toMatch(/\$/)
@@ -79,6 +88,10 @@ describe('validateSpace against the fake Space', () => {
       gpu: 'fail',
       auth: 'fail',
       'hardware-billing': 'fail',
+      // the fake is off ZeroGPU unless told
+      'zerogpu-caller-billing': 'skip',
+      'zerogpu-gpu-size': 'skip',
+      'zerogpu-cold-start': 'skip',
     })
     expect(report.passed).toBe(false)
     expect(report.checks.find((c) => c.id === 'generate:phi3')?.observed).toMatch(/not found/)

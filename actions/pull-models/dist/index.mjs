@@ -19933,10 +19933,14 @@ var ZerollamaCatalogError = class extends Error {
   name = "ZerollamaCatalogError";
 };
 var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
-function expectField(object, key, type, where, nullable = false) {
+function fieldProblem(object, key, type, where, nullable = false) {
   const value = object[key];
   const ok = nullable && value === null || (type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type);
-  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`);
+  return ok ? void 0 : `${where}${key} should be ${type}${nullable ? " or null" : ""}, got ${JSON.stringify(value)}`;
+}
+function expectField(object, key, type, where, nullable = false) {
+  const problem = fieldProblem(object, key, type, where, nullable);
+  if (problem) throw new ZerollamaCatalogError(`catalog: ${problem}`);
 }
 function parseZerollamaCatalog(value) {
   if (!isObject(value)) throw new ZerollamaCatalogError("catalog: the body is not a JSON object");
@@ -19958,6 +19962,51 @@ function parseZerollamaCatalog(value) {
   }
   const catalog2 = { excluded: [], ...value };
   return { ...catalog2, models: [...catalog2.models].sort((a, b) => a.display_order - b.display_order) };
+}
+
+// src/zerollama-diagnostics.ts
+var DIAGNOSTICS_PATH = "/api/zerollama/diagnostics";
+var ZerollamaDiagnosticsError = class extends Error {
+  name = "ZerollamaDiagnosticsError";
+};
+var TOP = {
+  zerogpu: ["boolean"],
+  spaces_version: ["string", true],
+  x_ip_token_present: ["boolean"],
+  gpu: ["object"],
+  durations: ["object"],
+  packed: ["object"],
+  cold_start: ["object"],
+  models: ["array"]
+};
+var NESTED = {
+  gpu: {
+    model: ["string", true],
+    duration_factor: ["number", true],
+    xlarge_threshold_bytes: ["number", true],
+    default_size: ["string", true]
+  },
+  durations: { min_seconds: ["number"], max_seconds: ["number"] },
+  packed: { bytes: ["number"], models: ["array"] },
+  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] }
+};
+var MODEL = { name: ["string"], loaded: ["boolean"], tokens_per_second: ["number", true] };
+function expectShape(object, shape, where) {
+  for (const [key, [type, nullable]] of Object.entries(shape)) {
+    const problem = fieldProblem(object, key, type, where, nullable);
+    if (problem) throw new ZerollamaDiagnosticsError(`diagnostics: ${problem}`);
+  }
+}
+function parseZerollamaDiagnostics(value) {
+  if (!isObject(value)) throw new ZerollamaDiagnosticsError("diagnostics: the body is not a JSON object");
+  expectShape(value, TOP, "");
+  for (const [key, shape] of Object.entries(NESTED))
+    expectShape(value[key], shape, `${key}.`);
+  for (const [index, model] of value.models.entries()) {
+    if (!isObject(model)) throw new ZerollamaDiagnosticsError(`diagnostics: models[${index}] is not an object`);
+    expectShape(model, MODEL, `models[${index}].`);
+  }
+  return value;
 }
 
 // src/ollama/ndjson.ts
@@ -20072,6 +20121,18 @@ var OllamaClient = class {
   }
   async catalog() {
     return parseZerollamaCatalog(await this.readJson("/api/zerollama/catalog"));
+  }
+  /**
+   * What the Space's ZeroGPU runtime says of this request (same credentials as the API); null from a
+   * server without the route, such as a real Ollama, which answers 404.
+   */
+  async diagnostics() {
+    try {
+      return parseZerollamaDiagnostics(await this.readJson(DIAGNOSTICS_PATH));
+    } catch (error2) {
+      if (error2 instanceof OllamaApiError && error2.status === 404) return null;
+      throw error2;
+    }
   }
   /** The HTTP status of a GET sent with no credentials at all: a private Space must refuse it. */
   async statusWithoutAuth(path = "/api/tags") {

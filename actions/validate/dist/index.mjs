@@ -51821,9 +51821,9 @@ var XetBlob = class extends Blob {
               for (const range2 of termRanges) {
                 for (let chunk2 of range2.data) {
                   if (readBytesToSkip) {
-                    const skipped = Math.min(readBytesToSkip, chunk2.byteLength);
-                    chunk2 = chunk2.slice(skipped);
-                    readBytesToSkip -= skipped;
+                    const skipped2 = Math.min(readBytesToSkip, chunk2.byteLength);
+                    chunk2 = chunk2.slice(skipped2);
+                    readBytesToSkip -= skipped2;
                     if (!chunk2.byteLength) {
                       continue;
                     }
@@ -51932,9 +51932,9 @@ var XetBlob = class extends Blob {
               }
               if (shouldYield) {
                 if (readBytesToSkip) {
-                  const skipped = Math.min(readBytesToSkip, uncompressed.byteLength);
+                  const skipped2 = Math.min(readBytesToSkip, uncompressed.byteLength);
                   uncompressed = uncompressed.slice(readBytesToSkip);
-                  readBytesToSkip -= skipped;
+                  readBytesToSkip -= skipped2;
                 }
                 if (uncompressed.byteLength > maxBytes - totalBytesRead) {
                   uncompressed = uncompressed.slice(0, maxBytes - totalBytesRead);
@@ -52325,9 +52325,9 @@ var XetBlob = class extends Blob {
             for (const range2 of termRanges) {
               for (let chunk2 of range2.data) {
                 if (readBytesToSkip) {
-                  const skipped = Math.min(readBytesToSkip, chunk2.byteLength);
-                  chunk2 = chunk2.slice(skipped);
-                  readBytesToSkip -= skipped;
+                  const skipped2 = Math.min(readBytesToSkip, chunk2.byteLength);
+                  chunk2 = chunk2.slice(skipped2);
+                  readBytesToSkip -= skipped2;
                   if (!chunk2.byteLength) {
                     continue;
                   }
@@ -55345,8 +55345,8 @@ async function retryRead(fn, options = {}) {
 }
 function parseRetryAfter(value, now = Date.now()) {
   if (!value) return void 0;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1e3;
+  const seconds2 = Number(value);
+  if (Number.isFinite(seconds2) && seconds2 >= 0) return seconds2 * 1e3;
   const date = Date.parse(value);
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
@@ -56446,10 +56446,14 @@ var ZerollamaCatalogError = class extends Error {
   name = "ZerollamaCatalogError";
 };
 var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
-function expectField(object, key, type, where, nullable = false) {
+function fieldProblem(object, key, type, where, nullable = false) {
   const value = object[key];
   const ok = nullable && value === null || (type === "array" ? Array.isArray(value) : type === "object" ? isObject(value) : typeof value === type);
-  if (!ok) throw new ZerollamaCatalogError(`catalog: ${where}${key} should be ${type}, got ${JSON.stringify(value)}`);
+  return ok ? void 0 : `${where}${key} should be ${type}${nullable ? " or null" : ""}, got ${JSON.stringify(value)}`;
+}
+function expectField(object, key, type, where, nullable = false) {
+  const problem = fieldProblem(object, key, type, where, nullable);
+  if (problem) throw new ZerollamaCatalogError(`catalog: ${problem}`);
 }
 function parseZerollamaCatalog(value) {
   if (!isObject(value)) throw new ZerollamaCatalogError("catalog: the body is not a JSON object");
@@ -56538,7 +56542,59 @@ function summaryTables(report) {
       ]
     });
   }
+  if (report.zerogpu)
+    tables.push({
+      title: "ZeroGPU runtime (first deploy)",
+      header: ["Question", "Answer", "Next step"],
+      rows: zerogpuRows(report.zerogpu, report.checks)
+    });
   return tables;
+}
+var gb = (bytes) => `${(bytes / 1e9).toFixed(1)} GB`;
+var seconds = (value) => `${value.toFixed(1)} s`;
+function zerogpuRows(d, checks) {
+  const nextStep = (id) => {
+    const check = checks.find((c) => c.id === id);
+    return d.zerogpu && check?.status !== "pass" ? check?.detail ?? "" : "";
+  };
+  const off = "n/a off ZeroGPU";
+  const factor = d.gpu.duration_factor;
+  const { estimated_seconds: estimated, last_measured_seconds: measured } = d.cold_start;
+  const speeds = d.models.filter((m) => m.tokens_per_second !== null);
+  return [
+    [
+      "ZeroGPU on?",
+      `${d.zerogpu ? "on" : "off (local rehearsal or dedicated hardware)"}; spaces ${d.spaces_version ?? "not installed"}`,
+      ""
+    ],
+    [
+      "Caller billing (X-IP-Token)",
+      !d.zerogpu ? off : d.x_ip_token_present ? "reached the app: GPU time billed to the caller's account" : "absent: GPU time drawn from the Space's shared pool",
+      nextStep("zerogpu-caller-billing")
+    ],
+    ["Node and duration factor", d.gpu.model ? `${d.gpu.model}, \xD7${factor}` : off, ""],
+    ["Default GPU size", d.gpu.default_size ?? off, nextStep("zerogpu-gpu-size")],
+    [
+      "Duration per call (requested)",
+      `${d.durations.min_seconds}\u2013${d.durations.max_seconds} s` + (factor ? `, \xD7${factor}: up to ${Math.round(d.durations.max_seconds * factor)} s asked of the scheduler` : ""),
+      d.zerogpu ? 'a 400 "requested GPU time is too long" means past the cap: lower ZEROLLAMA_MAX_GPU_SECONDS' : ""
+    ],
+    [
+      "Packed models",
+      `${d.packed.models.join(", ") || "none"} (${gb(d.packed.bytes)}` + (d.gpu.xlarge_threshold_bytes ? ` of ${gb(d.gpu.xlarge_threshold_bytes)} before xlarge)` : ")"),
+      ""
+    ],
+    [
+      "Cold start of a new worker",
+      !d.zerogpu ? off : `${measured === null ? "not measured yet" : `measured ${seconds(measured)}`}, estimated ${seconds(estimated)}`,
+      nextStep("zerogpu-cold-start")
+    ],
+    [
+      "Measured tokens/s",
+      speeds.map((m) => `${m.name} ${m.tokens_per_second?.toFixed(1)}`).join(", ") || "none measured yet",
+      ""
+    ]
+  ];
 }
 async function writeReport(path, report) {
   await mkdir2(dirname(path), { recursive: true });
@@ -57000,6 +57056,74 @@ async function measureModel(client, model, options = {}) {
   };
 }
 
+// src/validate/zerogpu.ts
+var OFF_ZEROGPU = "the server is not on ZeroGPU (local rehearsal or dedicated hardware): nothing to confirm";
+var skipped = (base) => ({
+  ...base,
+  status: "skip",
+  observed: "ZeroGPU off",
+  detail: OFF_ZEROGPU
+});
+function callerBillingNextStep(hfTokenSent) {
+  const why = "so GPU time is billed to the caller, not the Space's small shared pool (429 under load)";
+  if (!hfTokenSent)
+    return `pass hf-token, and have Cognitia send an HF token as "Authorization: Bearer hf_\u2026" or "X-HF-Authorization", ${why}`;
+  return `the hf-token went as "Authorization: Bearer" and no X-IP-Token came of it: try it as "X-HF-Authorization" (docs/runbook.md \xA77), ${why}`;
+}
+function checkCallerBilling(d, hfTokenSent) {
+  const base = {
+    id: "zerogpu-caller-billing",
+    title: "GPU time billed to the caller (X-IP-Token reached the app)",
+    expected: "X-IP-Token present"
+  };
+  if (!d.zerogpu) return skipped(base);
+  if (d.x_ip_token_present) return { ...base, status: "pass", observed: "X-IP-Token present" };
+  return {
+    ...base,
+    status: "fail",
+    observed: hfTokenSent ? "no X-IP-Token" : "no X-IP-Token (validate sent no hf-token)",
+    detail: callerBillingNextStep(hfTokenSent)
+  };
+}
+function checkGpuSize(d) {
+  const base = { id: "zerogpu-gpu-size", title: "Default GPU size (xlarge costs 2\xD7 quota per call)", expected: "large" };
+  if (!d.zerogpu) return skipped(base);
+  const size = d.gpu.default_size ?? "unknown";
+  if (size === "large") return { ...base, status: "pass", observed: size };
+  return {
+    ...base,
+    status: "skip",
+    observed: size,
+    detail: size === "xlarge" ? "every call costs 2\xD7 quota: unset ZEROLLAMA_ALLOW_XLARGE (Space variable) unless that is intended" : "spaces did not say; read gpu.default_size in the diagnostics (docs/runbook.md \xA77)"
+  };
+}
+function checkColdStart(d) {
+  const base = {
+    id: "zerogpu-cold-start",
+    title: "A new worker's copy of the packs fits the requested duration",
+    expected: d.zerogpu ? `\u2264 ${d.cold_start.estimated_seconds.toFixed(1)} s (the server's estimate)` : "\u2264 the server's estimate"
+  };
+  if (!d.zerogpu) return skipped(base);
+  const measured = d.cold_start.last_measured_seconds;
+  if (measured === null)
+    return {
+      ...base,
+      status: "skip",
+      observed: "not measured yet",
+      detail: "no new worker has reported its copy yet; read cold_start again after the next restart (docs/runbook.md \xA77)"
+    };
+  const covered = measured <= d.cold_start.estimated_seconds;
+  return {
+    ...base,
+    status: covered ? "pass" : "fail",
+    observed: `${measured.toFixed(1)} s measured`,
+    detail: covered ? void 0 : 'lower ZEROLLAMA_COLD_COPY_GB_PER_SECOND (Space variable) until the estimate covers the measurement; replies ending early with done_reason "length" are the symptom'
+  };
+}
+function zerogpuChecks(d, hfTokenSent) {
+  return [checkCallerBilling(d, hfTokenSent), checkGpuSize(d), checkColdStart(d)];
+}
+
 // src/validate/space.ts
 var failedCheck = (id, title, error2, detail) => ({
   id,
@@ -57082,6 +57206,7 @@ async function validateSpace(deps, options) {
       logger.warning(`no cost section: ${errorMessage(error2)}`);
     }
   });
+  const zerogpu = await logger.group("ZeroGPU runtime", () => readZerogpu(client, logger, checks));
   return {
     target: "space",
     baseUrl: client.baseUrl,
@@ -57090,8 +57215,81 @@ async function validateSpace(deps, options) {
     checks,
     models,
     runtime,
-    cost
+    cost,
+    zerogpu
   };
+}
+async function readZerogpu(client, logger, checks) {
+  let d;
+  try {
+    d = await client.diagnostics();
+  } catch (error2) {
+    checks.push(
+      failedCheck(
+        "zerogpu-runtime",
+        "ZeroGPU runtime readable (diagnostics)",
+        error2,
+        "check the Space logs on huggingface.co"
+      )
+    );
+    return null;
+  }
+  if (!d) {
+    logger.info("no /api/zerollama/diagnostics (HTTP 404): not a zerollama server, nothing to read");
+    return null;
+  }
+  logger.info(
+    d.zerogpu ? `ZeroGPU on (spaces ${d.spaces_version}), ${d.gpu.model} \xD7${d.gpu.duration_factor}, default size ${d.gpu.default_size}; X-IP-Token ${d.x_ip_token_present ? "reached the app" : "absent"}` : `ZeroGPU off (spaces ${d.spaces_version ?? "not installed"}): its checks are skipped`
+  );
+  const found = zerogpuChecks(d, "Authorization" in client.authHeaders());
+  for (const check of found) if (check.status === "skip" && d.zerogpu) logger.warning(`${check.title}: ${check.detail}`);
+  checks.push(...found);
+  return d;
+}
+
+// src/zerollama-diagnostics.ts
+var DIAGNOSTICS_PATH = "/api/zerollama/diagnostics";
+var ZerollamaDiagnosticsError = class extends Error {
+  name = "ZerollamaDiagnosticsError";
+};
+var TOP = {
+  zerogpu: ["boolean"],
+  spaces_version: ["string", true],
+  x_ip_token_present: ["boolean"],
+  gpu: ["object"],
+  durations: ["object"],
+  packed: ["object"],
+  cold_start: ["object"],
+  models: ["array"]
+};
+var NESTED = {
+  gpu: {
+    model: ["string", true],
+    duration_factor: ["number", true],
+    xlarge_threshold_bytes: ["number", true],
+    default_size: ["string", true]
+  },
+  durations: { min_seconds: ["number"], max_seconds: ["number"] },
+  packed: { bytes: ["number"], models: ["array"] },
+  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] }
+};
+var MODEL = { name: ["string"], loaded: ["boolean"], tokens_per_second: ["number", true] };
+function expectShape(object, shape, where) {
+  for (const [key, [type, nullable]] of Object.entries(shape)) {
+    const problem = fieldProblem(object, key, type, where, nullable);
+    if (problem) throw new ZerollamaDiagnosticsError(`diagnostics: ${problem}`);
+  }
+}
+function parseZerollamaDiagnostics(value) {
+  if (!isObject(value)) throw new ZerollamaDiagnosticsError("diagnostics: the body is not a JSON object");
+  expectShape(value, TOP, "");
+  for (const [key, shape] of Object.entries(NESTED))
+    expectShape(value[key], shape, `${key}.`);
+  for (const [index, model] of value.models.entries()) {
+    if (!isObject(model)) throw new ZerollamaDiagnosticsError(`diagnostics: models[${index}] is not an object`);
+    expectShape(model, MODEL, `models[${index}].`);
+  }
+  return value;
 }
 
 // src/ollama/ndjson.ts
@@ -57206,6 +57404,18 @@ var OllamaClient = class {
   }
   async catalog() {
     return parseZerollamaCatalog(await this.readJson("/api/zerollama/catalog"));
+  }
+  /**
+   * What the Space's ZeroGPU runtime says of this request (same credentials as the API); null from a
+   * server without the route, such as a real Ollama, which answers 404.
+   */
+  async diagnostics() {
+    try {
+      return parseZerollamaDiagnostics(await this.readJson(DIAGNOSTICS_PATH));
+    } catch (error2) {
+      if (error2 instanceof OllamaApiError && error2.status === 404) return null;
+      throw error2;
+    }
   }
   /** The HTTP status of a GET sent with no credentials at all: a private Space must refuse it. */
   async statusWithoutAuth(path = "/api/tags") {
