@@ -33,9 +33,42 @@ def test_version_and_heartbeat(http):
 
 def test_tags_list_the_downloaded_catalog_models(ollama_client, catalog):
     names = {m.model for m in ollama_client.list().models}
-    assert {"qwen2.5:7b", "phi3", "codellama:7b"} <= names
+    assert {"qwen2.5:7b", "phi3:latest", "codellama:7b"} <= names
     listed = ollama_client.list().models[0]
     assert listed.details.format == "safetensors" and listed.size > 0 and listed.digest
+
+
+# The catalog's default models as a real Ollama lists them once pulled (`ollama list`, /api/tags: the tag is
+# always shown), so as an app saved them from its Railway Ollama (shared/reference/ollama-api.md §5, §7).
+SAVED_FROM_OLLAMA = ("qwen2.5:7b", "phi3:latest", "codellama:7b")
+# Other spellings of those models that Ollama's name grammar or its library tags accept on input.
+SPELLINGS = ("phi3", "PHI3:Latest", "library/phi3", "registry.ollama.ai/library/phi3:latest", "phi3:mini")
+
+
+def langchain_finds(saved: str, listed: list[str]) -> bool:
+    """How LangChain's ChatOllama(validate_model_on_init=True) looks for its model in client.list()."""
+    return any(saved == name or name.startswith(f"{saved}:") for name in listed)
+
+
+def test_names_saved_from_real_ollama_are_listed_as_ollama_lists_them(ollama_client, openai_client):
+    tags = [m.model for m in ollama_client.list().models]
+    assert all(":" in name for name in tags) and len(set(tags)) == len(tags)
+    ollama_client.generate("phi3", keep_alive="10m")  # loaded under a short spelling, listed with its tag
+    running = [m.model for m in ollama_client.ps().models]
+    assert "phi3:latest" in running and all(":" in name for name in running)
+    ids = [m.id for m in openai_client.models.list().data]
+    assert set(ids) == set(tags)
+    for saved in SAVED_FROM_OLLAMA:
+        assert saved in tags and langchain_finds(saved, tags)
+
+
+def test_every_spelling_of_a_name_reaches_the_same_model(ollama_client, openai_client):
+    phi3 = ollama_client.show("phi3:latest").modelfile
+    for spelling in SPELLINGS:
+        assert ollama_client.show(spelling).modelfile == phi3
+        reply = ollama_client.chat(spelling, messages=[{"role": "user", "content": "hi"}], options=SHORT)
+        assert reply.model == spelling and reply.done  # echoed as sent, like Ollama
+        assert openai_client.models.retrieve(spelling).id == spelling
 
 
 def test_show_reports_model_info_and_capabilities(ollama_client):

@@ -18,7 +18,7 @@ WEATHER_TOOL = weather_tool(
 
 def test_models_lists_the_downloaded_models(openai_client):
     ids = {m.id for m in openai_client.models.list().data}
-    assert {"qwen2.5:7b", "phi3", "codellama:7b"} <= ids
+    assert {"qwen2.5:7b", "phi3:latest", "codellama:7b"} <= ids
     assert openai_client.models.retrieve("phi3").id == "phi3"
 
 

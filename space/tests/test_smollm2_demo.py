@@ -72,7 +72,7 @@ def test_official_client_gets_a_real_answer_under_catalog_names(demo_server):
     assert shown.details.quantization_level == "Q4_1"
     assert "SmolLM2" in shown.details.parent_model and "qwen2.5:7b" in shown.details.parent_model
     # The three defaults were placed at start-up, yet transformers de-quantized the GGUF once.
-    assert {m.model for m in client.ps().models} >= {"qwen2.5:7b", "phi3", "codellama:7b"}
+    assert {m.model for m in client.ps().models} >= {"qwen2.5:7b", "phi3:latest", "codellama:7b"}
     reads = re.findall(r"de-quantizing GGUF tensors\.\.\.:\s+0%\|[^|]*\| 0/", log_path.read_text())
     assert len(reads) == 1
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import iterate_in_threadpool
 
-from .catalog import CatalogModel
+from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
 from .demo_models import stand_in_for
 from .errors import ApiError, model_not_found
@@ -118,8 +118,8 @@ def details(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
 
 def list_item(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
     return {
-        "name": entry.name,
-        "model": entry.name,
+        "name": entry.display_name,
+        "model": entry.display_name,
         "modified_at": iso(stored.modified_at),
         "size": stored.size,
         "digest": stored.digest,
@@ -277,7 +277,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         entry = registry.catalog.find(name) if name else None
         stored = registry.store.find(entry) if entry else None
         if entry is None or stored is None:
-            raise model_not_found(name if ":" in name else f"{name}:latest")
+            raise model_not_found(display_name(name))
         config = json.loads((stored.path / "config.json").read_text())
         tokenizer = registry.runtime.tokenizer(stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
@@ -286,7 +286,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         served_from = f"a demo: {stand_in.model} from {stand_in.source} stands in for" if stand_in else "Hugging Face"
         body = {
             "license": entry.license,
-            "modelfile": f"# Served by zerollama from {served_from} {entry.repo}\nFROM {entry.repo}\n",
+            "modelfile": f"# {entry.display_name}: served by zerollama from {served_from} {entry.repo}\n"
+            f"FROM {entry.repo}\n",
             "parameters": parameters,
             "template": tokenizer.chat_template or "",
             "details": details(entry, stored),

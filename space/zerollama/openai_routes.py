@@ -319,7 +319,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         for entry in registry.catalog.models:
             stored = registry.store.find(entry)
             if stored is not None:
-                data.append(model_object(entry.name, stored.modified_at.timestamp()))
+                data.append(model_object(entry.display_name, stored.modified_at.timestamp()))
         return json_response({"object": "list", "data": data})
 
     @route("/v1/models/{model:path}", ["GET"])
@@ -329,6 +329,6 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         stored = registry.store.find(entry) if entry else None
         if entry is None or stored is None:
             raise ApiError(404, f"model '{name}' not found")
-        return json_response(model_object(entry.name, stored.modified_at.timestamp()))
+        return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
 
     return router
