@@ -80,6 +80,13 @@ def test_show_reports_model_info_and_capabilities(ollama_client):
     assert "<|im_start|>" in shown.template
 
 
+def test_show_without_a_model_is_400_as_in_ollama(http):
+    # (the Python client refuses an empty name itself; other clients and curl send these)
+    for body in ({}, {"model": ""}, {"name": ""}):
+        response = http.post("/api/show", json=body)
+        assert (response.status_code, response.json()) == (400, {"error": "model is required"})
+
+
 def test_show_unknown_model_is_404(ollama_client):
     with pytest.raises(ollama.ResponseError) as error:
         ollama_client.show("llama3")

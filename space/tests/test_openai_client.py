@@ -33,6 +33,15 @@ def test_chat_completion(openai_client):
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
 
 
+def test_developer_messages_are_system_messages_as_in_ollama(openai_client):
+    def prompt_tokens(role: str) -> int:
+        messages = [{"role": role, "content": "Answer in French."}, {"role": "user", "content": "Hi"}]
+        reply = openai_client.chat.completions.create(model="phi3", messages=messages, max_tokens=1)
+        return reply.usage.prompt_tokens
+
+    assert prompt_tokens("developer") == prompt_tokens("system")  # the same prompt, token for token
+
+
 def test_chat_completion_stream_with_usage(openai_client):
     stream = openai_client.chat.completions.create(
         model="phi3",

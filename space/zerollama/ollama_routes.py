@@ -15,7 +15,7 @@ from starlette.concurrency import iterate_in_threadpool
 from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
 from .demo_models import stand_in_for
-from .errors import ApiError, model_not_found
+from .errors import ApiError, bad_request, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
 from .http import guarded, iso, json_response, ndjson_response, now_iso, read_body
 from .registry import ModelRegistry, expiry_for_display
@@ -274,7 +274,9 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def show(request: Request) -> Response:
         req = parse_body(await read_body(request), ShowRequest)
         name = req.model or ""
-        entry = registry.catalog.find(name) if name else None
+        if not name:
+            raise bad_request("model is required")
+        entry = registry.catalog.find(name)
         stored = registry.store.find(entry) if entry else None
         if entry is None or stored is None:
             raise model_not_found(display_name(name))

@@ -26,6 +26,7 @@ from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
+ROLE_ALIASES = {"developer": "system"}  # OpenAI's developer messages reach Ollama's templates as system ones
 LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
 SAFETY_FACTOR = 1.25
 
@@ -247,6 +248,7 @@ class Service:
     @staticmethod
     def _message(message: Message) -> dict[str, Any]:
         role = message.role.lower()
+        role = ROLE_ALIASES.get(role, role)
         if role not in ROLES:
             raise bad_request(f"invalid role {message.role!r}: use system, user, assistant or tool")
         rendered: dict[str, Any] = {"role": role, "content": message.content or ""}
