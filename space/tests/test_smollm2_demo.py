@@ -16,7 +16,7 @@ import httpx
 import pytest
 import torch
 
-from conftest import running_server, server_process_env
+from conftest import running_server, server_process_env, weather_tool
 from zerollama import demo_models
 from zerollama.demo_models import SharedGgufLoader
 from zerollama.runtime import ModelRuntime
@@ -78,3 +78,18 @@ def test_official_client_gets_a_real_answer_under_catalog_names(demo_server):
 
     page = httpx.get(demo_url + "/config", timeout=10).json()
     assert any(c["props"].get("elem_id") == DEMO_NOTE_ID for c in page["components"])
+
+
+def test_capabilities_are_what_the_demo_serves(demo_server):
+    """qwen2.5:7b calls tools in the catalog, but SmolLM2's chat template drops them: neither advertised nor taken."""
+    import ollama
+
+    demo_url, _ = demo_server
+    client = ollama.Client(host=demo_url, timeout=120)
+    assert client.show("qwen2.5:7b").capabilities == ["completion"]
+    listed = {m["model"]: m for m in httpx.get(demo_url + "/api/tags", timeout=10).json()["models"]}
+    assert listed["qwen2.5:7b"]["capabilities"] == ["completion"]
+    with pytest.raises(ollama.ResponseError) as error:
+        client.chat("qwen2.5:7b", messages=[{"role": "user", "content": "Weather?"}], tools=[weather_tool({})])
+    assert error.value.status_code == 400
+    assert error.value.error == "registry.ollama.ai/library/qwen2.5:7b does not support tools"

@@ -46,10 +46,6 @@ class CatalogModel:
     default_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def supports_tools(self) -> bool:
-        return "tools" in self.capabilities
-
-    @property
     def supports_vision(self) -> bool:
         return "vision" in self.capabilities
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import iterate_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
@@ -116,7 +116,7 @@ def details(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
     }
 
 
-def list_item(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
+def list_item(entry: CatalogModel, stored: StoredModel, capabilities: tuple[str, ...]) -> dict[str, Any]:
     return {
         "name": entry.display_name,
         "model": entry.display_name,
@@ -124,7 +124,7 @@ def list_item(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
         "size": stored.size,
         "digest": stored.digest,
         "details": details(entry, stored),
-        "capabilities": ["completion", *[c for c in entry.capabilities if c != "completion"]],
+        "capabilities": list(capabilities),
     }
 
 
@@ -241,7 +241,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         for entry in registry.catalog.models:
             stored = registry.store.find(entry)
             if stored is not None:
-                models.append(list_item(entry, stored))
+                capabilities = await run_in_threadpool(registry.capabilities, entry, stored)
+                models.append(list_item(entry, stored, capabilities))
         models.sort(key=lambda m: m["modified_at"], reverse=True)
         return json_response({"models": models})
 
@@ -253,7 +254,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             stored = registry.store.find(entry) if entry else None
             if entry is None or stored is None:
                 continue
-            item = list_item(entry, stored)
+            item = list_item(entry, stored, ())
             item.pop("modified_at")
             item.pop("capabilities")
             expires = datetime.fromtimestamp(expiry_for_display(resident.expires_at), UTC)
@@ -301,7 +302,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 f"{family}.embedding_length": config.get("hidden_size"),
                 f"{family}.block_count": config.get("num_hidden_layers"),
             },
-            "capabilities": ["completion", *[c for c in entry.capabilities if c != "completion"]],
+            "capabilities": list(registry.capabilities(entry, stored)),
             "modified_at": iso(stored.modified_at),
         }
         return json_response(body)

@@ -52,8 +52,8 @@ class Service:
         fmt = validate_format(req.format)
         self._check_think(req.think, req.model)
         tools = [t.model_dump(exclude_none=True) for t in req.tools or []]
-        if tools and not entry.supports_tools:
-            raise bad_request(f"registry.ollama.ai/library/{entry.name} does not support tools")
+        if tools and "tools" not in self.registry.capabilities(entry, stored):
+            raise bad_request(f"registry.ollama.ai/library/{entry.display_name} does not support tools")
         messages = req.messages or []
         if any(m.images for m in messages) and not entry.supports_vision:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
