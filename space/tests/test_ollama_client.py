@@ -113,6 +113,19 @@ def test_chat_streaming_has_role_on_every_chunk_and_metrics_at_the_end(ollama_cl
     assert chunks[-1].eval_count <= 6 and chunks[-1].done_reason in ("stop", "length")
 
 
+def test_generate_returns_context_and_continues_a_conversation_from_it(ollama_client):
+    first = ollama_client.generate("phi3", "My name is Zed.", options=SHORT)
+    assert first.context and len(first.context) == first.prompt_eval_count + first.eval_count
+    fresh = ollama_client.generate("phi3", "What is my name?", options=SHORT)
+    second = ollama_client.generate("phi3", "What is my name?", context=first.context, options=SHORT)
+    assert second.prompt_eval_count == len(first.context) + fresh.prompt_eval_count
+    assert second.context[: len(first.context)] == first.context
+    chunks = list(ollama_client.generate("phi3", "Hi", context=first.context, options=SHORT, stream=True))
+    assert chunks[-1].context[: len(first.context)] == first.context
+    assert all(chunk.context is None for chunk in chunks[:-1])
+    assert ollama_client.generate("phi3", "Hi", raw=True, options=SHORT).context is None  # as in Ollama
+
+
 def test_final_chunk_and_headers_carry_the_cost(http):
     body = {"model": "qwen2.5:7b", "messages": [{"role": "user", "content": "x"}], "options": SHORT}
     response = http.post("/api/chat", json={**body, "stream": False})

@@ -68,6 +68,7 @@ class Finished:
     gpu_seconds: float = 0.0
     embeddings: list[list[float]] | None = None
     resident: list[ResidentModel] = field(default_factory=list)
+    output_ids: tuple[int, ...] = ()  # every generated token, end-of-turn included (Ollama's `context` ends so)
 
 
 @dataclass(frozen=True)
@@ -187,13 +188,13 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
     output = OutputFilter(options.stop, job.tool_syntax)
     decoder = IncrementalDecoder(tokenizer)
     first_token_at: float | None = None
-    count = 0
+    generated: list[int] = []
     done_reason = "length"
     worker.start()
     try:
         while (token := streamer.tokens.get()) is not None:
             first_token_at = first_token_at or time.monotonic()
-            count += 1
+            generated.append(token)
             if token in eos_ids:
                 done_reason = "stop"
                 continue
@@ -218,8 +219,9 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
         done_reason=done_reason,
         prompt_eval_count=len(job.prompt_ids),
         prompt_eval_duration=int((first - started) * 1e9),
-        eval_count=count,
+        eval_count=len(generated),
         eval_duration=int((finished_at - first) * 1e9),
+        output_ids=tuple(generated),
     )
 
 

@@ -181,16 +181,27 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
         return shape
 
-    def generate_shape(echo: str) -> Callable[[Reply, Event | None], dict[str, Any]]:
+    def generate_shape(
+        echo: str, prompt_ids: tuple[int, ...] | None
+    ) -> Callable[[Reply, Event | None], dict[str, Any]]:
+        """`prompt_ids` (None for raw prompts, as in Ollama): the final chunk's `context` starts with them."""
+
+        def final(reply: Reply) -> dict[str, Any]:
+            fields = reply.final_fields()
+            done = reply.finished
+            if prompt_ids is not None and done is not None and done.done_reason not in ("load", "unload"):
+                fields["context"] = [*prompt_ids, *done.output_ids]  # send it back as `context` to continue
+            return fields
+
         def shape(reply: Reply, event: Event | None) -> dict[str, Any]:
             head = {"model": echo, "created_at": now_iso()}
             if event is None:
-                return {**head, "response": reply.text, **reply.final_fields()}
+                return {**head, "response": reply.text, **final(reply)}
             if isinstance(event, TextDelta):
                 return {**head, "response": event.text, "done": False}
             if isinstance(event, ToolCalls):
                 return {**head, "response": "", "done": False}
-            return {**head, "response": "", **reply.final_fields()}
+            return {**head, "response": "", **final(reply)}
 
         return shape
 
@@ -204,7 +215,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def generate(request: Request) -> Response:
         req = parse_body(await read_body(request), GenerateRequest)
         job = service.generate_job(req)
-        return await respond(request, job, req.stream is not False, generate_shape(req.model or ""))
+        shape = generate_shape(req.model or "", None if req.raw else job.prompt_ids)
+        return await respond(request, job, req.stream is not False, shape)
 
     @route("/api/embed", ["POST"])
     async def embed(request: Request) -> Response:
