@@ -126,6 +126,41 @@ def test_generate_returns_context_and_continues_a_conversation_from_it(ollama_cl
     assert ollama_client.generate("phi3", "Hi", raw=True, options=SHORT).context is None  # as in Ollama
 
 
+GREEDY = {"num_predict": 6, "temperature": 0}
+
+
+def assert_greedy_logprobs(entries, top: int) -> None:
+    """Ollama's shape; greedy decoding picked each token, so it leads its own alternatives."""
+    assert entries
+    for entry in entries:
+        assert entry.logprob <= 0 and isinstance(entry.token, str)
+        assert len(entry.top_logprobs) == top
+        assert [t.logprob for t in entry.top_logprobs] == sorted((t.logprob for t in entry.top_logprobs), reverse=True)
+        assert entry.top_logprobs[0].token == entry.token
+        assert entry.top_logprobs[0].logprob == pytest.approx(entry.logprob, abs=1e-5)
+
+
+def test_logprobs_on_generate_and_chat_streamed_or_not(ollama_client):
+    whole = ollama_client.generate("phi3", "Go", logprobs=True, top_logprobs=3, options=GREEDY)
+    assert_greedy_logprobs(whole.logprobs, 3)
+    streamed = list(ollama_client.generate("phi3", "Go", logprobs=True, top_logprobs=3, options=GREEDY, stream=True))
+    pieces = [entry for chunk in streamed for entry in chunk.logprobs or []]
+    assert [(p.token, round(p.logprob, 4)) for p in pieces] == [(w.token, round(w.logprob, 4)) for w in whole.logprobs]
+    messages = [{"role": "user", "content": "Hi"}]
+    chat = ollama_client.chat("qwen2.5:7b", messages=messages, logprobs=True, top_logprobs=2, options=GREEDY)
+    assert_greedy_logprobs(chat.logprobs, 2)
+    chunks = list(ollama_client.chat("qwen2.5:7b", messages=messages, logprobs=True, options=GREEDY, stream=True))
+    assert all(entry.top_logprobs is None for chunk in chunks for entry in chunk.logprobs or [])
+    assert sum(len(chunk.logprobs or []) for chunk in chunks) == len(chat.logprobs)
+    assert ollama_client.generate("phi3", "Go", options=GREEDY).logprobs is None  # only when asked
+
+
+def test_top_logprobs_out_of_range_is_400_as_in_ollama(http):
+    body = {"model": "phi3", "prompt": "Go", "logprobs": True, "top_logprobs": 21, "stream": False}
+    response = http.post("/api/generate", json=body)
+    assert (response.status_code, response.json()) == (400, {"error": "top_logprobs must be between 0 and 20"})
+
+
 def test_final_chunk_and_headers_carry_the_cost(http):
     body = {"model": "qwen2.5:7b", "messages": [{"role": "user", "content": "x"}], "options": SHORT}
     response = http.post("/api/chat", json={**body, "stream": False})

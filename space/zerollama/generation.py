@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from .catalog import CatalogModel
@@ -39,6 +39,8 @@ class Job:
     tools: tuple[dict, ...] = ()
     tool_syntax: ToolSyntax | None = None  # set when tools are given
     force_tool_call: bool = False
+    logprobs: bool = False  # each output token's log-probability, with `top_logprobs` (0-20) alternatives
+    top_logprobs: int = 0
     embed_inputs: tuple[tuple[int, ...], ...] = ()
     normalize: bool = True
     dimensions: int | None = None
@@ -50,6 +52,9 @@ class Job:
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+    # Ollama's shape, one per token since the previous delta: {"token", "logprob", "bytes", "top_logprobs"?}.
+    # A token whose text is still held back (a possible stop string, a tool call) comes with empty text.
+    logprobs: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,34 @@ class TokenQueue(BaseStreamer):
 
     def end(self) -> None:
         self.tokens.put(None)
+
+
+class ScoreTap(LogitsProcessor):
+    """Keeps each step's log-probabilities, taken from the scores the sampler draws from: after the
+    repetition penalty and any grammar, before temperature and top-k/top-p (transformers applies those
+    after every processor given to generate()), so greedy decoding picks the most likely entry."""
+
+    def __init__(self, tokenizer: Any, top: int) -> None:
+        self.tokenizer = tokenizer
+        self.top = top
+        self.steps: queue.Queue[torch.Tensor] = queue.Queue()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self.steps.put(torch.log_softmax(scores[0].float(), dim=-1))
+        return scores
+
+    def take(self, token: int) -> dict[str, Any]:
+        """The entry of the step that produced `token` (steps and tokens arrive in the same order)."""
+        row = self.steps.get()
+        entry = self._entry(token, float(row[token]))
+        if self.top > 0:
+            values, ids = row.topk(self.top)
+            entry["top_logprobs"] = [self._entry(i, v) for i, v in zip(ids.tolist(), values.tolist(), strict=True)]
+        return entry
+
+    def _entry(self, token: int, logprob: float) -> dict[str, Any]:
+        text = self.tokenizer.decode([token])
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
 
 
 class StopWhen(StoppingCriteria):
@@ -156,6 +189,9 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
             loaded.grammar_compiler = compiler_for(tokenizer, model.config.vocab_size)
         forced = list(job.tools) if job.force_tool_call else None
         processors.append(logits_processor(loaded.grammar_compiler, job.format, forced, job.tool_syntax))
+    tap = ScoreTap(tokenizer, job.top_logprobs) if job.logprobs else None
+    if tap is not None:
+        processors.append(tap)  # last: it sees what the grammar left
     if options.seed >= 0:
         torch.manual_seed(options.seed)
     started = time.monotonic()
@@ -195,11 +231,12 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
         while (token := streamer.tokens.get()) is not None:
             first_token_at = first_token_at or time.monotonic()
             generated.append(token)
+            scored = tap.take(token) if tap is not None else None
             if token in eos_ids:
                 done_reason = "stop"
                 continue
             piece = output.feed(decoder.push(token))
-            yield from _piece_events(piece)
+            yield from _piece_events(piece, (scored,) if scored else ())
             if piece.stopped:
                 done_reason = "stop"
                 break
@@ -225,9 +262,9 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
     )
 
 
-def _piece_events(piece: Any) -> Iterator[Event]:
-    if piece.text:
-        yield TextDelta(piece.text)
+def _piece_events(piece: Any, logprobs: tuple[dict[str, Any], ...] = ()) -> Iterator[Event]:
+    if piece.text or logprobs:
+        yield TextDelta(piece.text, logprobs)
     if piece.tool_calls:
         yield ToolCalls(piece.tool_calls)
 

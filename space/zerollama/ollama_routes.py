@@ -43,12 +43,14 @@ class Reply:
         self.started = time.monotonic()
         self.text = ""
         self.tool_calls: list[dict[str, Any]] = []
+        self.logprobs: list[dict[str, Any]] = []  # Ollama's shape, when the request asked for them
         self.finished: Finished | None = None
         self.deltas = 0  # output events so far (OpenAI streams put the role on the first one only)
 
     def add(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+            self.logprobs.extend(event.logprobs)
             self.deltas += 1
         elif isinstance(event, ToolCalls):
             self.tool_calls.extend(event.calls)
@@ -77,6 +79,11 @@ class Reply:
     def cost_headers(self) -> dict[str, str]:
         cost = self.cost()
         return {"X-Zerollama-GPU-Seconds": str(cost["gpu_seconds"]), "X-Zerollama-Cost-COP": str(cost["cost_cop"])}
+
+
+def with_logprobs(chunk: dict[str, Any], logprobs: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """Ollama's `logprobs` field, present only when there are some (asked for, and tokens came)."""
+    return {**chunk, "logprobs": list(logprobs)} if logprobs else chunk
 
 
 async def first_then_rest(events: AsyncIterator[Event]) -> tuple[Event | None, AsyncIterator[Event]]:
@@ -171,9 +178,10 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 message: dict[str, Any] = {"role": "assistant", "content": reply.text}
                 if reply.tool_calls:
                     message["tool_calls"] = reply.tool_calls
-                return {**head, "message": message, **reply.final_fields()}
+                return with_logprobs({**head, "message": message, **reply.final_fields()}, reply.logprobs)
             if isinstance(event, TextDelta):
-                return {**head, "message": {"role": "assistant", "content": event.text}, "done": False}
+                chunk = {**head, "message": {"role": "assistant", "content": event.text}, "done": False}
+                return with_logprobs(chunk, event.logprobs)
             if isinstance(event, ToolCalls):
                 message = {"role": "assistant", "content": "", "tool_calls": event.calls}
                 return {**head, "message": message, "done": False}
@@ -196,9 +204,9 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         def shape(reply: Reply, event: Event | None) -> dict[str, Any]:
             head = {"model": echo, "created_at": now_iso()}
             if event is None:
-                return {**head, "response": reply.text, **final(reply)}
+                return with_logprobs({**head, "response": reply.text, **final(reply)}, reply.logprobs)
             if isinstance(event, TextDelta):
-                return {**head, "response": event.text, "done": False}
+                return with_logprobs({**head, "response": event.text, "done": False}, event.logprobs)
             if isinstance(event, ToolCalls):
                 return {**head, "response": "", "done": False}
             return {**head, "response": "", **final(reply)}

@@ -47,6 +47,7 @@ class Service:
     def chat_job(self, req: ChatRequest, force_tool_call: bool = False) -> Job:
         if not req.model:
             raise bad_request("model is required")
+        scoring = self._scoring(req)
         entry, stored = self.registry.find(req.model)
         keep_alive = parse_keep_alive(req.keep_alive)
         fmt = validate_format(req.format)
@@ -64,11 +65,14 @@ class Service:
         prompt = self._render(entry, tokenizer, [self._message(m) for m in messages], tools)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         syntax = tool_syntax_for(str(tokenizer.chat_template or "")) if tools else None
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call)
+        return self._generation_job(
+            entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call, scoring
+        )
 
     def generate_job(self, req: GenerateRequest) -> Job:
         if not req.model:
             raise ApiError(404, "model '' not found")
+        scoring = self._scoring(req)
         entry, stored = self.registry.find(req.model)
         keep_alive = parse_keep_alive(req.keep_alive)
         fmt = validate_format(req.format)
@@ -93,7 +97,7 @@ class Service:
             ]
             prompt = self._render(entry, tokenizer, messages, [])
             ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False)
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False, scoring)
 
     def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> tuple[Job | None, int]:
         """The job (None for empty input) and the number of inputs."""
@@ -161,6 +165,7 @@ class Service:
         tools: list[dict],
         tool_syntax: ToolSyntax | None,
         force_tool_call: bool,
+        scoring: tuple[bool, int],
     ) -> Job:
         # Like Ollama (truncate: true), keep the end of an over-long prompt, leaving room to answer.
         room = max(1, min(options.max_new_tokens, options.num_ctx // 4))
@@ -180,6 +185,8 @@ class Service:
             tools=tuple(tools),
             tool_syntax=tool_syntax,
             force_tool_call=force_tool_call and bool(tools),
+            logprobs=scoring[0],
+            top_logprobs=scoring[1],
             requested_seconds=requested,
             deadline_seconds=deadline,
         )
@@ -236,6 +243,14 @@ class Service:
             return apply(rest)
         except TemplateError as error:
             raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
+
+    @staticmethod
+    def _scoring(req: ChatRequest | GenerateRequest) -> tuple[bool, int]:
+        """(logprobs, top_logprobs) as Ollama reads them: alternatives only count with logprobs on."""
+        top = req.top_logprobs or 0
+        if not 0 <= top <= 20:
+            raise bad_request("top_logprobs must be between 0 and 20")
+        return bool(req.logprobs), top if req.logprobs else 0
 
     @staticmethod
     def _check_think(think: bool | str | None, name: str) -> None:
