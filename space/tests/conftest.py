@@ -54,13 +54,19 @@ def running_server(
     startup_seconds: float,
     poll_seconds: float,
     label: str = "server",
-    command: tuple[str, ...] = (sys.executable, str(SPACE / "app.py")),
+    script: Path = SPACE / "app.py",
+    command: tuple[str, ...] | None = None,
 ) -> Iterator[str]:
-    """Starts `command` (space/app.py) with `env` (output to `log_path`), yields its URL once it answers on
-    env's PORT, stops it and everything it started after."""
+    """Starts `script` (space/app.py), or `command` when given, with `env` (output to `log_path`), yields its URL
+    once it answers on env's PORT, stops it and everything it started after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command or (sys.executable, str(script)),
+            cwd=SPACE,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{env['PORT']}"
     deadline = time.monotonic() + startup_seconds

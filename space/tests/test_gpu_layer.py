@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from zerollama.costs import load_cost_settings
 from zerollama.errors import parse_retry_after, translate_gpu_error
 from zerollama.generation import Event, Finished, Job, TextDelta, execute
 from zerollama.gpu import GpuRunner
+from zerollama.http import HttpSettings
 from zerollama.runtime import ModelRuntime
 from zerollama.schemas import ChatRequest
 from zerollama.server import Server
@@ -36,7 +38,9 @@ def server(model_dir) -> Server:
 def client_for(server: Server, entry) -> TestClient:
     server.runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
     server.service.runner = server.runner
-    app = FastAPI()
+    ready = threading.Event()
+    ready.set()
+    app = FastAPI(middleware=server.middleware(ready))
     server.attach(app)
     return TestClient(app)
 
@@ -63,6 +67,13 @@ def raising(title: str, message: str):
         ("ZeroGPU pending credits exceeded", "You have too many ZeroGPU credits allocated to running tasks.", 429, 600),
         ("ZeroGPU client error", "No GPU was available", 503, 30),
         ("ZeroGPU queue timeout", "No GPU was available after 60s", 503, 30),
+        # a caller without a token: spaces titles the queue timeout "quota exceeded"
+        (
+            "ZeroGPU quota exceeded",
+            "No GPU was available after 60s. Try re-running outside of examples if it happened after clicking one",
+            503,
+            30,
+        ),
     ],
 )
 def test_scheduler_refusals_become_429_or_503_with_retry_after(server, title, message, status, retry_after):
@@ -134,8 +145,8 @@ def test_requests_beyond_the_queue_get_503(server):
     assert response.status_code == 503 and response.headers["Retry-After"]
 
 
-def test_shared_key_guards_every_api_route(server, monkeypatch):
-    monkeypatch.setenv("ZEROLLAMA_API_KEY", "s3cret")
+def test_shared_key_guards_every_api_route(server):
+    server.http = HttpSettings(api_key="s3cret")
     client = client_for(server, raising("x", "y"))
     for method, path in [("GET", "/api/tags"), ("POST", "/api/chat"), ("GET", "/v1/models"), ("GET", "/api/ps")]:
         assert client.request(method, path).status_code == 401, path

@@ -10,6 +10,7 @@ import torch
 from zerollama.catalog import load_catalog, normalise_name
 from zerollama.errors import ApiError
 from zerollama.options import parse_keep_alive, parse_options
+from zerollama.registry import expiry_for_display
 from zerollama.runtime import ModelRuntime
 from zerollama.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
 
@@ -118,6 +119,31 @@ def test_options_merge_catalog_defaults_and_check_types_and_limits():
     with pytest.raises(ApiError, match="exceeds the context length"):
         parse_options({"num_ctx": 40000}, qwen)
     assert parse_options({"num_predict": -1}, qwen).max_new_tokens > 0
+
+
+def test_values_the_sampler_or_the_clock_cannot_take_are_refused_with_400():
+    qwen = load_catalog().find("qwen2.5:7b")
+    bad_options = [
+        {"min_p": 2},
+        {"top_p": 1.5},
+        {"repeat_penalty": 0},
+        {"temperature": -1},
+        {"seed": 1e30},
+        {"seed": 2**64},
+        {"top_k": 10**400},
+        {"min_p": 10**400},
+    ]
+    for bad in bad_options:
+        with pytest.raises(ApiError) as refused:
+            parse_options(bad, qwen)
+        assert refused.value.status == 400, bad
+    assert parse_options({"seed": 2**63 - 1, "min_p": 1, "top_p": 0, "repeat_penalty": 0.5}, qwen).seed == 2**63 - 1
+    for far in (1e308, "99999999999999h", 10**400, "1e400", "2562048h"):
+        with pytest.raises(ApiError, match="keep_alive"):
+            parse_keep_alive(far)
+    assert parse_keep_alive("2562047h") == 2562047 * 3600 and parse_keep_alive(-(10**400)) == math.inf
+    assert expiry_for_display(math.inf) == pytest.approx(expiry_for_display(1e300))
+    assert expiry_for_display(math.nan) < math.inf
 
 
 def test_catalog_names_and_aliases():

@@ -56,6 +56,9 @@ def parse_retry_after(message: str) -> int | None:
 def translate_gpu_error(title: str | None, message: str) -> GpuFailure:
     """Maps the `gr.Error` titles/messages `spaces` raises (zerogpu.md §4) to HTTP statuses."""
     text = f"{title or ''} {message}"
+    # Checked first: a queue timeout of a caller without a token arrives titled "ZeroGPU quota exceeded".
+    if "No GPU was available" in message:
+        return GpuFailure(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
     if "quota exceeded" in text or "pending credits" in text or "reached its GPU limit" in text:
         retry = parse_retry_after(message) or DEFAULT_QUOTA_RETRY_SECONDS
         return GpuFailure(429, f"GPU quota exhausted: {message.strip()}", retry)

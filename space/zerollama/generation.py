@@ -7,10 +7,11 @@ exceptions other than gr.Error would lose their message, so failures are returne
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from transformers.generation.streamers import BaseStreamer
 from .catalog import CatalogModel
 from .constrained import compiler_for, logits_processor
 from .options import GenerationOptions
-from .runtime import LoadedModel, ModelRuntime, ResidentModel
+from .runtime import LoadedModel, ModelDoesNotFit, ModelRuntime, ResidentModel
 from .textstream import OutputFilter, ToolSyntax
 
 
@@ -45,8 +46,9 @@ class Job:
     normalize: bool = True
     dimensions: int | None = None
     requested_seconds: int = 60
-    # Generation stops (done_reason "length") before ZeroGPU would kill the call at requested_seconds.
-    deadline_seconds: float = math.inf
+    # Seconds the platform grants for requested_seconds (ZeroGPU multiplies by its duration_factor);
+    # generation stops (done_reason "length") before the grant runs out. inf: nothing kills the call.
+    granted_seconds: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Finished:
     eval_duration: int = 0
     load_duration: int = 0
     gpu_seconds: float = 0.0
+    cold_start_seconds: float = 0.0  # of a new ZeroGPU worker: copying the packed weights, inside the grant
+    note: str = ""  # said to the caller beside the reply (why a packed model was not unloaded)
     embeddings: list[list[float]] | None = None
     resident: list[ResidentModel] = field(default_factory=list)
     output_ids: tuple[int, ...] = ()  # every generated token, end-of-turn included (Ollama's `context` ends so)
@@ -83,7 +87,90 @@ class Failed:
     retry_after: int | None = None
 
 
-Event = TextDelta | ToolCalls | Finished | Failed
+@dataclass(frozen=True)
+class Heartbeat:
+    """Yielded while nothing else is (model load, prefill, held-back output): ZeroGPU only notices that the
+    consumer left at the next yielded item, so this is how a disconnect frees the GPU quickly. Dropped by
+    the server."""
+
+
+Event = TextDelta | ToolCalls | Finished | Failed | Heartbeat
+
+HEARTBEAT_SECONDS = 0.25
+# Stop this long before the grant ends: the reply's last events and /release must still fit in it.
+DEADLINE_MARGIN_SECONDS = 2.0
+
+
+class ProcessClock:
+    """When this process was forked (a ZeroGPU worker is forked right after its grant) and whether it has
+    run a job yet: a new worker's grant already paid for copying the packed weights before its first job."""
+
+    def __init__(self) -> None:
+        self.forked_at: float | None = None
+        self.jobs = 0
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.forked_at = time.time()
+        self.jobs = 0
+
+    def job_started(self) -> tuple[float, float]:
+        """(unix time this job's grant began, seconds of it spent before the job: the cold start)."""
+        now = time.time()
+        self.jobs += 1
+        if self.jobs == 1 and self.forked_at is not None:
+            return self.forked_at, now - self.forked_at
+        return now, 0.0
+
+
+CLOCK = ProcessClock()
+
+
+def deadline_for(job: Job, grant_began: float) -> float:
+    """The time.monotonic() at which generation must end to stay inside the grant."""
+    if math.isinf(job.granted_seconds):
+        return math.inf
+    return time.monotonic() + (grant_began + job.granted_seconds - DEADLINE_MARGIN_SECONDS - time.time())
+
+
+def in_background(work: Callable[[], Any], abandoned: Callable[[Any], None] | None = None) -> Iterator[Any]:
+    """Runs `work` in a thread, yielding a Heartbeat every HEARTBEAT_SECONDS until it is done, then its
+    result (its exception is raised here). If the consumer leaves first, `abandoned` gets the result."""
+    outcome: queue.Queue[tuple[bool, Any]] = queue.Queue()
+    left = threading.Event()
+    handover = threading.Lock()
+
+    def run() -> None:
+        try:
+            result: tuple[bool, Any] = (True, work())
+        except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
+            result = (False, error)
+        with handover:
+            if left.is_set() and result[0] and abandoned is not None:
+                abandoned(result[1])
+            else:
+                outcome.put(result)
+
+    threading.Thread(target=run, name="gpu-work", daemon=True).start()
+    try:
+        while True:
+            try:
+                ok, value = outcome.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                yield Heartbeat()
+                continue
+            if not ok:
+                raise value
+            yield value
+            return
+    except GeneratorExit:
+        with handover:
+            left.set()
+            while not outcome.empty():
+                ok, value = outcome.get()
+                if ok and abandoned is not None:
+                    abandoned(value)
+        raise
 
 
 class TokenQueue(BaseStreamer):
@@ -178,7 +265,7 @@ def _sampling(options: GenerationOptions) -> dict[str, Any]:
     return settings
 
 
-def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
+def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
     options = job.options
     assert options is not None
     model, tokenizer = loaded.model, loaded.tokenizer
@@ -196,9 +283,9 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
         torch.manual_seed(options.seed)
     started = time.monotonic()
     cancelled = threading.Event()
-    stop_when = StopWhen(cancelled, started + job.deadline_seconds)
+    stop_when = StopWhen(cancelled, deadline)
     streamer = TokenQueue()
-    input_ids = torch.tensor([list(job.prompt_ids)], device=loaded.device)
+    input_ids = torch.tensor([list(job.prompt_ids)], device=model.device)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -226,9 +313,18 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
     first_token_at: float | None = None
     generated: list[int] = []
     done_reason = "length"
+    last_yield = time.monotonic()
     worker.start()
     try:
-        while (token := streamer.tokens.get()) is not None:
+        while True:
+            try:
+                token = streamer.tokens.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:  # prefill or a slow step: let a departed consumer stop us
+                last_yield = time.monotonic()
+                yield Heartbeat()
+                continue
+            if token is None:
+                break
             first_token_at = first_token_at or time.monotonic()
             generated.append(token)
             scored = tap.take(token) if tap is not None else None
@@ -236,7 +332,12 @@ def generate(job: Job, loaded: LoadedModel) -> Iterator[Event]:
                 done_reason = "stop"
                 continue
             piece = output.feed(decoder.push(token))
-            yield from _piece_events(piece, (scored,) if scored else ())
+            events = list(_piece_events(piece, (scored,) if scored else ()))
+            if not events and time.monotonic() - last_yield >= HEARTBEAT_SECONDS:
+                events = [Heartbeat()]  # output held back (a tool call, a possible stop string)
+            for event in events:
+                last_yield = time.monotonic()
+                yield event
             if piece.stopped:
                 done_reason = "stop"
                 break
@@ -282,7 +383,7 @@ def embed(job: Job, loaded: LoadedModel) -> list[list[float]]:
     vectors = []
     with torch.inference_mode():
         for ids in job.embed_inputs:
-            input_ids = torch.tensor([list(ids)], device=loaded.device)
+            input_ids = torch.tensor([list(ids)], device=loaded.model.device)
             hidden = loaded.model(input_ids=input_ids, output_hidden_states=True).hidden_states[-1][0]
             vector = hidden.float().mean(dim=0)
             if job.dimensions:
@@ -294,27 +395,47 @@ def embed(job: Job, loaded: LoadedModel) -> list[list[float]]:
 
 
 def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
-    """Runs one job on this process's runtime. Yields events; never raises."""
+    """Runs one job on this process's runtime. Yields events (heartbeats during slow steps); never raises."""
+    grant_began, cold_start = CLOCK.job_started()
     started = time.monotonic()
     try:
         if job.op == "unload":
-            runtime.unload(job.entry.name)
-            yield Finished(done_reason="unload", resident=runtime.snapshot())
+            note = ""
+            if runtime.is_packed(job.entry.name):
+                note = f"{job.entry.name} is packed on ZeroGPU: it stays resident in every GPU worker, never unloaded"
+            else:
+                runtime.unload(job.entry.name)
+            yield Finished(done_reason="unload", resident=runtime.snapshot(), note=note)
             return
-        loaded, load_seconds = runtime.acquire(job.entry, job.path)
+        acquired: tuple[LoadedModel, float] | None = None
+
+        def give_back(result: tuple[LoadedModel, float]) -> None:  # the consumer left during the load
+            runtime.release(result[0], job.keep_alive, pinned=job.pinned)
+
+        for item in in_background(lambda: runtime.acquire(job.entry, job.path), give_back):
+            if isinstance(item, Heartbeat):
+                yield item
+            else:
+                acquired = item
+        assert acquired is not None
+        loaded, load_seconds = acquired
         try:
             finished = Finished(done_reason="load")
             if job.op == "generate":
-                for event in generate(job, loaded):
+                for event in generate(job, loaded, deadline_for(job, grant_began)):
                     if isinstance(event, Finished):
                         finished = event
                     else:
                         yield event
             elif job.op == "embed":
+                vectors: list[list[float]] = []
+                for item in in_background(lambda: embed(job, loaded)):
+                    if isinstance(item, Heartbeat):
+                        yield item
+                    else:
+                        vectors = item
                 finished = Finished(
-                    done_reason="stop",
-                    embeddings=embed(job, loaded),
-                    prompt_eval_count=sum(len(i) for i in job.embed_inputs),
+                    done_reason="stop", embeddings=vectors, prompt_eval_count=sum(len(i) for i in job.embed_inputs)
                 )
         finally:
             runtime.release(loaded, job.keep_alive, pinned=job.pinned)
@@ -322,10 +443,13 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
             **{
                 **finished.__dict__,
                 "load_duration": int(load_seconds * 1e9),
-                "gpu_seconds": time.monotonic() - started,
+                "gpu_seconds": time.monotonic() - started + cold_start,
+                "cold_start_seconds": cold_start,
                 "resident": runtime.snapshot(),
             }
         )
+    except ModelDoesNotFit as error:
+        yield Failed(503, str(error))
     except torch.cuda.OutOfMemoryError:
         yield Failed(503, "the GPU ran out of memory for this request; retry with a shorter prompt or num_predict", 30)
     except Exception as error:  # noqa: BLE001 - must cross the process boundary with its message

@@ -14,6 +14,7 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -21,10 +22,43 @@ import spaces
 from gradio.context import LocalContext
 
 from .errors import ApiError, translate_gpu_error
-from .generation import Event, Failed, Job, execute
+from .generation import Event, Failed, Heartbeat, Job, execute
+from .gpu_budget import GpuBudget
 from .runtime import ModelRuntime
 
 ON_ZEROGPU = bool(spaces.config.Config.zero_gpu)
+
+
+@dataclass(frozen=True)
+class ZeroGpuNode:
+    """What `spaces` knows of the node it runs on (`spaces/zero/configs.json`, picked by GPU model)."""
+
+    gpu_model: str
+    duration_factor: float
+    xlarge_threshold: int | None
+
+
+def zerogpu_node() -> ZeroGpuNode | None:
+    if not ON_ZEROGPU:
+        return None
+    from spaces.zero import config
+
+    node = config.get_config()
+    return ZeroGpuNode(node["model"], float(node["duration_factor"]), node["xlarge_threshold"])
+
+
+def gpu_budget_from_env() -> GpuBudget:
+    """ZEROLLAMA_MIN_GPU_SECONDS / _MAX_GPU_SECONDS bound each request; ZEROLLAMA_COLD_COPY_GB_PER_SECOND is
+    the speed assumed for a new worker's copy of the packed weights."""
+    node = zerogpu_node()
+    return GpuBudget(
+        on_zerogpu=ON_ZEROGPU,
+        duration_factor=node.duration_factor if node else 1.0,
+        min_seconds=int(os.environ.get("ZEROLLAMA_MIN_GPU_SECONDS", "5")),
+        max_seconds=int(os.environ.get("ZEROLLAMA_MAX_GPU_SECONDS", "120")),
+        cold_copy_bytes_per_second=float(os.environ.get("ZEROLLAMA_COLD_COPY_GB_PER_SECOND", "1.8")) * 1e9,
+    )
+
 
 _runtime: ModelRuntime | None = None
 
@@ -79,17 +113,20 @@ class GpuRunner:
             self.pending -= 1
 
     def iterate(self, job: Job, cancelled: threading.Event | None = None) -> Iterator[Event]:
-        """Runs `job` in the calling thread once a slot is free; gr.Error becomes a Failed event."""
+        """Runs `job` in the calling thread once a slot is free; gr.Error becomes a Failed event. A job whose
+        consumer left while it waited never reaches the GPU (on ZeroGPU: never calls /schedule)."""
         self._enter()
         try:
             with self._slots:
+                if cancelled is not None and cancelled.is_set():
+                    return
                 stream = None
                 try:
                     stream = self.entry(job)
                     for event in stream:
-                        yield event
                         if cancelled is not None and cancelled.is_set():
                             break
+                        yield event
                 except gr.Error as error:
                     failure = translate_gpu_error(getattr(error, "title", None), str(error.message))
                     yield Failed(failure.status, failure.message, failure.retry_after)
@@ -119,7 +156,8 @@ class GpuRunner:
             self._bind_caller(request)
             try:
                 for event in self.iterate(job, cancelled):
-                    deliver(event)
+                    if not isinstance(event, Heartbeat):  # heartbeats only let a departed consumer stop the GPU
+                        deliver(event)
             except ServerBusy as busy:
                 deliver(Failed(busy.status, busy.message, busy.retry_after))
             except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
@@ -139,7 +177,7 @@ class GpuRunner:
 
     @staticmethod
     async def _watch(request: Any, cancelled: threading.Event) -> None:
-        """Non-streaming replies also stop when the client hangs up (streams stop when the send fails)."""
+        """Replies also stop when the client hangs up, while they wait for a slot as well as while they run."""
         while not cancelled.is_set():
             if await request.is_disconnected():
                 cancelled.set()

@@ -4,18 +4,57 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from .errors import ApiError
 
 NDJSON = "application/x-ndjson"
+INTERNAL_ERROR = "internal error: the server could not answer this request (details are in the server log)"
+log = logging.getLogger("zerollama.http")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """What every entrance shares: the key, the body limit, slow-client timeouts, monitoring. Parsed once."""
+
+    api_key: str = ""
+    max_body_bytes: int = 16 * 1024 * 1024
+    header_timeout_seconds: float = 10.0  # request line + headers, from the first byte (or the connection)
+    body_timeout_seconds: float = 60.0  # the whole body, once the headers are in
+    monitoring: bool = False  # Gradio's /monitoring (off unless asked for; behind the key when on)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
+        def number(name: str, default: float) -> float:
+            value = float(env.get(name, "").strip() or default)
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {env.get(name)!r}")
+            return value
+
+        return cls(
+            api_key=env.get("ZEROLLAMA_API_KEY", ""),
+            max_body_bytes=int(env.get("ZEROLLAMA_MAX_BODY_BYTES", "").strip() or cls.max_body_bytes),
+            header_timeout_seconds=number("ZEROLLAMA_HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
+            body_timeout_seconds=number("ZEROLLAMA_BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
+            monitoring=env.get("ZEROLLAMA_MONITORING", "").strip().lower() in ("1", "true", "yes"),
+        )
+
+
+async def off_loop(work: Callable[..., R], *args: Any) -> R:
+    """Runs CPU work (parsing, templating, tokenising) in a worker thread, so the event loop keeps serving."""
+    return await anyio.to_thread.run_sync(partial(work, *args))
 
 
 def now_iso() -> str:
@@ -26,39 +65,34 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def max_body_bytes() -> int:
-    return int(os.environ.get("ZEROLLAMA_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
-
-
 async def read_body(request: Request) -> bytes:
-    """The request body, refusing (413) anything over ZEROLLAMA_MAX_BODY_BYTES before reading it all."""
-    limit = max_body_bytes()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body too large: limit is {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"request body too large: limit is {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body, already held to ZEROLLAMA_MAX_BODY_BYTES and its timeout by the access guard
+    (guard.py), which every route sits behind. Kept on the request, so an internal error can be logged
+    with the request's model."""
+    request.state.body = await request.body()
+    return request.state.body
 
 
-def check_api_key(request: Request) -> None:
-    """ZEROLLAMA_API_KEY, when set, is required as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+UNAUTHORIZED = "unauthorized: send the Space's API key as 'Authorization: Bearer <key>' or 'X-API-Key'"
+
+
+def offered_keys(headers: Mapping[str, str]) -> list[str]:
+    """The keys a request offers: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
 
     X-API-Key exists for private Spaces, where Authorization already carries the caller's HF token.
     """
-    expected = os.environ.get("ZEROLLAMA_API_KEY", "")
-    if not expected:
-        return
-    offered = [request.headers.get("x-api-key", "")]
-    authorization = request.headers.get("authorization", "")
+    offered = [headers.get("x-api-key", "")]
+    authorization = headers.get("authorization", "")
     if authorization[:7].lower() == "bearer ":
         offered.append(authorization[7:].strip())
-    if not any(o and hmac.compare_digest(o.encode(), expected.encode()) for o in offered):
-        raise ApiError(401, "unauthorized: send the Space's API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
+    return offered
+
+
+def key_matches(offered: Iterable[Any], expected: str) -> bool:
+    """Constant-time comparison of each offered key with the Space's key (never logged)."""
+    return any(
+        isinstance(o, str) and o and hmac.compare_digest(o.encode(errors="replace"), expected.encode()) for o in offered
+    )
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -87,19 +121,32 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def guarded(handler: Handler, error_shape: Callable[[ApiError], Response] = error_response) -> Handler:
-    """Auth first; any ApiError becomes its JSON error; anything unexpected a 500 JSON error, never a crash."""
+    """The one conversion to HTTP: an ApiError becomes its JSON error; anything unexpected a 500 whose detail
+    goes to the log (with the route and the request's model), never to the caller. (The key is checked
+    before any route runs, by the access guard: guard.py.)"""
 
     async def run(request: Request) -> Response:
         try:
-            check_api_key(request)
             return await handler(request)
         except ApiError as error:
             return error_shape(error)
-        except Exception as error:  # noqa: BLE001 - the server keeps serving
-            return error_shape(ApiError(500, f"internal error: {type(error).__name__}: {error}"))
+        except Exception:  # the server keeps serving; the detail is for the log only
+            where = f"{request.method} {request.url.path}"
+            log.exception("internal error on %s (model %s)", where, request_model(request))
+            return error_shape(ApiError(500, INTERNAL_ERROR))
 
     run.__name__ = handler.__name__
     return run
+
+
+def request_model(request: Request) -> str:
+    """The model a request named (for the log), read from the body it sent; "?" when there is none."""
+    try:
+        body = json.loads(getattr(request.state, "body", b"") or b"{}")
+        name = body.get("model") or body.get("name") if isinstance(body, dict) else None
+    except (ValueError, RecursionError):
+        name = None
+    return repr(name[:100]) if isinstance(name, str) else "?"
 
 
 class RootProbe:

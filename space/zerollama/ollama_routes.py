@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 
 from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
 from .demo_models import stand_in_for
 from .errors import ApiError, bad_request, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
-from .http import guarded, iso, json_response, ndjson_response, now_iso, read_body
+from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
 from .registry import ModelRegistry, expiry_for_display
 from .schemas import (
     ChatRequest,
@@ -73,7 +73,7 @@ class Reply:
                 eval_count=done.eval_count,
                 eval_duration=done.eval_duration,
             )
-        fields["zerollama"] = self.cost()
+        fields["zerollama"] = self.cost() | ({"note": done.note} if done.note else {})
         return fields
 
     def cost_headers(self) -> dict[str, str]:
@@ -215,22 +215,22 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/chat", ["POST"])
     async def chat(request: Request) -> Response:
-        req = parse_body(await read_body(request), ChatRequest)
-        job = service.chat_job(req)
+        req = await off_loop(parse_body, await read_body(request), ChatRequest)
+        job = await off_loop(service.chat_job, req)
         return await respond(request, job, req.stream is not False, chat_shape(req.model or ""))
 
     @route("/api/generate", ["POST"])
     async def generate(request: Request) -> Response:
-        req = parse_body(await read_body(request), GenerateRequest)
-        job = service.generate_job(req)
+        req = await off_loop(parse_body, await read_body(request), GenerateRequest)
+        job = await off_loop(service.generate_job, req)
         shape = generate_shape(req.model or "", None if req.raw else job.prompt_ids)
         return await respond(request, job, req.stream is not False, shape)
 
     @route("/api/embed", ["POST"])
     async def embed(request: Request) -> Response:
-        req = parse_body(await read_body(request), EmbedRequest)
+        req = await off_loop(parse_body, await read_body(request), EmbedRequest)
         started = time.monotonic()
-        job, _ = service.embed_job(req, legacy=False)
+        job, _ = await off_loop(service.embed_job, req, False)
         vectors: list[list[float]] = []
         finished = Finished(done_reason="stop")
         if job is not None:
@@ -248,8 +248,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/embeddings", ["POST"])
     async def embeddings(request: Request) -> Response:
-        req = parse_body(await read_body(request), EmbeddingsRequest)
-        job, _ = service.embed_job(req, legacy=True)
+        req = await off_loop(parse_body, await read_body(request), EmbeddingsRequest)
+        job, _ = await off_loop(service.embed_job, req, True)
         if job is None:
             return json_response({"embedding": []})
         finished = await collect(service.run(job, request, watch_disconnect=True))
@@ -259,9 +259,9 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def tags(request: Request) -> Response:
         models = []
         for entry in registry.catalog.models:
-            stored = registry.store.find(entry)
+            stored = registry.stored(entry)
             if stored is not None:
-                capabilities = await run_in_threadpool(registry.capabilities, entry, stored)
+                capabilities = await off_loop(registry.capabilities, entry, stored)
                 models.append(list_item(entry, stored, capabilities))
         models.sort(key=lambda m: m["modified_at"], reverse=True)
         return json_response({"models": models})
@@ -271,7 +271,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         models = []
         for resident in sorted(registry.resident(), key=lambda r: r.expires_at, reverse=True):
             entry = registry.catalog.find(resident.name)
-            stored = registry.store.find(entry) if entry else None
+            stored = registry.stored(entry) if entry else None
             if entry is None or stored is None:
                 continue
             item = list_item(entry, stored, ())
@@ -283,6 +283,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 expires_at=iso(expires),
                 size_vram=resident.size_bytes if resident.device.startswith("cuda") else 0,
                 context_length=entry.context_length,
+                zerollama={"packed": resident.packed},  # packed on ZeroGPU: resident for good, never unloaded
             )
             models.append(item)
         return json_response({"models": models})
@@ -293,16 +294,16 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/show", ["POST"])
     async def show(request: Request) -> Response:
-        req = parse_body(await read_body(request), ShowRequest)
+        req = await off_loop(parse_body, await read_body(request), ShowRequest)
         name = req.model or ""
         if not name:
             raise bad_request("model is required")
         entry = registry.catalog.find(name)
-        stored = registry.store.find(entry) if entry else None
+        stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise model_not_found(display_name(name))
         config = json.loads((stored.path / "config.json").read_text())
-        tokenizer = registry.runtime.tokenizer(stored.path)
+        tokenizer = await off_loop(registry.runtime.tokenizer, stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
         stand_in = stand_in_for(stored.path)
         family = stand_in.family if stand_in else entry.family
@@ -322,14 +323,14 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 f"{family}.embedding_length": config.get("hidden_size"),
                 f"{family}.block_count": config.get("num_hidden_layers"),
             },
-            "capabilities": list(registry.capabilities(entry, stored)),
+            "capabilities": list(await off_loop(registry.capabilities, entry, stored)),
             "modified_at": iso(stored.modified_at),
         }
         return json_response(body)
 
     @route("/api/pull", ["POST"])
     async def pull(request: Request) -> Response:
-        req = parse_body(await read_body(request), PullRequest)
+        req = await off_loop(parse_body, await read_body(request), PullRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
 
@@ -341,11 +342,11 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 yield {k: v for k, v in step.__dict__.items() if v is not None}
 
         if req.stream is False:
-            try:
-                async for _ in iterate_in_threadpool(progress()):
-                    pass
-            except Exception as error:  # noqa: BLE001 - Ollama answers a failed pull with 500
-                raise ApiError(500, str(error)) from None
+            if entry is None:  # not a failure of the server: the name is not in the catalog
+                raise ApiError(404, "pull model manifest: file does not exist")
+            # A failure is a 500, as in Ollama; its detail goes to the log (guarded), not to the caller.
+            async for _ in iterate_in_threadpool(progress()):
+                pass
             return json_response({"status": "success"})
 
         async def lines() -> AsyncIterator[dict[str, Any]]:
@@ -359,10 +360,10 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/api/delete", ["DELETE"])
     async def delete(request: Request) -> Response:
-        req = parse_body(await read_body(request), DeleteRequest)
+        req = await off_loop(parse_body, await read_body(request), DeleteRequest)
         name = req.model or ""
         entry = registry.catalog.find(name) if name else None
-        if entry is None or registry.store.find(entry) is None:
+        if entry is None or registry.stored(entry) is None:
             raise model_not_found(name)
         registry.runtime.unload(entry.name)
         registry.store.delete(entry)

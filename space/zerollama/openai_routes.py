@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request
 from .generation import Failed, Finished, TextDelta, ToolCalls
-from .http import guarded, json_response, read_body
+from .http import guarded, json_response, off_loop, read_body
 from .ollama_routes import Reply, chain, collect, first_then_rest
 from .registry import ModelRegistry
 from .schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
@@ -276,7 +276,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
     @route("/v1/chat/completions", ["POST"])
     async def chat_completions(request: Request) -> Response:
-        body = _object(parse_json(await read_body(request)))
+        body = _object(await off_loop(parse_json, await read_body(request)))
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise bad_request("[] is too short - 'messages'")
@@ -300,12 +300,12 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             "top_logprobs": body.get("top_logprobs"),
         }
         req = _validated(ChatRequest, data)
-        job = service.chat_job(req, force_tool_call=force)
+        job = await off_loop(service.chat_job, req, force)
         return await completion(request, body, job, "chat", chat_choice)
 
     @route("/v1/completions", ["POST"])
     async def completions(request: Request) -> Response:
-        body = _object(parse_json(await read_body(request)))
+        body = _object(await off_loop(parse_json, await read_body(request)))
         if not isinstance(body.get("prompt"), str):
             raise bad_request("prompt must be a string")
         data = {
@@ -316,12 +316,12 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             **_scoring(body.get("logprobs")),
         }
         req = _validated(GenerateRequest, data)
-        job = service.generate_job(req)
+        job = await off_loop(service.generate_job, req)
         return await completion(request, body, job, "text", text_choice)
 
     @route("/v1/embeddings", ["POST"])
     async def embeddings(request: Request) -> Response:
-        body = _object(parse_json(await read_body(request)))
+        body = _object(await off_loop(parse_json, await read_body(request)))
         inputs = body.get("input")
         if inputs == "":
             inputs = [""]
@@ -330,7 +330,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         req = _validated(
             EmbedRequest, {"model": body.get("model"), "input": inputs, "dimensions": body.get("dimensions")}
         )
-        job, _ = service.embed_job(req, legacy=False)
+        job, _ = await off_loop(service.embed_job, req, False)
         finished = Finished(done_reason="stop", embeddings=[])
         if job is not None:
             finished = await collect(service.run(job, request, watch_disconnect=True))
@@ -358,7 +358,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def models(request: Request) -> Response:
         data = []
         for entry in registry.catalog.models:
-            stored = registry.store.find(entry)
+            stored = registry.stored(entry)
             if stored is not None:
                 data.append(model_object(entry.display_name, stored.modified_at.timestamp()))
         return json_response({"object": "list", "data": data})
@@ -367,7 +367,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def model(request: Request) -> Response:
         name = request.path_params["model"]
         entry = registry.catalog.find(name)
-        stored = registry.store.find(entry) if entry else None
+        stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise ApiError(404, f"model '{name}' not found")
         return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama

@@ -44,13 +44,38 @@ class GenerationOptions:
     stop: tuple[str, ...]
 
 
+INT64 = 2**63  # Ollama's integer options are Go int64s (seeds included: torch takes any of them)
+# Ranges the sampler needs (a value outside one fails inside generate(), on the GPU, after quota is spent).
+FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {  # key: (low, high, low excluded)
+    "temperature": (0.0, math.inf, False),
+    "top_p": (0.0, 1.0, False),
+    "min_p": (0.0, 1.0, False),
+    "typical_p": (0.0, 1.0, False),
+    "repeat_penalty": (0.0, math.inf, True),
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: float) -> bool:
+    """Whether a JSON number is a finite float (a huge integer is not: it has no float)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _typed(key: str, value: Any) -> Any:
     if key in INT_OPTIONS:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
             raise bad_request(f'option "{key}" must be of type integer')
+        if not -INT64 <= value < INT64:
+            raise bad_request(f'option "{key}" must be a 64-bit integer (between -2^63 and 2^63-1)')
         return int(value)
     if key in FLOAT_OPTIONS:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not _is_number(value) or not _finite(value):
             raise bad_request(f'option "{key}" must be of type number')
         return float(value)
     return value
@@ -86,9 +111,7 @@ def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None
     cap = env_int("ZEROLLAMA_MAX_PREDICT", 1024)
     num_predict = merged["num_predict"]
     max_new = cap if num_predict < 0 else min(num_predict, cap)
-    for key in ("temperature", "top_p", "min_p", "repeat_penalty"):
-        if merged[key] < 0:
-            raise bad_request(f'option "{key}" must not be negative')
+    _check_ranges(merged)
     return GenerationOptions(
         temperature=merged["temperature"],
         top_p=merged["top_p"],
@@ -102,9 +125,23 @@ def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None
     )
 
 
+def _check_ranges(merged: dict[str, Any]) -> None:
+    for key, (low, high, low_excluded) in FLOAT_RANGES.items():
+        value = merged.get(key)
+        if value is None:
+            continue
+        if value < low or (low_excluded and value == low) or value > high:
+            if low_excluded:
+                raise bad_request(f'option "{key}" must be greater than {low:g}')
+            if math.isinf(high):
+                raise bad_request(f'option "{key}" must not be negative')
+            raise bad_request(f'option "{key}" must be between {low:g} and {high:g}')
+
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 DEFAULT_KEEP_ALIVE_SECONDS = 300.0
+MAX_KEEP_ALIVE_SECONDS = (2**63 - 1) / 1e9  # Go's longest time.Duration (about 292 years), as Ollama parses it
 
 
 def parse_keep_alive(raw: Any) -> float | None:
@@ -114,7 +151,7 @@ def parse_keep_alive(raw: Any) -> float | None:
     if isinstance(raw, bool):
         raise bad_request("keep_alive must be a number of seconds or a duration string")
     if isinstance(raw, int | float):
-        seconds = float(raw)
+        seconds = float(raw) if _finite(raw) else (math.inf if raw > 0 else -math.inf)
     elif isinstance(raw, str):
         text = raw.strip()
         negative = text.startswith("-")
@@ -129,6 +166,10 @@ def parse_keep_alive(raw: Any) -> float | None:
         seconds = -seconds if negative else seconds
     else:
         raise bad_request("keep_alive must be a number of seconds or a duration string")
+    if seconds < 0:
+        return math.inf
     if not math.isfinite(seconds):
         raise bad_request("keep_alive must be finite")
-    return math.inf if seconds < 0 else seconds
+    if seconds > MAX_KEEP_ALIVE_SECONDS:
+        raise bad_request(f"keep_alive is too long: at most {MAX_KEEP_ALIVE_SECONDS:.0f} seconds (about 292 years)")
+    return seconds

@@ -70,6 +70,9 @@ class ModelRegistry:
         self.shares_runtime = shares_runtime
         self._speeds: dict[str, Speed] = {}
         self._reported: list[ResidentModel] = []
+        self.last_cold_start_seconds: float | None = None  # measured in the last new ZeroGPU worker
+        # Weights of packed models as they were at launch: served from the pack even if their files are pruned.
+        self._packed_weights: dict[str, StoredModel] = {}
         self._capabilities: dict[Path, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
@@ -78,10 +81,18 @@ class ModelRegistry:
         if not name:
             raise not_found(name)
         entry = self.catalog.find(name)
-        stored = self.store.find(entry) if entry else None
+        stored = self.stored(entry) if entry else None
         if entry is None or stored is None:
             raise not_found(name)
         return entry, stored
+
+    def stored(self, entry: CatalogModel) -> StoredModel | None:
+        """The model's weights: on disk, or in the pack for a packed model whose files were pruned."""
+        return self.store.find(entry) or self._packed_weights.get(entry.name)
+
+    def remember_packed(self, entry: CatalogModel, stored: StoredModel) -> None:
+        with self._lock:
+            self._packed_weights[entry.name] = stored
 
     def capabilities(self, entry: CatalogModel, stored: StoredModel) -> tuple[str, ...]:
         """What the served weights can do, as /api/tags and /api/show advertise it and requests are checked:
@@ -100,6 +111,8 @@ class ModelRegistry:
         with self._lock:
             self._speeds.setdefault(entry.name, Speed()).record(finished)
             self._reported = list(finished.resident)
+            if finished.cold_start_seconds > 0:
+                self.last_cold_start_seconds = finished.cold_start_seconds
 
     def adopt(self, resident: list[ResidentModel]) -> None:
         """What the GPU workers start with (on ZeroGPU: whatever was placed on the GPU before launch)."""
@@ -127,6 +140,13 @@ class ModelRegistry:
     def is_resident(self, entry: CatalogModel) -> bool:
         return any(r.name == entry.name for r in self.resident())
 
+    def surely_resident(self, entry: CatalogModel) -> bool:
+        """Resident in whichever process runs the next job. On ZeroGPU that is only true of packed models:
+        the next call may get a new worker, which starts from the packed set, whatever the last one loaded."""
+        if self.shares_runtime:
+            return self.is_resident(entry)
+        return self.runtime.is_packed(entry.name)
+
     def statuses(self) -> list[ModelStatus]:
         resident = {r.name: r for r in self.resident()}
         result = []
@@ -135,7 +155,7 @@ class ModelRegistry:
             result.append(
                 ModelStatus(
                     entry=entry,
-                    downloaded=self.store.find(entry) is not None,
+                    downloaded=self.stored(entry) is not None,
                     loaded=loaded is not None,
                     tokens_per_second=self.speed(entry).decode_tokens_per_second,
                     expires_at=loaded.expires_at if loaded else None,
@@ -144,9 +164,14 @@ class ModelRegistry:
         return result
 
 
+DISPLAY_HORIZON_SECONDS = 10 * 365 * 86400
+
+
 def expiry_for_display(expires_at: float) -> float:
-    """Ollama shows far-future expiry for models that never unload."""
-    return min(expires_at, time.time() + 10 * 365 * 86400) if math.isinf(expires_at) else expires_at
+    """Ollama shows far-future expiry for models that never unload; anything beyond ten years (forever
+    included) shows as ten years from now, so every expiry has a date (/api/ps never fails on one)."""
+    now = time.time()
+    return now + DISPLAY_HORIZON_SECONDS if math.isnan(expires_at) else min(expires_at, now + DISPLAY_HORIZON_SECONDS)
 
 
 def template_takes_tools(tokenizer: Any) -> bool:

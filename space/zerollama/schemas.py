@@ -102,17 +102,63 @@ class DeleteRequest(Named):
     pass
 
 
+MAX_JSON_DEPTH = 64  # requests nest a few levels (tool schemas a few more); deeper is refused before any work
+
+
+def check_tree(value: Any) -> None:
+    """400 for JSON nested deeper than MAX_JSON_DEPTH or holding a lone surrogate (e.g. "\\ud800", which
+    JSON allows but UTF-8 cannot encode: tokenisers and replies would fail on it). Iterative, so any depth
+    is safe to check."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_text(item)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise bad_request(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+        children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+        for key, child in children:
+            if isinstance(key, str):
+                _check_text(key)
+            pending.append((child, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request("invalid JSON: a string holds a lone surrogate (not valid Unicode)") from None
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise bad_request("missing request body")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise bad_request(f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise bad_request(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
+    check_tree(data)
+    return data
 
 
 def parse_body(raw: bytes, schema: type[T]) -> T:
-    data = parse_json(raw)
+    return _validated(parse_json(raw), schema)
+
+
+def parse_value(data: Any, schema: type[T]) -> T:
+    """A body built in-process (the page's) checked as parse_json checks one read from the wire."""
+    check_tree(data)
+    return _validated(data, schema)
+
+
+def _validated(data: Any, schema: type[T]) -> T:
     if not isinstance(data, dict):
         raise bad_request("request body must be a JSON object")
     try:

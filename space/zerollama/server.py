@@ -18,16 +18,18 @@ import torch
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 
-from . import catalog_route, ollama_routes, openai_routes
+from . import catalog_route, diagnostics, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
 from .costs import CostSettings, load_cost_settings
 from .demo_models import SharedGgufLoader, smollm2_store
-from .gpu import ON_ZEROGPU, GpuRunner, install_runtime
-from .http import RootProbe
+from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget_from_env, install_runtime, zerogpu_node
+from .guard import AccessGuard
+from .http import HttpSettings, RootProbe
 from .registry import ModelRegistry
 from .runtime import ModelRuntime
 from .service import Service
+from .slow_clients import install_header_deadline
 from .store import ModelStore
 from .tiny_models import build_all
 from .ui import build_demo
@@ -55,7 +57,7 @@ def runtime_from_env() -> ModelRuntime:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
     budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
     loader = SharedGgufLoader() if demo_from_env() == "smollm2" else None
-    return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader)
+    return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader, packs_placed=ON_ZEROGPU)
 
 
 def store_from_env(catalog: Catalog) -> ModelStore:
@@ -83,13 +85,21 @@ def store_from_env(catalog: Catalog) -> ModelStore:
 class Server:
     """Everything the routes need; also what the page and the catalog route read (`registry`)."""
 
-    def __init__(self, catalog: Catalog, store: ModelStore, runtime: ModelRuntime, costs: CostSettings) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ModelStore,
+        runtime: ModelRuntime,
+        costs: CostSettings,
+        http: HttpSettings | None = None,
+    ) -> None:
         self.catalog = catalog
         self.costs = costs
+        self.http = http or HttpSettings.from_env()
         self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
         self.runner = GpuRunner()
         self.ledger = QuotaLedger()
-        self.service = Service(self.registry, self.runner, costs, self.ledger)
+        self.service = Service(self.registry, self.runner, costs, self.ledger, gpu_budget_from_env())
         install_runtime(runtime)
 
     @classmethod
@@ -98,22 +108,49 @@ class Server:
         return cls(catalog, store_from_env(catalog), runtime_from_env(), load_cost_settings())
 
     def preload_defaults(self) -> None:
-        """Default models go resident before launch: on ZeroGPU that places them in every GPU worker."""
+        """Default models go resident before launch. On ZeroGPU they are packed: resident in every GPU worker
+        for good, and copied into each new worker inside its grant. ZEROLLAMA_PACKED_MODELS (comma-separated)
+        picks them instead of the catalog's defaults; their total stays under the node's `xlarge` threshold
+        (above it every call would cost 2x quota) unless ZEROLLAMA_ALLOW_XLARGE=1."""
         if os.environ.get("ZEROLLAMA_PRELOAD", "1") in ("0", "false", "no"):
             return
-        for name in self.catalog.default_models:
+        configured = os.environ.get("ZEROLLAMA_PACKED_MODELS", "").strip()
+        names = [n.strip() for n in configured.split(",") if n.strip()] if configured else self.catalog.default_models
+        node = zerogpu_node()
+        threshold = node.xlarge_threshold if node and os.environ.get("ZEROLLAMA_ALLOW_XLARGE") != "1" else None
+        total = 0
+        for name in names:
             entry = self.catalog.find(name)
             stored = self.registry.store.find(entry) if entry else None
-            if entry and stored:
-                log.info("loading %s from %s", entry.name, stored.path)
-                self.registry.runtime.place(entry, stored.path)
+            if entry is None or stored is None:
+                log.warning("not preloading %s: %s", name, "not in the catalog" if entry is None else "not pulled")
+                continue
+            if threshold is not None and total + entry.bf16_bytes > threshold:
+                log.warning(
+                    "not packing %s: %.1f GB packed would pass the %.1f GB xlarge threshold (2x quota per call); "
+                    "set ZEROLLAMA_ALLOW_XLARGE=1 to accept that",
+                    entry.name,
+                    (total + entry.bf16_bytes) / 1e9,
+                    threshold / 1e9,
+                )
+                continue
+            log.info("loading %s from %s", entry.name, stored.path)
+            self.registry.runtime.place(entry, stored.path)
+            if self.registry.runtime.is_packed(entry.name):
+                self.registry.remember_packed(entry, stored)
+            total += entry.bf16_bytes
         self.registry.adopt(self.registry.runtime.snapshot())
 
     def routers(self) -> list[APIRouter]:
         return [
             ollama_routes.build_router(self.service, self.registry, self.costs),
             openai_routes.build_router(self.service, self.registry, self.costs),
+            diagnostics.build_router(self.registry, self.service.budget),
         ]
+
+    def middleware(self, ready: threading.Event) -> list[Middleware]:
+        """What wraps every route, Gradio's included: the access guard outermost, then the root probe."""
+        return [Middleware(AccessGuard, settings=self.http), Middleware(RootProbe, ready=ready)]
 
     def attach(self, app: FastAPI) -> None:
         """Puts the API routes in front of Gradio's, so they win wherever paths overlap."""
@@ -135,18 +172,25 @@ class Server:
 
 
 def build_page(server: Server) -> gr.Blocks:
-    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env())
+    keyed = bool(server.http.api_key)
+    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env(), keyed)
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
     ready = threading.Event()
+    # On ZeroGPU Gradio's queue holds one event by default (across all events: a second visitor would read
+    # "Queue is full"); the page's events wait as long as the API's requests do.
+    page.queue(max_size=server.runner.max_queue)
+    install_header_deadline(server.http.header_timeout_seconds)
     page.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
         prevent_thread_lock=True,
         ssr_mode=False,
-        show_error=True,
-        app_kwargs={"middleware": [Middleware(RootProbe, ready=ready)]},
+        show_error=False,  # gr.Error messages still show; other exceptions' text stays in the log
+        max_file_size=server.http.max_body_bytes,
+        enable_monitoring=server.http.monitoring,
+        app_kwargs={"middleware": server.middleware(ready)},
         **launch_options,
     )
     # launch() creates a new app, so routes are added after it.

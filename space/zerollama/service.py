@@ -5,8 +5,7 @@ Everything that can be checked without the GPU is checked here, so a bad request
 
 from __future__ import annotations
 
-import math
-import os
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -17,30 +16,38 @@ from .catalog_route import QuotaLedger
 from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
-from .generation import Event, Finished, Job
-from .gpu import ON_ZEROGPU, GpuRunner
+from .generation import Event, Failed, Finished, Job
+from .gpu import GpuRunner
+from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
 from .registry import ModelRegistry
+from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
 from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
 ROLE_ALIASES = {"developer": "system"}  # OpenAI's developer messages reach Ollama's templates as system ones
-LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
-SAFETY_FACTOR = 1.25
-
-
-def _env_seconds(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
+# A prompt is refused before it is templated or tokenised when it has more characters than this many per
+# token of its context: no real text averages that much, and tokenising is the slow part of a huge prompt.
+MAX_CHARS_PER_TOKEN = 16
+log = logging.getLogger("zerollama.service")
 
 
 class Service:
-    def __init__(self, registry: ModelRegistry, runner: GpuRunner, costs: CostSettings, ledger: QuotaLedger) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        runner: GpuRunner,
+        costs: CostSettings,
+        ledger: QuotaLedger,
+        budget: GpuBudget | None = None,
+    ) -> None:
         self.registry = registry
         self.runner = runner
         self.costs = costs
         self.ledger = ledger
+        self.budget = budget or GpuBudget(on_zerogpu=False)
 
     # ---- jobs -------------------------------------------------------------------------------------
 
@@ -61,8 +68,10 @@ class Service:
         if not messages:
             return self._residency_job(entry, stored, keep_alive)
         options = parse_options(req.options, entry)
+        rendered = [self._message(m) for m in messages]
+        self._check_length(entry, options, [m["content"] for m in rendered], tools)
         tokenizer = self.registry.runtime.tokenizer(stored.path)
-        prompt = self._render(entry, tokenizer, [self._message(m) for m in messages], tools)
+        prompt = self._render(entry, tokenizer, rendered, tools)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         syntax = tool_syntax_for(str(tokenizer.chat_template or "")) if tools else None
         return self._generation_job(
@@ -88,7 +97,9 @@ class Service:
         if not req.prompt:
             return self._residency_job(entry, stored, keep_alive)
         options = parse_options(req.options, entry)
+        self._check_length(entry, options, [req.prompt, req.system or ""], [])
         tokenizer = self.registry.runtime.tokenizer(stored.path)
+        self._check_context(entry, tokenizer, req.context or [])
         if req.raw:
             ids = tokenizer(req.prompt, add_special_tokens=False)["input_ids"]
         else:
@@ -118,15 +129,19 @@ class Service:
             return None, 0
         tokenizer = self.registry.runtime.tokenizer(stored.path)
         inputs = []
+        longest = options.num_ctx * MAX_CHARS_PER_TOKEN
         for text in texts:
-            ids = tokenizer(text, add_special_tokens=True)["input_ids"] or [tokenizer.eos_token_id]
+            if len(text) > longest and not truncate:
+                raise bad_request("the input length exceeds the context length")
+            # Truncation keeps the start: what lies past `longest` characters is past the context anyway.
+            ids = tokenizer(text[:longest], add_special_tokens=True)["input_ids"] or [tokenizer.eos_token_id]
             if len(ids) > options.num_ctx:
                 if not truncate:
                     raise bad_request("the input length exceeds the context length")
                 ids = ids[: options.num_ctx]
             inputs.append(tuple(ids))
         tokens = sum(len(i) for i in inputs)
-        requested, _ = self._duration(entry, tokens, 0)
+        durations = self._duration(entry, stored, tokens, 0)
         job = self._job(
             "embed",
             entry,
@@ -135,7 +150,8 @@ class Service:
             embed_inputs=tuple(inputs),
             normalize=not legacy,
             dimensions=dimensions,
-            requested_seconds=requested,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
         )
         return job, len(texts)
 
@@ -146,7 +162,16 @@ class Service:
         async for event in self.runner.events(job, request, watch_disconnect):
             if isinstance(event, Finished):
                 self._record(job, event, request.headers if request is not None else {})
+            if isinstance(event, Failed) and event.status == 500:
+                event = self._internal_failure(job, event, request)
             yield event
+
+    @staticmethod
+    def _internal_failure(job: Job, failed: Failed, request: Any | None) -> Failed:
+        """An unexpected failure of the GPU work: its detail goes to the log, the caller gets no exception text."""
+        route = getattr(getattr(request, "url", None), "path", "the page")
+        log.error("GPU job %s on %s failed (route %s): %s", job.op, job.entry.name, route, failed.message)
+        return Failed(500, "internal error: the GPU work failed (details are in the server log)")
 
     def _record(self, job: Job, finished: Finished, headers: Mapping[str, str]) -> None:
         self.registry.record(job.entry, finished)
@@ -173,7 +198,7 @@ class Service:
             ids = ids[-(options.num_ctx - room) :]
         max_new = max(1, min(options.max_new_tokens, options.num_ctx - len(ids)))
         options = GenerationOptions(**{**options.__dict__, "max_new_tokens": max_new})
-        requested, deadline = self._duration(entry, len(ids), max_new)
+        durations = self._duration(entry, stored, len(ids), max_new)
         return self._job(
             "generate",
             entry,
@@ -187,14 +212,21 @@ class Service:
             force_tool_call=force_tool_call and bool(tools),
             logprobs=scoring[0],
             top_logprobs=scoring[1],
-            requested_seconds=requested,
-            deadline_seconds=deadline,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
         )
 
     def _residency_job(self, entry: CatalogModel, stored: StoredModel, keep_alive: float | None) -> Job:
         op = "unload" if keep_alive == 0 else "load"
-        requested, _ = self._duration(entry, 0, 0)
-        return self._job(op, entry, stored, keep_alive, requested_seconds=requested)
+        durations = self._duration(entry, stored, 0, 0)
+        return self._job(
+            op,
+            entry,
+            stored,
+            keep_alive,
+            requested_seconds=durations.requested_seconds,
+            granted_seconds=durations.granted_seconds,
+        )
 
     def _job(self, op: str, entry: CatalogModel, stored: StoredModel, keep_alive: float | None, **work: Any) -> Job:
         """A job on `entry`'s stored weights; the catalog's default models stay resident unless a request
@@ -208,17 +240,33 @@ class Service:
             **work,
         )
 
-    def _duration(self, entry: CatalogModel, prompt_tokens: int, new_tokens: int) -> tuple[int, float]:
-        """GPU seconds to request (ZeroGPU checks quota against it) and when generation must stop."""
-        load = 0.0 if self.registry.is_resident(entry) else entry.bf16_bytes / LOAD_BYTES_PER_SECOND + 2
+    def _duration(self, entry: CatalogModel, stored: StoredModel, prompt_tokens: int, new_tokens: int) -> Durations:
+        """GPU seconds to request (ZeroGPU checks quota against them) and to expect granted. Refuses (503),
+        before any GPU work, a model that can never fit beside the packed ones."""
+        try:
+            self.registry.runtime.check_fits(entry.name, stored.size)
+        except ModelDoesNotFit as error:
+            raise ApiError(503, str(error)) from None
+        load_bytes = 0 if self.registry.surely_resident(entry) else entry.bf16_bytes
         work = prompt_tokens / self.registry.prefill_rate(entry) + new_tokens / self.registry.decode_rate(entry)
-        wanted = math.ceil((load + work) * SAFETY_FACTOR + 2)
-        requested = max(
-            _env_seconds("ZEROLLAMA_MIN_GPU_SECONDS", 5), min(wanted, _env_seconds("ZEROLLAMA_MAX_GPU_SECONDS", 120))
-        )
-        # Off ZeroGPU nothing kills a long call, so only ZeroGPU needs a deadline.
-        deadline = max(1.0, requested - load - 2) if ON_ZEROGPU else math.inf
-        return requested, deadline
+        return self.budget.durations(self.registry.runtime.packed_bytes(), load_bytes, work)
+
+    @staticmethod
+    def _check_length(entry: CatalogModel, options: GenerationOptions, texts: list[str], tools: list[dict]) -> None:
+        """Refuses (400), before any templating or tokenising, a prompt far longer than the context can hold."""
+        size = sum(len(t) for t in texts) + (len(str(tools)) if tools else 0)
+        if size > options.num_ctx * MAX_CHARS_PER_TOKEN:
+            raise bad_request(
+                f"the prompt is too long for the context of {entry.name}: {size} characters, at most "
+                f"{options.num_ctx * MAX_CHARS_PER_TOKEN} for num_ctx {options.num_ctx}"
+            )
+
+    @staticmethod
+    def _check_context(entry: CatalogModel, tokenizer: Any, context: list[int]) -> None:
+        """`context` ids from an earlier reply must be token ids of this model's vocabulary."""
+        vocabulary = len(tokenizer)
+        if any(not 0 <= token < vocabulary for token in context):
+            raise bad_request(f"context holds token ids outside the vocabulary of {entry.name} (0 to {vocabulary - 1})")
 
     @staticmethod
     def _render(entry: CatalogModel, tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict]) -> str:

@@ -55,6 +55,18 @@ class PullProgress:
     completed: int | None = None
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".gguf")  # a transformers checkpoint, or the SmolLM2 demo's GGUF link
+
+
+def weights_present(folder: Path) -> bool:
+    """config.json and at least one weight file, and no link that points nowhere: on ZeroGPU `spaces` may
+    have unlinked the cache blobs of packed weights, leaving the snapshot's symlinks dangling."""
+    entries = list(folder.rglob("*"))
+    if any(e.is_symlink() and not e.exists() for e in entries):
+        return False
+    return (folder / "config.json").is_file() and any(e.suffix in WEIGHT_SUFFIXES and e.is_file() for e in entries)
+
+
 def _folder_facts(path: Path, identity: str) -> StoredModel:
     files = [f for f in path.rglob("*") if f.is_file()]
     size = sum(f.stat().st_size for f in files)
@@ -83,7 +95,7 @@ class ModelStore:
         """The model's weights on disk, or None when it has not been pulled."""
         folder = self._local_folder(model)
         if folder is not None:
-            return _folder_facts(folder, f"dir:{folder.resolve()}")
+            return _folder_facts(folder, f"dir:{folder.resolve()}") if weights_present(folder) else None
         try:
             snapshot = Path(
                 snapshot_download(
@@ -92,7 +104,7 @@ class ModelStore:
             )
         except (LocalEntryNotFoundError, FileNotFoundError, OSError):
             return None
-        if not (snapshot / "config.json").is_file():
+        if not weights_present(snapshot):
             return None
         return _folder_facts(snapshot, f"{model.repo}@{snapshot.name}")
 

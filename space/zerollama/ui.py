@@ -16,14 +16,20 @@ from .costs import CostSettings, load_cost_settings
 from .demo_models import SMOLLM2
 from .errors import ApiError
 from .generation import Failed, TextDelta
+from .http import off_loop
 from .registry import ModelRegistry
-from .schemas import ChatRequest
+from .schemas import ChatRequest, parse_value
 from .service import Service
 
 TABLE_ID = "zerollama-models"
 DEMO_NOTE_ID = "zerollama-demo-note"
+KEY_ID = "zerollama-key"
 # Playground replies stay short: each one spends the visitor's GPU quota.
 PLAYGROUND_MAX_TOKENS = 256
+KEYED_NOTE = (
+    "**This Space is protected by a key.** Enter it above to see the models' state and costs and to use the "
+    "playground (API callers send it as `Authorization: Bearer <key>` or `X-API-Key`)."
+)
 
 
 def format_cop(value: float | None) -> str:
@@ -160,7 +166,7 @@ async def playground_reply(
     """One chat reply through the server's own path (the same job and GPU entry point as /api/chat); the
     service charges it to the visitor's quota and records it in the ledger like an API call."""
     body = {"model": model, "messages": messages, "stream": True, "options": {"num_predict": PLAYGROUND_MAX_TOKENS}}
-    job = service.chat_job(ChatRequest.model_validate(body))
+    job = await off_loop(service.chat_job, parse_value(body, ChatRequest))
     async for event in service.run(job, getattr(request, "request", None)):
         if isinstance(event, TextDelta):
             yield event.text
@@ -174,9 +180,15 @@ def build_demo(
     service: Service | None = None,
     ledger: QuotaLedger | None = None,
     demo_mode: str = "",
+    keyed: bool = False,
 ) -> gr.Blocks:
     """The page. `service` answers the playground (without it the playground is hidden); `ledger` is the
-    one the catalog route and the generation routes share; `demo_mode` names the stand-in models, if any."""
+    one the catalog route and the generation routes share; `demo_mode` names the stand-in models, if any.
+
+    `keyed` (ZEROLLAMA_API_KEY is set): the page shows a key box and fills in nothing until the key is
+    entered. Every event takes the box as its first input: that is where the access guard (guard.py) looks
+    for the key, since the browser's Gradio client cannot add headers. Without the key the page shows its
+    shell only (title, the key box, the model names of the public catalog)."""
     costs = costs or load_cost_settings()
     ledger = ledger if ledger is not None else QuotaLedger()
     curated = [model["name"] for model in build_catalog(registry.statuses(), costs, ledger, {})["models"]]
@@ -185,12 +197,13 @@ def build_demo(
         headers = dict(request.headers) if request is not None else {}
         return build_catalog(registry.statuses(), costs, ledger, headers)
 
-    def refresh(request: gr.Request) -> tuple[str, str, str, str]:
+    # `_key` is the key box: the guard has checked it before Gradio calls either handler.
+    def refresh(_key: str, request: gr.Request) -> tuple[str, str, str, str]:
         current = document(request)
         base = api_base_url(request)
         return models_table(current), pricing_note(current, costs), quota_text(current), cognitia_snippet(base)
 
-    async def respond(message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
+    async def respond(_key: str, message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
         if not message.strip() or service is None:
             yield history, message
             return
@@ -214,7 +227,8 @@ def build_demo(
             "# zerollama\nThe Ollama API (and OpenAI's `/v1`) on Hugging Face ZeroGPU. "
             f"Costs in Colombian pesos (COP); the same figures as `GET {CATALOG_PATH}`."
         )
-        pricing = gr.Markdown()
+        key = gr.Textbox(label="Key of this Space", type="password", visible=keyed, elem_id=KEY_ID)
+        pricing = gr.Markdown(KEYED_NOTE if keyed else "")
         if demo_note(demo_mode):
             gr.Markdown(demo_note(demo_mode), elem_id=DEMO_NOTE_ID)
         table = gr.HTML(elem_id="zerollama-table")
@@ -231,9 +245,10 @@ def build_demo(
                 snippet = gr.Code(language="shell", label="API base URL", buttons=["copy"], elem_id="zerollama-api")
 
         outputs = [table, pricing, quota, snippet]
-        demo.load(refresh, None, outputs)
+        # On a keyed Space the guard refuses events without the key, so the page waits for it.
+        (key.submit if keyed else demo.load)(refresh, [key], outputs)
         for trigger in (prompt.submit, send.click):
-            trigger(respond, [prompt, chatbot, model], [chatbot, prompt]).then(refresh, None, outputs)
+            trigger(respond, [key, prompt, chatbot, model], [chatbot, prompt]).then(refresh, [key], outputs)
     return demo
 
 
