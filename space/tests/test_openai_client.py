@@ -62,6 +62,10 @@ def test_logprobs_in_openais_shape_streamed_or_not(openai_client):
         for top, lp in zip(legacy.top_logprobs, legacy.token_logprobs, strict=True)
     )
     assert legacy.text_offset[0] == 0 and legacy.tokens
+    ask = {"model": "phi3", "prompt": "Go", "max_tokens": 5, "temperature": 0, "logprobs": 2, "stream": True}
+    scored = [c.choices[0].logprobs for c in openai_client.completions.create(**ask) if c.choices[0].logprobs]
+    assert [t for piece in scored for t in piece.tokens] == legacy.tokens
+    assert [o for piece in scored for o in piece.text_offset] == legacy.text_offset  # offsets run on across chunks
 
 
 def test_chat_completion_stream_with_usage(openai_client):
