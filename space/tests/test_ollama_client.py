@@ -33,9 +33,42 @@ def test_version_and_heartbeat(http):
 
 def test_tags_list_the_downloaded_catalog_models(ollama_client, catalog):
     names = {m.model for m in ollama_client.list().models}
-    assert {"qwen2.5:7b", "phi3", "codellama:7b"} <= names
+    assert {"qwen2.5:7b", "phi3:latest", "codellama:7b"} <= names
     listed = ollama_client.list().models[0]
     assert listed.details.format == "safetensors" and listed.size > 0 and listed.digest
+
+
+# The catalog's default models as a real Ollama lists them once pulled (`ollama list`, /api/tags: the tag is
+# always shown), so as an app saved them from its Railway Ollama (shared/reference/ollama-api.md §5, §7).
+SAVED_FROM_OLLAMA = ("qwen2.5:7b", "phi3:latest", "codellama:7b")
+# Other spellings of those models that Ollama's name grammar or its library tags accept on input.
+SPELLINGS = ("phi3", "PHI3:Latest", "library/phi3", "registry.ollama.ai/library/phi3:latest", "phi3:mini")
+
+
+def langchain_finds(saved: str, listed: list[str]) -> bool:
+    """How LangChain's ChatOllama(validate_model_on_init=True) looks for its model in client.list()."""
+    return any(saved == name or name.startswith(f"{saved}:") for name in listed)
+
+
+def test_names_saved_from_real_ollama_are_listed_as_ollama_lists_them(ollama_client, openai_client):
+    tags = [m.model for m in ollama_client.list().models]
+    assert all(":" in name for name in tags) and len(set(tags)) == len(tags)
+    ollama_client.generate("phi3", keep_alive="10m")  # loaded under a short spelling, listed with its tag
+    running = [m.model for m in ollama_client.ps().models]
+    assert "phi3:latest" in running and all(":" in name for name in running)
+    ids = [m.id for m in openai_client.models.list().data]
+    assert set(ids) == set(tags)
+    for saved in SAVED_FROM_OLLAMA:
+        assert saved in tags and langchain_finds(saved, tags)
+
+
+def test_every_spelling_of_a_name_reaches_the_same_model(ollama_client, openai_client):
+    phi3 = ollama_client.show("phi3:latest").modelfile
+    for spelling in SPELLINGS:
+        assert ollama_client.show(spelling).modelfile == phi3
+        reply = ollama_client.chat(spelling, messages=[{"role": "user", "content": "hi"}], options=SHORT)
+        assert reply.model == spelling and reply.done  # echoed as sent, like Ollama
+        assert openai_client.models.retrieve(spelling).id == spelling
 
 
 def test_show_reports_model_info_and_capabilities(ollama_client):
@@ -45,6 +78,13 @@ def test_show_reports_model_info_and_capabilities(ollama_client):
     assert "tools" in shown.capabilities
     assert "temperature" in shown.parameters
     assert "<|im_start|>" in shown.template
+
+
+def test_show_without_a_model_is_400_as_in_ollama(http):
+    # (the Python client refuses an empty name itself; other clients and curl send these)
+    for body in ({}, {"model": ""}, {"name": ""}):
+        response = http.post("/api/show", json=body)
+        assert (response.status_code, response.json()) == (400, {"error": "model is required"})
 
 
 def test_show_unknown_model_is_404(ollama_client):
@@ -71,6 +111,54 @@ def test_chat_streaming_has_role_on_every_chunk_and_metrics_at_the_end(ollama_cl
     assert all(c.message.role == "assistant" for c in chunks)
     assert [c.done for c in chunks].count(True) == 1 and chunks[-1].done
     assert chunks[-1].eval_count <= 6 and chunks[-1].done_reason in ("stop", "length")
+
+
+def test_generate_returns_context_and_continues_a_conversation_from_it(ollama_client):
+    first = ollama_client.generate("phi3", "My name is Zed.", options=SHORT)
+    assert first.context and len(first.context) == first.prompt_eval_count + first.eval_count
+    fresh = ollama_client.generate("phi3", "What is my name?", options=SHORT)
+    second = ollama_client.generate("phi3", "What is my name?", context=first.context, options=SHORT)
+    assert second.prompt_eval_count == len(first.context) + fresh.prompt_eval_count
+    assert second.context[: len(first.context)] == first.context
+    chunks = list(ollama_client.generate("phi3", "Hi", context=first.context, options=SHORT, stream=True))
+    assert chunks[-1].context[: len(first.context)] == first.context
+    assert all(chunk.context is None for chunk in chunks[:-1])
+    assert ollama_client.generate("phi3", "Hi", raw=True, options=SHORT).context is None  # as in Ollama
+
+
+GREEDY = {"num_predict": 6, "temperature": 0}
+
+
+def assert_greedy_logprobs(entries, top: int) -> None:
+    """Ollama's shape; greedy decoding picked each token, so it leads its own alternatives."""
+    assert entries
+    for entry in entries:
+        assert entry.logprob <= 0 and isinstance(entry.token, str)
+        assert len(entry.top_logprobs) == top
+        assert [t.logprob for t in entry.top_logprobs] == sorted((t.logprob for t in entry.top_logprobs), reverse=True)
+        assert entry.top_logprobs[0].token == entry.token
+        assert entry.top_logprobs[0].logprob == pytest.approx(entry.logprob, abs=1e-5)
+
+
+def test_logprobs_on_generate_and_chat_streamed_or_not(ollama_client):
+    whole = ollama_client.generate("phi3", "Go", logprobs=True, top_logprobs=3, options=GREEDY)
+    assert_greedy_logprobs(whole.logprobs, 3)
+    streamed = list(ollama_client.generate("phi3", "Go", logprobs=True, top_logprobs=3, options=GREEDY, stream=True))
+    pieces = [entry for chunk in streamed for entry in chunk.logprobs or []]
+    assert [(p.token, round(p.logprob, 4)) for p in pieces] == [(w.token, round(w.logprob, 4)) for w in whole.logprobs]
+    messages = [{"role": "user", "content": "Hi"}]
+    chat = ollama_client.chat("qwen2.5:7b", messages=messages, logprobs=True, top_logprobs=2, options=GREEDY)
+    assert_greedy_logprobs(chat.logprobs, 2)
+    chunks = list(ollama_client.chat("qwen2.5:7b", messages=messages, logprobs=True, options=GREEDY, stream=True))
+    assert all(entry.top_logprobs is None for chunk in chunks for entry in chunk.logprobs or [])
+    assert sum(len(chunk.logprobs or []) for chunk in chunks) == len(chat.logprobs)
+    assert ollama_client.generate("phi3", "Go", options=GREEDY).logprobs is None  # only when asked
+
+
+def test_top_logprobs_out_of_range_is_400_as_in_ollama(http):
+    body = {"model": "phi3", "prompt": "Go", "logprobs": True, "top_logprobs": 21, "stream": False}
+    response = http.post("/api/generate", json=body)
+    assert (response.status_code, response.json()) == (400, {"error": "top_logprobs must be between 0 and 20"})
 
 
 def test_final_chunk_and_headers_carry_the_cost(http):

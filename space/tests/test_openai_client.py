@@ -18,7 +18,7 @@ WEATHER_TOOL = weather_tool(
 
 def test_models_lists_the_downloaded_models(openai_client):
     ids = {m.id for m in openai_client.models.list().data}
-    assert {"qwen2.5:7b", "phi3", "codellama:7b"} <= ids
+    assert {"qwen2.5:7b", "phi3:latest", "codellama:7b"} <= ids
     assert openai_client.models.retrieve("phi3").id == "phi3"
 
 
@@ -31,6 +31,41 @@ def test_chat_completion(openai_client):
     assert reply.choices[0].finish_reason in ("stop", "length")
     assert 0 < reply.usage.completion_tokens <= 6
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_developer_messages_are_system_messages_as_in_ollama(openai_client):
+    def prompt_tokens(role: str) -> int:
+        messages = [{"role": role, "content": "Answer in French."}, {"role": "user", "content": "Hi"}]
+        reply = openai_client.chat.completions.create(model="phi3", messages=messages, max_tokens=1)
+        return reply.usage.prompt_tokens
+
+    assert prompt_tokens("developer") == prompt_tokens("system")  # the same prompt, token for token
+
+
+def test_logprobs_in_openais_shape_streamed_or_not(openai_client):
+    ask = {"model": "phi3", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, "temperature": 0}
+    reply = openai_client.chat.completions.create(**ask, logprobs=True, top_logprobs=2)
+    content = reply.choices[0].logprobs.content
+    assert content and all(len(entry.top_logprobs) == 2 for entry in content)
+    assert all(entry.top_logprobs[0].token == entry.token and entry.logprob <= 0 for entry in content)
+    chunks = list(openai_client.chat.completions.create(**ask, logprobs=True, top_logprobs=2, stream=True))
+    streamed = [entry for c in chunks if c.choices and c.choices[0].logprobs for entry in c.choices[0].logprobs.content]
+    assert [e.token for e in streamed] == [e.token for e in content]
+    assert openai_client.chat.completions.create(**ask).choices[0].logprobs is None
+
+    text = openai_client.completions.create(model="phi3", prompt="Go", max_tokens=5, temperature=0, logprobs=2)
+    legacy = text.choices[0].logprobs
+    assert len(legacy.tokens) == len(legacy.token_logprobs) == len(legacy.top_logprobs) == len(legacy.text_offset)
+    # Keyed by text, two alternatives that decode alike are one key; none is likelier than the greedy pick.
+    assert all(
+        1 <= len(top) <= 2 and max(top.values()) <= lp + 1e-5
+        for top, lp in zip(legacy.top_logprobs, legacy.token_logprobs, strict=True)
+    )
+    assert legacy.text_offset[0] == 0 and legacy.tokens
+    ask = {"model": "phi3", "prompt": "Go", "max_tokens": 5, "temperature": 0, "logprobs": 2, "stream": True}
+    scored = [c.choices[0].logprobs for c in openai_client.completions.create(**ask) if c.choices[0].logprobs]
+    assert [t for piece in scored for t in piece.tokens] == legacy.tokens
+    assert [o for piece in scored for o in piece.text_offset] == legacy.text_offset  # offsets run on across chunks
 
 
 def test_chat_completion_stream_with_usage(openai_client):

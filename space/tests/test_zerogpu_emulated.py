@@ -118,8 +118,8 @@ def test_packed_models_survive_pruning_unload_and_keep_alive_0(zerogpu, device_a
     assert once.status_code == again.status_code == 200, (once.text, again.text)
     assert again.json()["eval_count"] == 3
     listed = {m["name"]: m for m in zerogpu.get("/api/ps").json()["models"]}
-    assert {"qwen2.5:7b", "phi3", "codellama:7b"} <= set(listed)
-    assert listed["phi3"]["zerollama"]["packed"] is True
+    assert {"qwen2.5:7b", "phi3:latest", "codellama:7b"} <= set(listed)
+    assert listed["phi3:latest"]["zerollama"]["packed"] is True
     assert all(call.params.get("fail") == "false" for call in device_api.calls_to("/release"))
 
 

@@ -10,13 +10,18 @@ from typing import Any
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "models.json"
 
 
+def display_name(name: str) -> str:
+    """A name as Ollama shows it (/api/tags, /api/ps): always with its tag, `phi3` as `phi3:latest`."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
 def normalise_name(name: str) -> str:
-    """Ollama treats `name` and `name:latest` (and any letter case) as the same model."""
+    """Ollama treats `name`, `name:latest`, `library/name` and `registry.ollama.ai/library/name` (and any
+    letter case) as the same model."""
     trimmed = name.strip().lower()
     if trimmed.startswith("registry.ollama.ai/"):
         trimmed = trimmed.removeprefix("registry.ollama.ai/")
-    trimmed = trimmed.removeprefix("library/")
-    return trimmed if ":" in trimmed else f"{trimmed}:latest"
+    return display_name(trimmed.removeprefix("library/"))
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,13 @@ class CatalogModel:
     default_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def supports_tools(self) -> bool:
-        return "tools" in self.capabilities
-
-    @property
     def supports_vision(self) -> bool:
         return "vision" in self.capabilities
+
+    @property
+    def display_name(self) -> str:
+        """The name every listing shows (`phi3:latest` for the catalog's `phi3`)."""
+        return display_name(self.name)
 
     @property
     def folder_name(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from .catalog import CatalogModel
@@ -40,6 +40,8 @@ class Job:
     tools: tuple[dict, ...] = ()
     tool_syntax: ToolSyntax | None = None  # set when tools are given
     force_tool_call: bool = False
+    logprobs: bool = False  # each output token's log-probability, with `top_logprobs` (0-20) alternatives
+    top_logprobs: int = 0
     embed_inputs: tuple[tuple[int, ...], ...] = ()
     normalize: bool = True
     dimensions: int | None = None
@@ -52,6 +54,9 @@ class Job:
 @dataclass(frozen=True)
 class TextDelta:
     text: str
+    # Ollama's shape, one per token since the previous delta: {"token", "logprob", "bytes", "top_logprobs"?}.
+    # A token whose text is still held back (a possible stop string, a tool call) comes with empty text.
+    logprobs: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Finished:
     note: str = ""  # said to the caller beside the reply (why a packed model was not unloaded)
     embeddings: list[list[float]] | None = None
     resident: list[ResidentModel] = field(default_factory=list)
+    output_ids: tuple[int, ...] = ()  # every generated token, end-of-turn included (Ollama's `context` ends so)
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,34 @@ class TokenQueue(BaseStreamer):
         self.tokens.put(None)
 
 
+class ScoreTap(LogitsProcessor):
+    """Keeps each step's log-probabilities, taken from the scores the sampler draws from: after the
+    repetition penalty and any grammar, before temperature and top-k/top-p (transformers applies those
+    after every processor given to generate()), so greedy decoding picks the most likely entry."""
+
+    def __init__(self, tokenizer: Any, top: int) -> None:
+        self.tokenizer = tokenizer
+        self.top = top
+        self.steps: queue.Queue[torch.Tensor] = queue.Queue()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self.steps.put(torch.log_softmax(scores[0].float(), dim=-1))
+        return scores
+
+    def take(self, token: int) -> dict[str, Any]:
+        """The entry of the step that produced `token` (steps and tokens arrive in the same order)."""
+        row = self.steps.get()
+        entry = self._entry(token, float(row[token]))
+        if self.top > 0:
+            values, ids = row.topk(self.top)
+            entry["top_logprobs"] = [self._entry(i, v) for i, v in zip(ids.tolist(), values.tolist(), strict=True)]
+        return entry
+
+    def _entry(self, token: int, logprob: float) -> dict[str, Any]:
+        text = self.tokenizer.decode([token])
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
+
+
 class StopWhen(StoppingCriteria):
     """Stops generate() when the consumer is gone (client disconnect, stop string) or time runs out."""
 
@@ -242,6 +276,9 @@ def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
             loaded.grammar_compiler = compiler_for(tokenizer, model.config.vocab_size)
         forced = list(job.tools) if job.force_tool_call else None
         processors.append(logits_processor(loaded.grammar_compiler, job.format, forced, job.tool_syntax))
+    tap = ScoreTap(tokenizer, job.top_logprobs) if job.logprobs else None
+    if tap is not None:
+        processors.append(tap)  # last: it sees what the grammar left
     if options.seed >= 0:
         torch.manual_seed(options.seed)
     started = time.monotonic()
@@ -274,7 +311,7 @@ def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
     output = OutputFilter(options.stop, job.tool_syntax)
     decoder = IncrementalDecoder(tokenizer)
     first_token_at: float | None = None
-    count = 0
+    generated: list[int] = []
     done_reason = "length"
     last_yield = time.monotonic()
     worker.start()
@@ -289,12 +326,13 @@ def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
             if token is None:
                 break
             first_token_at = first_token_at or time.monotonic()
-            count += 1
+            generated.append(token)
+            scored = tap.take(token) if tap is not None else None
             if token in eos_ids:
                 done_reason = "stop"
                 continue
             piece = output.feed(decoder.push(token))
-            events = list(_piece_events(piece))
+            events = list(_piece_events(piece, (scored,) if scored else ()))
             if not events and time.monotonic() - last_yield >= HEARTBEAT_SECONDS:
                 events = [Heartbeat()]  # output held back (a tool call, a possible stop string)
             for event in events:
@@ -319,14 +357,15 @@ def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
         done_reason=done_reason,
         prompt_eval_count=len(job.prompt_ids),
         prompt_eval_duration=int((first - started) * 1e9),
-        eval_count=count,
+        eval_count=len(generated),
         eval_duration=int((finished_at - first) * 1e9),
+        output_ids=tuple(generated),
     )
 
 
-def _piece_events(piece: Any) -> Iterator[Event]:
-    if piece.text:
-        yield TextDelta(piece.text)
+def _piece_events(piece: Any, logprobs: tuple[dict[str, Any], ...] = ()) -> Iterator[Event]:
+    if piece.text or logprobs:
+        yield TextDelta(piece.text, logprobs)
     if piece.tool_calls:
         yield ToolCalls(piece.tool_calls)
 

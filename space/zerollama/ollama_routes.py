@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import iterate_in_threadpool
 
-from .catalog import CatalogModel
+from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
 from .demo_models import stand_in_for
-from .errors import ApiError, model_not_found
+from .errors import ApiError, bad_request, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
 from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
 from .registry import ModelRegistry, expiry_for_display
@@ -43,12 +43,14 @@ class Reply:
         self.started = time.monotonic()
         self.text = ""
         self.tool_calls: list[dict[str, Any]] = []
+        self.logprobs: list[dict[str, Any]] = []  # Ollama's shape, when the request asked for them
         self.finished: Finished | None = None
         self.deltas = 0  # output events so far (OpenAI streams put the role on the first one only)
 
     def add(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             self.text += event.text
+            self.logprobs.extend(event.logprobs)
             self.deltas += 1
         elif isinstance(event, ToolCalls):
             self.tool_calls.extend(event.calls)
@@ -77,6 +79,11 @@ class Reply:
     def cost_headers(self) -> dict[str, str]:
         cost = self.cost()
         return {"X-Zerollama-GPU-Seconds": str(cost["gpu_seconds"]), "X-Zerollama-Cost-COP": str(cost["cost_cop"])}
+
+
+def with_logprobs(chunk: dict[str, Any], logprobs: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """Ollama's `logprobs` field, present only when there are some (asked for, and tokens came)."""
+    return {**chunk, "logprobs": list(logprobs)} if logprobs else chunk
 
 
 async def first_then_rest(events: AsyncIterator[Event]) -> tuple[Event | None, AsyncIterator[Event]]:
@@ -116,15 +123,15 @@ def details(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
     }
 
 
-def list_item(entry: CatalogModel, stored: StoredModel) -> dict[str, Any]:
+def list_item(entry: CatalogModel, stored: StoredModel, capabilities: tuple[str, ...]) -> dict[str, Any]:
     return {
-        "name": entry.name,
-        "model": entry.name,
+        "name": entry.display_name,
+        "model": entry.display_name,
         "modified_at": iso(stored.modified_at),
         "size": stored.size,
         "digest": stored.digest,
         "details": details(entry, stored),
-        "capabilities": ["completion", *[c for c in entry.capabilities if c != "completion"]],
+        "capabilities": list(capabilities),
     }
 
 
@@ -171,9 +178,10 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 message: dict[str, Any] = {"role": "assistant", "content": reply.text}
                 if reply.tool_calls:
                     message["tool_calls"] = reply.tool_calls
-                return {**head, "message": message, **reply.final_fields()}
+                return with_logprobs({**head, "message": message, **reply.final_fields()}, reply.logprobs)
             if isinstance(event, TextDelta):
-                return {**head, "message": {"role": "assistant", "content": event.text}, "done": False}
+                chunk = {**head, "message": {"role": "assistant", "content": event.text}, "done": False}
+                return with_logprobs(chunk, event.logprobs)
             if isinstance(event, ToolCalls):
                 message = {"role": "assistant", "content": "", "tool_calls": event.calls}
                 return {**head, "message": message, "done": False}
@@ -181,16 +189,27 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
 
         return shape
 
-    def generate_shape(echo: str) -> Callable[[Reply, Event | None], dict[str, Any]]:
+    def generate_shape(
+        echo: str, prompt_ids: tuple[int, ...] | None
+    ) -> Callable[[Reply, Event | None], dict[str, Any]]:
+        """`prompt_ids` (None for raw prompts, as in Ollama): the final chunk's `context` starts with them."""
+
+        def final(reply: Reply) -> dict[str, Any]:
+            fields = reply.final_fields()
+            done = reply.finished
+            if prompt_ids is not None and done is not None and done.done_reason not in ("load", "unload"):
+                fields["context"] = [*prompt_ids, *done.output_ids]  # send it back as `context` to continue
+            return fields
+
         def shape(reply: Reply, event: Event | None) -> dict[str, Any]:
             head = {"model": echo, "created_at": now_iso()}
             if event is None:
-                return {**head, "response": reply.text, **reply.final_fields()}
+                return with_logprobs({**head, "response": reply.text, **final(reply)}, reply.logprobs)
             if isinstance(event, TextDelta):
-                return {**head, "response": event.text, "done": False}
+                return with_logprobs({**head, "response": event.text, "done": False}, event.logprobs)
             if isinstance(event, ToolCalls):
                 return {**head, "response": "", "done": False}
-            return {**head, "response": "", **reply.final_fields()}
+            return {**head, "response": "", **final(reply)}
 
         return shape
 
@@ -204,7 +223,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def generate(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), GenerateRequest)
         job = await off_loop(service.generate_job, req)
-        return await respond(request, job, req.stream is not False, generate_shape(req.model or ""))
+        shape = generate_shape(req.model or "", None if req.raw else job.prompt_ids)
+        return await respond(request, job, req.stream is not False, shape)
 
     @route("/api/embed", ["POST"])
     async def embed(request: Request) -> Response:
@@ -241,7 +261,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         for entry in registry.catalog.models:
             stored = registry.stored(entry)
             if stored is not None:
-                models.append(list_item(entry, stored))
+                capabilities = await off_loop(registry.capabilities, entry, stored)
+                models.append(list_item(entry, stored, capabilities))
         models.sort(key=lambda m: m["modified_at"], reverse=True)
         return json_response({"models": models})
 
@@ -253,7 +274,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             stored = registry.stored(entry) if entry else None
             if entry is None or stored is None:
                 continue
-            item = list_item(entry, stored)
+            item = list_item(entry, stored, ())
             item.pop("modified_at")
             item.pop("capabilities")
             expires = datetime.fromtimestamp(expiry_for_display(resident.expires_at), UTC)
@@ -275,10 +296,12 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def show(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), ShowRequest)
         name = req.model or ""
-        entry = registry.catalog.find(name) if name else None
+        if not name:
+            raise bad_request("model is required")
+        entry = registry.catalog.find(name)
         stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
-            raise model_not_found(name if ":" in name else f"{name}:latest")
+            raise model_not_found(display_name(name))
         config = json.loads((stored.path / "config.json").read_text())
         tokenizer = await off_loop(registry.runtime.tokenizer, stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
@@ -287,7 +310,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         served_from = f"a demo: {stand_in.model} from {stand_in.source} stands in for" if stand_in else "Hugging Face"
         body = {
             "license": entry.license,
-            "modelfile": f"# Served by zerollama from {served_from} {entry.repo}\nFROM {entry.repo}\n",
+            "modelfile": f"# {entry.display_name}: served by zerollama from {served_from} {entry.repo}\n"
+            f"FROM {entry.repo}\n",
             "parameters": parameters,
             "template": tokenizer.chat_template or "",
             "details": details(entry, stored),
@@ -299,7 +323,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
                 f"{family}.embedding_length": config.get("hidden_size"),
                 f"{family}.block_count": config.get("num_hidden_layers"),
             },
-            "capabilities": ["completion", *[c for c in entry.capabilities if c != "completion"]],
+            "capabilities": list(await off_loop(registry.capabilities, entry, stored)),
             "modified_at": iso(stored.modified_at),
         }
         return json_response(body)

@@ -141,6 +141,34 @@ def _openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def chat_logprobs(entries: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """A chat choice's `logprobs` (OpenAI's shape, which Ollama's /v1 shares): every entry has its list."""
+    return {"content": [{**entry, "top_logprobs": entry.get("top_logprobs", [])} for entry in entries]}
+
+
+def text_logprobs(entries: list[dict[str, Any]] | tuple[dict[str, Any], ...], offset: int) -> dict[str, Any]:
+    """A /v1/completions choice's `logprobs` in OpenAI's legacy shape; `offset`: characters before them."""
+    offsets = []
+    for entry in entries:
+        offsets.append(offset)
+        offset += len(entry["token"])
+    return {
+        "tokens": [entry["token"] for entry in entries],
+        "token_logprobs": [entry["logprob"] for entry in entries],
+        "top_logprobs": [{top["token"]: top["logprob"] for top in entry.get("top_logprobs", [])} for entry in entries],
+        "text_offset": offsets,
+    }
+
+
+def _scoring(value: Any) -> dict[str, Any]:
+    """/v1/completions' `logprobs` (how many alternatives; 0: the chosen tokens only) as Ollama's two fields."""
+    if value is None:
+        return {}
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad_request("logprobs must be an integer")
+    return {"logprobs": True, "top_logprobs": value}
+
+
 def _finish_reason(reply: Reply) -> str:
     reason = reply.finished.done_reason if reply.finished else "stop"
     if reply.tool_calls and reason == "stop":
@@ -221,7 +249,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             message: dict[str, Any] = {"role": "assistant", "content": reply.text}
             if reply.tool_calls:
                 message["tool_calls"] = _openai_tool_calls(reply.tool_calls)
-            return {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
+            choice = {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
+            return {**choice, "logprobs": chat_logprobs(reply.logprobs)} if reply.logprobs else choice
         if event == "finish":
             return {"index": 0, "delta": {}, "finish_reason": _finish_reason(reply)}
         delta: dict[str, Any] = {"role": "assistant"} if reply.deltas == 1 else {}
@@ -229,12 +258,21 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             delta["content"] = event.text
         else:
             delta["tool_calls"] = _openai_tool_calls(event.calls)
-        return {"index": 0, "delta": delta, "finish_reason": None}
+        choice = {"index": 0, "delta": delta, "finish_reason": None}
+        scored = event.logprobs if isinstance(event, TextDelta) else ()
+        return {**choice, "logprobs": chat_logprobs(scored)} if scored else choice
 
     def text_choice(reply: Reply, event: Any) -> dict[str, Any]:
         if event is None or event == "finish":
-            return {"text": reply.text if event is None else "", "index": 0, "finish_reason": _finish_reason(reply)}
-        return {"text": event.text if isinstance(event, TextDelta) else "", "index": 0, "finish_reason": None}
+            choice = {"text": reply.text if event is None else "", "index": 0, "finish_reason": _finish_reason(reply)}
+            scored = reply.logprobs if event is None else []
+            return {**choice, "logprobs": text_logprobs(scored, 0)} if scored else choice
+        choice = {"text": event.text if isinstance(event, TextDelta) else "", "index": 0, "finish_reason": None}
+        scored = event.logprobs if isinstance(event, TextDelta) else ()
+        if not scored:
+            return choice
+        before = sum(len(entry["token"]) for entry in reply.logprobs[: len(reply.logprobs) - len(scored)])
+        return {**choice, "logprobs": text_logprobs(scored, before)}
 
     @route("/v1/chat/completions", ["POST"])
     async def chat_completions(request: Request) -> Response:
@@ -258,6 +296,8 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             "tools": tools,
             "format": _format(body.get("response_format")),
             "options": _options(body),
+            "logprobs": body.get("logprobs"),
+            "top_logprobs": body.get("top_logprobs"),
         }
         req = _validated(ChatRequest, data)
         job = await off_loop(service.chat_job, req, force)
@@ -273,6 +313,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
             "prompt": body["prompt"],
             "suffix": body.get("suffix"),
             "options": _options(body),
+            **_scoring(body.get("logprobs")),
         }
         req = _validated(GenerateRequest, data)
         job = await off_loop(service.generate_job, req)
@@ -319,7 +360,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         for entry in registry.catalog.models:
             stored = registry.stored(entry)
             if stored is not None:
-                data.append(model_object(entry.name, stored.modified_at.timestamp()))
+                data.append(model_object(entry.display_name, stored.modified_at.timestamp()))
         return json_response({"object": "list", "data": data})
 
     @route("/v1/models/{model:path}", ["GET"])
@@ -329,6 +370,6 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         stored = registry.stored(entry) if entry else None
         if entry is None or stored is None:
             raise ApiError(404, f"model '{name}' not found")
-        return json_response(model_object(entry.name, stored.modified_at.timestamp()))
+        return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
 
     return router

@@ -9,12 +9,22 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
 
 from .catalog import Catalog, CatalogModel
 from .errors import model_not_found
 from .generation import Finished
 from .runtime import ModelRuntime, ResidentModel
 from .store import ModelStore, StoredModel
+
+# Rendered with and without this tool, a chat template shows whether it puts tools in the prompt at all.
+PROBE_TOOL = {
+    "type": "function",
+    "function": {"name": "probe", "description": "", "parameters": {"type": "object", "properties": {}}},
+}
 
 # Assumed before the first measurement, to size the first GPU requests (decode tokens/s per 1 GB of bf16).
 ASSUMED_DECODE_TOKENS_PER_S_PER_GB = 300.0
@@ -63,6 +73,7 @@ class ModelRegistry:
         self.last_cold_start_seconds: float | None = None  # measured in the last new ZeroGPU worker
         # Weights of packed models as they were at launch: served from the pack even if their files are pruned.
         self._packed_weights: dict[str, StoredModel] = {}
+        self._capabilities: dict[Path, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def find(self, name: str, not_found=model_not_found) -> tuple[CatalogModel, StoredModel]:
@@ -82,6 +93,19 @@ class ModelRegistry:
     def remember_packed(self, entry: CatalogModel, stored: StoredModel) -> None:
         with self._lock:
             self._packed_weights[entry.name] = stored
+
+    def capabilities(self, entry: CatalogModel, stored: StoredModel) -> tuple[str, ...]:
+        """What the served weights can do, as /api/tags and /api/show advertise it and requests are checked:
+        the catalog's capabilities, less `tools` when the chat template drops tools (the SmolLM2 demo's)."""
+        with self._lock:
+            known = self._capabilities.get(stored.path)
+        if known is None:
+            tokenizer = self.runtime.tokenizer(stored.path)
+            dropped = set() if template_takes_tools(tokenizer) else {"tools"}
+            known = ("completion", *[c for c in entry.capabilities if c != "completion" and c not in dropped])
+            with self._lock:
+                self._capabilities[stored.path] = known
+        return known
 
     def record(self, entry: CatalogModel, finished: Finished) -> None:
         with self._lock:
@@ -148,3 +172,16 @@ def expiry_for_display(expires_at: float) -> float:
     included) shows as ten years from now, so every expiry has a date (/api/ps never fails on one)."""
     now = time.time()
     return now + DISPLAY_HORIZON_SECONDS if math.isnan(expires_at) else min(expires_at, now + DISPLAY_HORIZON_SECONDS)
+
+
+def template_takes_tools(tokenizer: Any) -> bool:
+    """Whether the chat template puts offered tools into the prompt (some templates silently ignore them)."""
+    messages = [{"role": "user", "content": "hi"}]
+
+    def render(tools: list[dict] | None) -> str:
+        return tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
+
+    try:
+        return render([PROBE_TOOL]) != render(None)
+    except (TemplateError, ValueError):  # no chat template, or one that refuses this conversation
+        return False

@@ -56,6 +56,8 @@ class Generation(Named):
     options: dict[str, Any] | None = None
     keep_alive: str | int | float | None = None
     think: bool | str | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
 
 class ChatRequest(Generation):

@@ -27,6 +27,7 @@ from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
+ROLE_ALIASES = {"developer": "system"}  # OpenAI's developer messages reach Ollama's templates as system ones
 # A prompt is refused before it is templated or tokenised when it has more characters than this many per
 # token of its context: no real text averages that much, and tokenising is the slow part of a huge prompt.
 MAX_CHARS_PER_TOKEN = 16
@@ -53,13 +54,14 @@ class Service:
     def chat_job(self, req: ChatRequest, force_tool_call: bool = False) -> Job:
         if not req.model:
             raise bad_request("model is required")
+        scoring = self._scoring(req)
         entry, stored = self.registry.find(req.model)
         keep_alive = parse_keep_alive(req.keep_alive)
         fmt = validate_format(req.format)
         self._check_think(req.think, req.model)
         tools = [t.model_dump(exclude_none=True) for t in req.tools or []]
-        if tools and not entry.supports_tools:
-            raise bad_request(f"registry.ollama.ai/library/{entry.name} does not support tools")
+        if tools and "tools" not in self.registry.capabilities(entry, stored):
+            raise bad_request(f"registry.ollama.ai/library/{entry.display_name} does not support tools")
         messages = req.messages or []
         if any(m.images for m in messages) and not entry.supports_vision:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
@@ -72,11 +74,14 @@ class Service:
         prompt = self._render(entry, tokenizer, rendered, tools)
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         syntax = tool_syntax_for(str(tokenizer.chat_template or "")) if tools else None
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call)
+        return self._generation_job(
+            entry, stored, ids, options, keep_alive, fmt, tools, syntax, force_tool_call, scoring
+        )
 
     def generate_job(self, req: GenerateRequest) -> Job:
         if not req.model:
             raise ApiError(404, "model '' not found")
+        scoring = self._scoring(req)
         entry, stored = self.registry.find(req.model)
         keep_alive = parse_keep_alive(req.keep_alive)
         fmt = validate_format(req.format)
@@ -103,7 +108,7 @@ class Service:
             ]
             prompt = self._render(entry, tokenizer, messages, [])
             ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False)
+        return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False, scoring)
 
     def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> tuple[Job | None, int]:
         """The job (None for empty input) and the number of inputs."""
@@ -185,6 +190,7 @@ class Service:
         tools: list[dict],
         tool_syntax: ToolSyntax | None,
         force_tool_call: bool,
+        scoring: tuple[bool, int],
     ) -> Job:
         # Like Ollama (truncate: true), keep the end of an over-long prompt, leaving room to answer.
         room = max(1, min(options.max_new_tokens, options.num_ctx // 4))
@@ -204,6 +210,8 @@ class Service:
             tools=tuple(tools),
             tool_syntax=tool_syntax,
             force_tool_call=force_tool_call and bool(tools),
+            logprobs=scoring[0],
+            top_logprobs=scoring[1],
             requested_seconds=durations.requested_seconds,
             granted_seconds=durations.granted_seconds,
         )
@@ -285,6 +293,14 @@ class Service:
             raise bad_request(f"the chat template of {entry.name} rejected these messages: {error}") from None
 
     @staticmethod
+    def _scoring(req: ChatRequest | GenerateRequest) -> tuple[bool, int]:
+        """(logprobs, top_logprobs) as Ollama reads them: alternatives only count with logprobs on."""
+        top = req.top_logprobs or 0
+        if not 0 <= top <= 20:
+            raise bad_request("top_logprobs must be between 0 and 20")
+        return bool(req.logprobs), top if req.logprobs else 0
+
+    @staticmethod
     def _check_think(think: bool | str | None, name: str) -> None:
         if think is None or think is False:
             return
@@ -295,6 +311,7 @@ class Service:
     @staticmethod
     def _message(message: Message) -> dict[str, Any]:
         role = message.role.lower()
+        role = ROLE_ALIASES.get(role, role)
         if role not in ROLES:
             raise bad_request(f"invalid role {message.role!r}: use system, user, assistant or tool")
         rendered: dict[str, Any] = {"role": role, "content": message.content or ""}

@@ -1,3 +1,4 @@
+import { findModel } from '../catalog.js'
 import type { OllamaClient } from '../ollama/client.js'
 import type { GenerateChunk, RunningModel } from '../ollama/types.js'
 import { type Clock, realClock } from '../retry.js'
@@ -12,9 +13,13 @@ export interface MeasureOptions {
 
 const DEFAULT_PROMPT = 'Explain in three sentences why the sky is blue.'
 
-/** A model in /api/ps with bytes in VRAM runs on the GPU; one with none runs on the CPU. */
+/**
+ * A model in /api/ps with bytes in VRAM runs on the GPU; one with none runs on the CPU. /api/ps shows names
+ * with their tag (`phi3:latest` for the catalog's `phi3`): compared through the catalog.
+ */
 export function deviceOf(model: string, running: RunningModel[]): Device {
-  const entry = running.find((m) => m.name === model || m.model === model)
+  const wanted = findModel(model)?.name ?? model
+  const entry = running.find((m) => [m.name, m.model].some((name) => (findModel(name)?.name ?? name) === wanted))
   if (!entry) return 'unknown'
   return entry.size_vram > 0 ? 'gpu' : 'cpu'
 }

@@ -45,7 +45,7 @@ describe('TypeScript client against the real Space server', () => {
     await client.pull('phi3:latest', (s) => statuses.push(s))
     expect(statuses[0]?.status).toBe('pulling manifest')
     expect(statuses.at(-1)?.status).toBe('success')
-    expect((await client.tags()).map((t) => t.name)).toContain('phi3')
+    expect((await client.tags()).map((t) => t.name)).toContain('phi3:latest')
   })
 
   it('pulls, lists and warms the defaults up through pullModels', async () => {

@@ -58,6 +58,8 @@ export interface FakeOllama {
   stop(): Promise<void>
 }
 
+/** Names as Ollama and the Space list them: always with a tag (`phi3:latest` for the catalog's `phi3`). */
+const shown = (name: string) => (name.includes(':') ? name : `${name}:latest`)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const WORDS = ['The', ' sky', ' is', ' blue', ' because', ' of', ' Rayleigh', ' scattering', ' — ', 'ñandú', '.']
 
@@ -248,8 +250,8 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       if (route === 'GET /api/tags')
         return sendJson(res, 200, {
           models: [...pulled].map((name) => ({
-            name,
-            model: name,
+            name: shown(name),
+            model: shown(name),
             modified_at: new Date().toISOString(),
             size: findModel(name)?.bf16_bytes ?? 0,
             digest: 'sha256:0',
@@ -261,8 +263,8 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
           models: [...loaded].map((name) => {
             const size = findModel(name)?.bf16_bytes ?? 0
             return {
-              name,
-              model: name,
+              name: shown(name),
+              model: shown(name),
               size,
               size_vram: options.device === 'cpu' ? 0 : size,
               expires_at: new Date().toISOString(),

@@ -24,7 +24,7 @@ describe('OllamaClient against the fake Space', () => {
     // 2 files × 5 lines; the first line of each file has no `completed` yet, as the server sends it
     expect(statuses.filter((s) => s.total !== undefined)).toHaveLength(10)
     expect(statuses.filter((s) => s.completed !== undefined)).toHaveLength(8)
-    expect((await client.tags()).map((t) => t.name)).toEqual(['phi3'])
+    expect((await client.tags()).map((t) => t.name)).toEqual(['phi3:latest'])
 
     const chunks = []
     for await (const chunk of client.generate({ model: 'phi3', prompt: 'Hi', options: { num_predict: 11 } }))

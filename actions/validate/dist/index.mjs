@@ -57019,7 +57019,8 @@ function checkHardwareBilling(runtime, catalogHardware, allowPaid) {
 // src/validate/measure.ts
 var DEFAULT_PROMPT = "Explain in three sentences why the sky is blue.";
 function deviceOf(model, running) {
-  const entry = running.find((m) => m.name === model || m.model === model);
+  const wanted = findModel(model)?.name ?? model;
+  const entry = running.find((m) => [m.name, m.model].some((name) => (findModel(name)?.name ?? name) === wanted));
   if (!entry) return "unknown";
   return entry.size_vram > 0 ? "gpu" : "cpu";
 }
