@@ -34,6 +34,8 @@ const { startSpaceServer } = (await import(new URL('./lib/space-server.mjs', imp
 }
 
 const SPACE = 'cognitia/zerollama'
+/** Where the operator moves Cognitia after the first cycle: the second switch must record this, not the first URL. */
+const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
 const MODELS = 'qwen2.5:7b, phi3, codellama:7b'
 /** The local server's shared key: it stands in for HF's own gate in front of a private Space. */
 const API_KEY = 'zl-rehearsal-key-0f3c9a'
@@ -147,6 +149,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
     showState(railway, 'after the migration')
     await migration.railwayMode('rollback')
     showState(railway, 'after the rollback')
+    await switchOverStaleRecord(migration, railway)
   } catch (error) {
     if (!(error instanceof PhaseFailed)) throw error
     print(`\n✗ ${error.message}`)
@@ -156,8 +159,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
   const failed = migration.records.find((r) => r.result !== 'ok')
   if (failed) problems.push(`phase ${failed.phase} ${failed.result}`)
   const state = railwayState(railway)
-  if (state.ollamaBaseUrl !== COGNITIA.ollamaUrl)
-    problems.push(`OLLAMA_BASE_URL is ${state.ollamaBaseUrl} after rollback`)
+  if (state.ollamaBaseUrl !== OLLAMA_V2) problems.push(`OLLAMA_BASE_URL is ${state.ollamaBaseUrl} after rollback`)
   if (!state.ollamaRunning) problems.push('the old ollama service is not running after rollback')
   const leaks = findLeaks(Object.fromEntries(migration.transcript.map((text, i) => [`phase output ${i + 1}`, text])), [
     fakeToken,
@@ -166,6 +168,18 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
   ])
   if (leaks.length > 0) problems.push(`a token appeared in: ${leaks.join(', ')}`)
   return { records: migration.records, problems }
+}
+
+/**
+ * The operator later moves Cognitia to another Ollama by hand; the first cycle's record stays behind.
+ * A second switch must record the value it replaces, so the second rollback lands on the new Ollama.
+ */
+async function switchOverStaleRecord(migration: Migration, railway: Services['railway']) {
+  print(`\n   The operator now moves Cognitia to ${OLLAMA_V2} by hand (the old record stays), then switches again.`)
+  railway.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', OLLAMA_V2)
+  await migration.switchRailway('switch again')
+  await migration.railwayMode('rollback', 'rollback again')
+  showState(railway, 'after the second rollback')
 }
 
 function closingTable(records: PhaseRecord[]) {
@@ -255,7 +269,7 @@ async function main(): Promise<number> {
     return 1
   }
   print(
-    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the Space and rolled back to ${state.ollamaBaseUrl}.`,
+    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the Space and rolled back, twice; it ends on ${state.ollamaBaseUrl}.`,
   )
   realRunNeeds()
   return 0

@@ -31,6 +31,8 @@ options:
   --service NAME         Cognitia's Railway service (default cognitia)
   --ollama-service NAME  the old Ollama service (default ollama)
   --dry-run              rollback: show the change, make none
+  --restore-default      rollback: with no usable record of the replaced URL, restore
+                         http://ollama.railway.internal:11434 (otherwise rollback stops and says why)
 
 environment:
   HF_TOKEN               Hugging Face token with write access to the Space's owner
@@ -56,6 +58,7 @@ const options = {
   service: { type: 'string', default: 'cognitia' },
   'ollama-service': { type: 'string', default: 'ollama' },
   'dry-run': { type: 'boolean', default: false },
+  'restore-default': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -156,6 +159,7 @@ async function rollback(flags: Flags, io: CliIo): Promise<number> {
     healthUrl: '',
     dryRun: flags['dry-run'],
     env: endpoints(io.env),
+    switchInputs: { 'restore-default': String(flags['restore-default']) },
   }
   const migration = new Migration(settings, { print: io.print, approve: async () => false })
   try {
@@ -186,7 +190,10 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
   const rows = [
     ['Railway', `${railway.projectName} / ${railway.environmentName}`],
     [`${flags.service} OLLAMA_BASE_URL`, displayUrl(railway.currentUrl)],
-    ['rollback would restore', displayUrl(railway.rollbackUrl)],
+    [
+      'rollback would leave',
+      railway.rollbackUrl ? displayUrl(railway.rollbackUrl) : `(stops) ${railway.rollbackProblem}`,
+    ],
     [
       `${flags['ollama-service']} service`,
       railway.ollamaRunning === undefined ? 'absent' : railway.ollamaRunning ? 'running' : 'stopped',

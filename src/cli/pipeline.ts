@@ -223,10 +223,10 @@ export class Migration {
     })
   }
 
-  async switchRailway(): Promise<void> {
+  async switchRailway(phase = 'switch'): Promise<void> {
     const s = this.settings
     await this.phase(
-      'switch',
+      phase,
       'switch-railway',
       {
         ...railwayInputs(s),

@@ -44,6 +44,8 @@ export interface SwitchSettings {
   hfTokenVariable: string
   dryRun: boolean
   deploymentTimeoutMs: number
+  /** rollback only: restore DEFAULT_ROLLBACK_URL when no usable record exists (otherwise the run stops). */
+  restoreDefault?: boolean
   /** Receives every value read back that may be a secret, before anything can print it. */
   onSecret?: (value: string) => void
 }
@@ -72,15 +74,17 @@ export interface SwitchPlan {
 }
 
 /**
- * Decides the switch upsert from the variables as they are. The record of the old value is kept
- * once written: a re-run (the variable already holds a Space URL) must not record the Space as "old".
+ * Decides the switch upsert from the variables as they are. The record always holds the value this
+ * switch replaces, so a rollback restores exactly that. A re-run (the variable already holds the
+ * Space URL) or a move from one Space to another keeps the record: a Space is never recorded as the
+ * backend to go back to.
  */
 export function planSwitch(variables: Record<string, string>, settings: SwitchSettings): SwitchPlan {
   const spaceUrl = requireSpaceUrl(settings)
   const previousName = previousVariableName(settings.variable)
   const current = variables[settings.variable]
   const recorded = variables[previousName]
-  const previous = recorded ?? (current !== spaceUrl ? current : undefined)
+  const record = recordAfterSwitch(current, recorded, spaceUrl)
   const upsert: Record<string, string> = {}
   const lines: string[] = []
   if (current !== spaceUrl) upsert[settings.variable] = spaceUrl
@@ -89,17 +93,76 @@ export function planSwitch(variables: Record<string, string>, settings: SwitchSe
       ? `${settings.variable}: already ${displayUrl(spaceUrl)}`
       : `${settings.variable}: ${displayUrl(current)} → ${displayUrl(spaceUrl)}`,
   )
-  if (previous !== undefined && recorded !== previous) {
-    upsert[previousName] = previous
-    lines.push(`${previousName}: (unset) → ${displayUrl(previous)}`)
-  } else if (previous === undefined) {
-    lines.push(`${previousName}: nothing to record; rollback will use ${DEFAULT_ROLLBACK_URL}`)
+  if (record !== undefined && record !== recorded) {
+    upsert[previousName] = record
+    lines.push(`${previousName}: ${displayUrl(recorded)} → ${displayUrl(record)}`)
+  } else if (record) {
+    lines.push(`${previousName}: kept ${displayUrl(record)}`)
+  } else {
+    lines.push(`${previousName}: nothing to record; a rollback will need restore-default (${DEFAULT_ROLLBACK_URL})`)
   }
   if (settings.hfToken && variables[settings.hfTokenVariable] !== settings.hfToken) {
     upsert[settings.hfTokenVariable] = settings.hfToken
     lines.push(`${settings.hfTokenVariable}: set (value masked)`)
   }
-  return { upsert, before: current, after: spaceUrl, recordedPrevious: previous, lines }
+  return { upsert, before: current, after: spaceUrl, recordedPrevious: record || undefined, lines }
+}
+
+/**
+ * What the record must hold once the variable points at the Space: the value being replaced; the
+ * current record when the replaced value is itself a Space; empty when the variable was unset, so
+ * that an older record can never be restored by mistake.
+ */
+function recordAfterSwitch(current: string | undefined, recorded: string | undefined, spaceUrl: string) {
+  if (current === undefined) return recorded === undefined ? undefined : ''
+  return isSpaceUrl(current, spaceUrl) ? recorded : current
+}
+
+/** A Hugging Face Space URL (`https://<owner>-<name>.hf.space`), or the Space URL this run was given. */
+export function isSpaceUrl(url: string, spaceUrl?: string): boolean {
+  const bare = (u: string) => u.trim().replace(/\/+$/, '')
+  if (spaceUrl && bare(url) === bare(spaceUrl)) return true
+  try {
+    return new URL(url).hostname.endsWith('.hf.space')
+  } catch {
+    return false
+  }
+}
+
+export interface RollbackPlan {
+  /** The value the variable holds after the rollback. */
+  restore: string
+  /** The line of the printed plan that explains it. */
+  line: string
+}
+
+/**
+ * Decides what a rollback restores. Only a Cognitia on a Space is rolled back: otherwise there is
+ * nothing to undo and the variable stays (a stale record must not overwrite a newer backend). On a
+ * Space, the record is restored; when it is missing or is a Space URL itself, the run stops unless
+ * the operator asked for the documented default.
+ */
+export function planRollback(variables: Record<string, string>, settings: SwitchSettings): RollbackPlan {
+  const name = settings.variable
+  const previousName = previousVariableName(name)
+  const current = variables[name]
+  const recorded = variables[previousName]
+  if (current !== undefined && !isSpaceUrl(current, settings.spaceUrl)) {
+    const why = current === recorded ? 'the recorded value' : 'not on a Space; nothing to roll back'
+    return { restore: current, line: `${name}: already ${displayUrl(current)} (${why})` }
+  }
+  const usable = recorded && !isSpaceUrl(recorded, settings.spaceUrl) ? recorded : undefined
+  const restore = usable ?? (settings.restoreDefault ? DEFAULT_ROLLBACK_URL : undefined)
+  if (restore === undefined) {
+    const problem = recorded
+      ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)`
+      : `there is no record of the value switch replaced (${previousName} is unset)`
+    throw new ConfigurationError(
+      `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`,
+    )
+  }
+  const source = usable ? `recorded in ${previousName}` : 'the documented default (restore-default)'
+  return { restore, line: `${name}: ${displayUrl(current)} → ${displayUrl(restore)} (${source})` }
 }
 
 /** mode=switch: one upsert (skipDeploys), one deploy, poll it to SUCCESS. */
@@ -133,12 +196,10 @@ export async function rollback(client: RailwayClient, settings: SwitchSettings, 
     readCurrent(client, settings, 'required'),
   )
   const current = variables[settings.variable]
-  const restore = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL
+  const { restore, line } = planRollback(variables, settings)
   const ollamaRunning = (ollama?.activeDeployments.length ?? 0) > 0
   const lines = [
-    current === restore
-      ? `${settings.variable}: already ${displayUrl(restore)}`
-      : `${settings.variable}: ${displayUrl(current)} → ${displayUrl(restore)}`,
+    line,
     ollamaRunning ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: stopped → deploy it`,
     `${settings.service}: deploy with the restored value`,
   ]
@@ -234,8 +295,10 @@ export interface RailwayStatus {
   currentUrl?: string
   /** What switch recorded; undefined before the first switch. */
   recordedPreviousUrl?: string
-  /** What a rollback would restore. */
-  rollbackUrl: string
+  /** What a rollback would leave in the variable; undefined when it would stop (see rollbackProblem). */
+  rollbackUrl?: string
+  /** Why a rollback without restore-default would stop; undefined when it would not. */
+  rollbackProblem?: string
   /** Whether the old Ollama service has a running deployment; undefined when there is no such service. */
   ollamaRunning?: boolean
 }
@@ -264,8 +327,17 @@ export async function readRailwayStatus(
     environmentName: target.environmentName,
     currentUrl: variables[settings.variable],
     recordedPreviousUrl: recorded,
-    rollbackUrl: recorded ?? DEFAULT_ROLLBACK_URL,
+    ...rollbackOutlook(variables, settings),
     ollamaRunning: ollama ? ollama.activeDeployments.length > 0 : undefined,
+  }
+}
+
+function rollbackOutlook(variables: Record<string, string>, settings: SwitchSettings) {
+  try {
+    return { rollbackUrl: planRollback(variables, settings).restore }
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error
+    return { rollbackUrl: undefined, rollbackProblem: error.message }
   }
 }
 

@@ -10,6 +10,7 @@ import { expect, it } from 'vitest'
 import { fakeToken } from '../fakes/hf.js'
 import { COGNITIA } from '../fakes/railway.js'
 
+const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
 const root = new URL('../../', import.meta.url).pathname
 
 function rehearse(reportPath: string): Promise<{ code: number; output: string }> {
@@ -49,10 +50,13 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
       'gate decommission:ok',
       'decommission:ok',
       'rollback:ok',
+      'switch again:ok',
+      'rollback again:ok',
     ])
+    // The second cycle started from another Ollama: the record holds it, not the first cycle's URL.
     expect(report.railway).toEqual({
-      ollamaBaseUrl: COGNITIA.ollamaUrl,
-      previousUrl: COGNITIA.ollamaUrl,
+      ollamaBaseUrl: OLLAMA_V2,
+      previousUrl: OLLAMA_V2,
       ollamaRunning: true,
       cognitiaRunning: true,
     })
@@ -64,6 +68,7 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
     expect(output).toContain(
       'OLLAMA_BASE_URL: http://ollama.railway.internal:11434 → https://cognitia-zerollama.hf.space',
     )
+    expect(output).toContain(`ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL: ${COGNITIA.ollamaUrl} → ${OLLAMA_V2}`)
     expect(output).toMatch(/rehearsal passed in \d+\.\d s/)
     for (const token of [fakeToken, COGNITIA.projectToken]) expect(output).not.toContain(token)
   } finally {

@@ -34,6 +34,7 @@ beforeEach(async () => {
     'space-url': SPACE_URL,
     'hf-token': HF_TOKEN,
     'dry-run': 'false',
+    'restore-default': 'false',
     'poll-interval-seconds': '0',
     'github-token': 'ghs_fakeJobToken',
   })) {

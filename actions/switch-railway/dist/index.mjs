@@ -70632,24 +70632,59 @@ function planSwitch(variables, settings) {
   const previousName = previousVariableName(settings.variable);
   const current = variables[settings.variable];
   const recorded = variables[previousName];
-  const previous = recorded ?? (current !== spaceUrl ? current : void 0);
+  const record = recordAfterSwitch(current, recorded, spaceUrl);
   const upsert = {};
   const lines = [];
   if (current !== spaceUrl) upsert[settings.variable] = spaceUrl;
   lines.push(
     current === spaceUrl ? `${settings.variable}: already ${displayUrl(spaceUrl)}` : `${settings.variable}: ${displayUrl(current)} \u2192 ${displayUrl(spaceUrl)}`
   );
-  if (previous !== void 0 && recorded !== previous) {
-    upsert[previousName] = previous;
-    lines.push(`${previousName}: (unset) \u2192 ${displayUrl(previous)}`);
-  } else if (previous === void 0) {
-    lines.push(`${previousName}: nothing to record; rollback will use ${DEFAULT_ROLLBACK_URL}`);
+  if (record !== void 0 && record !== recorded) {
+    upsert[previousName] = record;
+    lines.push(`${previousName}: ${displayUrl(recorded)} \u2192 ${displayUrl(record)}`);
+  } else if (record) {
+    lines.push(`${previousName}: kept ${displayUrl(record)}`);
+  } else {
+    lines.push(`${previousName}: nothing to record; a rollback will need restore-default (${DEFAULT_ROLLBACK_URL})`);
   }
   if (settings.hfToken && variables[settings.hfTokenVariable] !== settings.hfToken) {
     upsert[settings.hfTokenVariable] = settings.hfToken;
     lines.push(`${settings.hfTokenVariable}: set (value masked)`);
   }
-  return { upsert, before: current, after: spaceUrl, recordedPrevious: previous, lines };
+  return { upsert, before: current, after: spaceUrl, recordedPrevious: record || void 0, lines };
+}
+function recordAfterSwitch(current, recorded, spaceUrl) {
+  if (current === void 0) return recorded === void 0 ? void 0 : "";
+  return isSpaceUrl(current, spaceUrl) ? recorded : current;
+}
+function isSpaceUrl(url, spaceUrl) {
+  const bare = (u) => u.trim().replace(/\/+$/, "");
+  if (spaceUrl && bare(url) === bare(spaceUrl)) return true;
+  try {
+    return new URL(url).hostname.endsWith(".hf.space");
+  } catch {
+    return false;
+  }
+}
+function planRollback(variables, settings) {
+  const name = settings.variable;
+  const previousName = previousVariableName(name);
+  const current = variables[name];
+  const recorded = variables[previousName];
+  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) {
+    const why = current === recorded ? "the recorded value" : "not on a Space; nothing to roll back";
+    return { restore: current, line: `${name}: already ${displayUrl(current)} (${why})` };
+  }
+  const usable = recorded && !isSpaceUrl(recorded, settings.spaceUrl) ? recorded : void 0;
+  const restore = usable ?? (settings.restoreDefault ? DEFAULT_ROLLBACK_URL : void 0);
+  if (restore === void 0) {
+    const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
+    throw new ConfigurationError(
+      `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
+    );
+  }
+  const source = usable ? `recorded in ${previousName}` : "the documented default (restore-default)";
+  return { restore, line: `${name}: ${displayUrl(current)} \u2192 ${displayUrl(restore)} (${source})` };
 }
 async function switchToSpace(client, settings, logger) {
   const spaceUrl = requireSpaceUrl(settings);
@@ -70680,10 +70715,10 @@ async function rollback(client, settings, logger) {
     () => readCurrent(client, settings, "required")
   );
   const current = variables[settings.variable];
-  const restore = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL;
+  const { restore, line } = planRollback(variables, settings);
   const ollamaRunning = (ollama?.activeDeployments.length ?? 0) > 0;
   const lines = [
-    current === restore ? `${settings.variable}: already ${displayUrl(restore)}` : `${settings.variable}: ${displayUrl(current)} \u2192 ${displayUrl(restore)}`,
+    line,
     ollamaRunning ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: stopped \u2192 deploy it`,
     `${settings.service}: deploy with the restored value`
   ];
@@ -70971,6 +71006,7 @@ var INPUT = {
   spaceUrl: "space-url",
   hfToken: "hf-token",
   hfTokenVariable: "hf-token-variable",
+  restoreDefault: "restore-default",
   dryRun: "dry-run",
   deploymentTimeoutMinutes: "deployment-timeout-minutes",
   pollIntervalSeconds: "poll-interval-seconds",
@@ -71014,6 +71050,7 @@ function readInputs() {
     spaceUrl: optional(INPUT.spaceUrl),
     hfToken,
     hfTokenVariable: getInput(INPUT.hfTokenVariable) || DEFAULT_HF_TOKEN_VARIABLE,
+    restoreDefault: getBooleanInput(INPUT.restoreDefault),
     dryRun: getBooleanInput(INPUT.dryRun),
     deploymentTimeoutMs: minutes * 6e4,
     pollIntervalMs: pollSeconds * 1e3,

@@ -56319,6 +56319,35 @@ var DEFAULT_OLLAMA_SERVICE = "ollama";
 function previousVariableName(variable) {
   return `ZEROLLAMA_PREVIOUS_${variable}`;
 }
+function isSpaceUrl(url2, spaceUrl) {
+  const bare = (u) => u.trim().replace(/\/+$/, "");
+  if (spaceUrl && bare(url2) === bare(spaceUrl)) return true;
+  try {
+    return new URL(url2).hostname.endsWith(".hf.space");
+  } catch {
+    return false;
+  }
+}
+function planRollback(variables, settings) {
+  const name = settings.variable;
+  const previousName = previousVariableName(name);
+  const current = variables[name];
+  const recorded = variables[previousName];
+  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) {
+    const why = current === recorded ? "the recorded value" : "not on a Space; nothing to roll back";
+    return { restore: current, line: `${name}: already ${displayUrl(current)} (${why})` };
+  }
+  const usable = recorded && !isSpaceUrl(recorded, settings.spaceUrl) ? recorded : void 0;
+  const restore = usable ?? (settings.restoreDefault ? DEFAULT_ROLLBACK_URL : void 0);
+  if (restore === void 0) {
+    const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
+    throw new ConfigurationError(
+      `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
+    );
+  }
+  const source = usable ? `recorded in ${previousName}` : "the documented default (restore-default)";
+  return { restore, line: `${name}: ${displayUrl(current)} \u2192 ${displayUrl(restore)} (${source})` };
+}
 async function readRailwayStatus(client, ref, onSecret) {
   const settings = {
     project: ref.project,
@@ -56338,9 +56367,21 @@ async function readRailwayStatus(client, ref, onSecret) {
     environmentName: target.environmentName,
     currentUrl: variables[settings.variable],
     recordedPreviousUrl: recorded,
-    rollbackUrl: recorded ?? DEFAULT_ROLLBACK_URL,
+    ...rollbackOutlook(variables, settings),
     ollamaRunning: ollama ? ollama.activeDeployments.length > 0 : void 0
   };
+}
+function rollbackOutlook(variables, settings) {
+  try {
+    return { rollbackUrl: planRollback(variables, settings).restore };
+  } catch (error2) {
+    if (!(error2 instanceof ConfigurationError)) throw error2;
+    return { rollbackUrl: void 0, rollbackProblem: error2.message };
+  }
+}
+function displayUrl(url2) {
+  if (url2 === void 0) return "(unset)";
+  return url2.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, "$1***@");
 }
 function serviceIdOf(target, name) {
   const id = target.services[name];
