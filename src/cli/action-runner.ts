@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { renderActionOutput } from './render.js'
+import { actionOutputRenderer } from './render.js'
 
 export interface ActionResult {
   exitCode: number
@@ -28,7 +28,7 @@ export interface ActionResult {
 export interface RunOptions {
   /** Extra environment: endpoints such as HF_ENDPOINT or RAILWAY_API_URL. */
   env?: Record<string, string>
-  /** Values never to print (tokens); masked in the rendered lines. */
+  /** Values never to print (tokens); masked in the rendered lines, as is every value the action masks. */
   secrets?: string[]
   /** Receives each rendered line as it arrives; default: stdout. `null` prints nothing. */
   print?: ((line: string) => void) | null
@@ -72,7 +72,8 @@ export async function runActionBundle(
   for (const [input, value] of Object.entries({ ...defaults, ...inputs })) env[inputVariable(input)] = value
   const print = options.print === undefined ? (line: string) => console.log(line) : options.print
   try {
-    const onLines = print ? (text: string) => renderActionOutput(text, options.secrets).forEach(print) : () => {}
+    const render = actionOutputRenderer(options.secrets)
+    const onLines = print ? (text: string) => render(text).forEach(print) : () => {}
     const run = await spawnStreaming(join(actionDir, 'dist', 'index.mjs'), env, root, onLines, options.timeoutMs)
     return {
       ...run,

@@ -8,9 +8,10 @@ import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { errorMessage } from '../errors.js'
 import { SpaceManager } from '../hf/space-manager.js'
-import { consoleLogger, type Logger } from '../logger.js'
+import type { Logger } from '../logger.js'
 import { RailwayClient, TOKEN_KINDS } from '../railway/client.js'
 import { displayUrl, readRailwayStatus } from '../railway/switch.js'
+import { redact } from '../secrets.js'
 import { Migration, type MigrationSettings, PhaseFailed } from './pipeline.js'
 import { formatTable } from './render.js'
 
@@ -174,7 +175,12 @@ async function rollback(flags: Flags, io: CliIo): Promise<number> {
 
 /** Read-only: Railway's side through src/railway, the Space's stage through src/hf. */
 async function status(flags: Flags, io: CliIo): Promise<number> {
-  const logger: Logger = { ...consoleLogger(), info: io.print, group: (_name, fn) => fn() }
+  const logger: Logger = {
+    info: io.print,
+    warning: (m) => io.print(`warning: ${m}`),
+    debug: (m) => (io.env.ZEROLLAMA_DEBUG ? io.print(`debug: ${m}`) : undefined),
+    group: (_name, fn) => fn(),
+  }
   const client = new RailwayClient({
     token: required(io.env, 'RAILWAY_TOKEN'),
     tokenKind: tokenKind(io.env),
@@ -215,7 +221,21 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
   return 0
 }
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
+/** The environment variables that hold credentials: their values never reach the terminal. */
+const SECRET_ENV = ['HF_TOKEN', 'RAILWAY_TOKEN', 'ZEROLLAMA_API_KEY'] as const
+
+/**
+ * The one redaction of the CLI: every line goes through it before it is printed, whatever produced
+ * it (an action's output, an upstream error that echoes request headers, a table), and every form
+ * of each token (as given, URL-encoded, base64) becomes `***`.
+ */
+function redactingIo(io: CliIo): CliIo {
+  const secrets = SECRET_ENV.map((name) => io.env[name] ?? '').filter(Boolean)
+  return { ...io, print: (line) => io.print(redact(line, secrets)) }
+}
+
+export async function main(argv: string[], rawIo: CliIo): Promise<number> {
+  const io = redactingIo(rawIo)
   try {
     const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true })
     const [command] = positionals

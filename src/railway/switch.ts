@@ -9,6 +9,7 @@
  */
 import { ConfigurationError, errorMessage, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { variableSecrets } from '../secrets.js'
 import { isInProgress, type RailwayClient, type RailwayTarget } from './client.js'
 import type { DeploymentSummary } from './documents.js'
 
@@ -174,7 +175,7 @@ export async function switchToSpace(client: RailwayClient, settings: SwitchSetti
   const plan = planSwitch(variables, settings)
   const result = startResult('switch', settings, plan.lines, { url: plan.before })
   result.recordedPreviousUrl = plan.recordedPrevious
-  announce(plan.lines, settings, logger)
+  announce(plan.lines, settings, target, logger)
   if (settings.dryRun) return result
 
   const rollbackHint = `run mode=rollback to restore ${displayUrl(plan.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`
@@ -205,7 +206,7 @@ export async function rollback(client: RailwayClient, settings: SwitchSettings, 
   ]
   const result = startResult('rollback', settings, lines, { url: current, ollamaRunning })
   result.recordedPreviousUrl = restore
-  announce(lines, settings, logger)
+  announce(lines, settings, target, logger)
   if (settings.dryRun) return result
 
   const upsert = current === restore ? {} : { [settings.variable]: restore }
@@ -245,7 +246,7 @@ export async function decommission(client: RailwayClient, settings: SwitchSettin
       ? [`${settings.ollamaService}: already stopped`]
       : running.map((d) => `${settings.ollamaService}: stop deployment ${d.id} (undo: mode=reactivate)`)
   const result = startResult('decommission', settings, lines, { url: current, ollamaRunning: running.length > 0 })
-  announce(lines, settings, logger)
+  announce(lines, settings, target, logger)
   if (settings.dryRun) return result
 
   const ollamaId = serviceIdOf(target, settings.ollamaService)
@@ -268,7 +269,7 @@ export async function reactivate(client: RailwayClient, settings: SwitchSettings
   const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`]
   const url = variables[settings.variable]
   const result = startResult('reactivate', settings, lines, { url, ollamaRunning: running })
-  announce(lines, settings, logger)
+  announce(lines, settings, target, logger)
   if (settings.dryRun || running) return result
 
   const hint = 're-run mode=reactivate; the service and its volume were never deleted'
@@ -364,8 +365,9 @@ function startResult(
   return { mode, dryRun: settings.dryRun, changed: false, plan, before, after: { ...before } }
 }
 
-function announce(lines: string[], settings: SwitchSettings, logger: Logger): void {
-  const heading = settings.dryRun ? 'Plan (dry run, nothing will change):' : 'Plan:'
+function announce(lines: string[], settings: SwitchSettings, target: RailwayTarget, logger: Logger): void {
+  const where = `${settings.service} in ${target.projectName} / ${target.environmentName}`
+  const heading = settings.dryRun ? `Plan for ${where} (dry run, nothing will change):` : `Plan for ${where}:`
   logger.info([heading, ...lines.map((l) => `  ${l}`)].join('\n'))
 }
 
@@ -375,7 +377,7 @@ function serviceIdOf(target: RailwayTarget, name: string): string {
   return id
 }
 
-/** Resolves the target, reads Cognitia's variables (masking every value that may be secret) and, if asked, the old Ollama service. */
+/** Resolves the target, reads Cognitia's variables (masking those that look secret) and, if asked, the old Ollama service. */
 async function readCurrent(
   client: RailwayClient,
   settings: SwitchSettings,
@@ -396,15 +398,16 @@ async function readCurrent(
   return { target, serviceId, variables, ollama }
 }
 
-/** Every value is masked except the URL and its record, which the summary shows (their passwords still masked). */
+/**
+ * Masks what looks like a credential (see variableSecrets) and the HF token switch writes, whatever
+ * its variable is called. Plain values stay readable: masking `NODE_ENV=production` would turn every
+ * later "production" in the log into `***`.
+ */
 function maskVariables(variables: Record<string, string>, settings: SwitchSettings): void {
   if (!settings.onSecret) return
-  const shown = new Set([settings.variable, previousVariableName(settings.variable)])
   for (const [name, value] of Object.entries(variables)) {
-    if (!value) continue
-    if (!shown.has(name)) settings.onSecret(value)
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^/:@]*:([^/@]+)@/i.exec(value)?.[1]
-    if (password) settings.onSecret(password)
+    const secrets = name === settings.hfTokenVariable && value ? [value] : variableSecrets(name, value)
+    for (const secret of secrets) settings.onSecret(secret)
   }
 }
 

@@ -70,7 +70,12 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
     )
     expect(output).toContain(`ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL: ${COGNITIA.ollamaUrl} → ${OLLAMA_V2}`)
     expect(output).toMatch(/rehearsal passed in \d+\.\d s/)
-    for (const token of [fakeToken, COGNITIA.projectToken]) expect(output).not.toContain(token)
+    // The log reads as GitHub would show it (every ::add-mask:: applied): no token, no credential-looking
+    // variable, yet a plain value such as NODE_ENV=production does not hide the environment's name.
+    const secrets = [fakeToken, COGNITIA.projectToken, COGNITIA.databaseUrl, COGNITIA.sessionSecret, 'pg-s3cret-4d1f']
+    for (const secret of secrets) expect(output).not.toContain(secret)
+    expect(output).toContain('Plan for cognitia in cognitia / production:')
+    expect(output).not.toContain('cognitia / ***')
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseVariables } from '../../src/hf/deploy.js'
+import { secretForms } from '../../src/secrets.js'
 import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
 import { answerInputs } from '../support/core-mock.js'
@@ -57,7 +58,9 @@ describe('create-space main', () => {
     })
     await run()
     expect(failure()).toBeUndefined()
-    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual([fakeToken, apiKey, readToken])
+    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual(
+      [fakeToken, apiKey, readToken].flatMap(secretForms),
+    )
     const firstMask = Math.min(...vi.mocked(core.setSecret).mock.invocationCallOrder)
     const firstPrint = Math.min(
       ...vi.mocked(core.info).mock.invocationCallOrder,

@@ -13,7 +13,14 @@ import { fakeClient, HF_TOKEN, SPACE_URL, switchSettings } from '../fakes/railwa
 
 const PREVIOUS = 'ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL'
 const WRITES = new Set(['UpsertVariables', 'DeployService', 'RemoveDeployment'])
-const SECRETS = [COGNITIA.projectToken, COGNITIA.accountToken, HF_TOKEN, COGNITIA.databaseUrl, 'pg-s3cret-4d1f']
+const SECRETS = [
+  COGNITIA.projectToken,
+  COGNITIA.accountToken,
+  HF_TOKEN,
+  COGNITIA.databaseUrl,
+  'pg-s3cret-4d1f',
+  COGNITIA.sessionSecret,
+]
 
 const FAULTS: Record<string, RailwayFault> = {
   '503': { kind: 'status', status: 503 },

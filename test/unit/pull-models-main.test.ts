@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { secretForms } from '../../src/secrets.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 import { answerInputs } from '../support/core-mock.js'
 
@@ -30,7 +31,9 @@ describe('pull-models main', () => {
     }
     await run()
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(vi.mocked(core.setSecret).mock.calls).toEqual([['hf_pull_secret'], ['key_pull_secret']])
+    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual(
+      ['hf_pull_secret', 'key_pull_secret'].flatMap(secretForms),
+    )
     expect(vi.mocked(core.setSecret).mock.invocationCallOrder[1]).toBeLessThan(
       vi.mocked(core.info).mock.invocationCallOrder[0] ?? Number.POSITIVE_INFINITY,
     )

@@ -96,6 +96,9 @@ describe('switchToSpace', () => {
     expect(secrets).toContain(COGNITIA.databaseUrl)
     expect(secrets).toContain('pg-s3cret-4d1f')
     expect(secrets).not.toContain(COGNITIA.ollamaUrl)
+    expect(secrets).toContain(COGNITIA.sessionSecret)
+    expect(secrets).not.toContain('production')
+    expect(logger.lines.join('\n')).toContain('Plan for cognitia in cognitia / production:')
     expect(logger.lines.join('\n')).not.toContain(HF_TOKEN)
   })
 

@@ -58,6 +58,11 @@ describe('switch-railway main', () => {
     const masked = vi.mocked(core.setSecret).mock.calls.map(([s]) => s)
     expect(masked).toEqual(expect.arrayContaining([COGNITIA.projectToken, HF_TOKEN, 'ghs_fakeJobToken']))
     expect(masked).toContain(COGNITIA.databaseUrl)
+    expect(masked).toContain(COGNITIA.sessionSecret)
+    // Tokens in their URL-encoded and base64 forms too; plain values such as NODE_ENV=production never.
+    expect(masked).toContain(Buffer.from(COGNITIA.projectToken).toString('base64'))
+    expect(masked).not.toContain('production')
+    expect(masked).not.toContain('qwen2.5:7b')
     const firstMask = vi.mocked(core.setSecret).mock.invocationCallOrder[0] ?? 0
     const firstInfo = vi.mocked(core.info).mock.invocationCallOrder[0] ?? Number.POSITIVE_INFINITY
     expect(firstMask).toBeLessThan(firstInfo)

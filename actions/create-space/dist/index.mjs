@@ -29471,6 +29471,25 @@ async function collect(items) {
   return all;
 }
 
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+
+// actions/common/inputs.ts
+function maskSecret(value) {
+  for (const form of secretForms(value)) setSecret(form);
+}
+function secretInput(name, options = {}) {
+  const value = getInput(name, { required: options.required ?? false });
+  maskSecret(value);
+  return value || void 0;
+}
+function booleanInput(name, fallback) {
+  return getInput(name) === "" ? fallback : getBooleanInput(name);
+}
+
 // actions/common/toolkit.ts
 var coreLogger = {
   info: (m) => info(m),
@@ -29504,16 +29523,8 @@ var Outputs = {
   apiBaseUrl: "api-base-url",
   commitSha: "commit-sha"
 };
-function secretInput(name, required = false) {
-  const value = getInput(name, { required });
-  if (value) setSecret(value);
-  return value;
-}
-function booleanInput(name, fallback) {
-  return getInput(name) === "" ? fallback : getBooleanInput(name);
-}
 function readInputs() {
-  const token = secretInput(Inputs.hfToken, true);
+  const token = secretInput(Inputs.hfToken, { required: true }) ?? "";
   const apiKey = secretInput(Inputs.apiKey);
   const hfReadToken = secretInput(Inputs.hfReadToken);
   const runtime = getInput(Inputs.runtime) || "zerogpu";

@@ -9,6 +9,7 @@ import {
 } from '../../../src/hf/deploy.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { spaceUrls } from '../../../src/hf/space-urls.js'
+import { booleanInput, secretInput } from '../../common/inputs.js'
 import { coreLogger, failRun } from '../../common/toolkit.js'
 
 export const Inputs = {
@@ -32,20 +33,8 @@ export const Outputs = {
   commitSha: 'commit-sha',
 } as const
 
-/** Reads a credential and masks it before anything can print it. */
-function secretInput(name: string, required = false): string {
-  const value = core.getInput(name, { required })
-  if (value) core.setSecret(value)
-  return value
-}
-
-/** A workflow expression that evaluates to '' (e.g. an unset dispatch input) means the action.yml default. */
-function booleanInput(name: string, fallback: boolean): boolean {
-  return core.getInput(name) === '' ? fallback : core.getBooleanInput(name)
-}
-
 function readInputs(): DeployRequest & { token: string } {
-  const token = secretInput(Inputs.hfToken, true)
+  const token = secretInput(Inputs.hfToken, { required: true }) ?? ''
   const apiKey = secretInput(Inputs.apiKey)
   const hfReadToken = secretInput(Inputs.hfReadToken)
   const runtime = core.getInput(Inputs.runtime) || 'zerogpu'

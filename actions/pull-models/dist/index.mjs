@@ -20286,6 +20286,22 @@ async function pullModels(client, models, logger, options = {}) {
   return { pulled, failed };
 }
 
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+
+// actions/common/inputs.ts
+function maskSecret(value) {
+  for (const form of secretForms(value)) setSecret(form);
+}
+function secretInput(name, options = {}) {
+  const value = getInput(name, { required: options.required ?? false });
+  maskSecret(value);
+  return value || void 0;
+}
+
 // actions/common/toolkit.ts
 var coreLogger = {
   info: (m) => info(m),
@@ -20316,9 +20332,8 @@ var INPUT = {
   timeoutMinutes: "timeout-minutes"
 };
 function readInputs() {
-  const hfToken = getInput(INPUT.hfToken);
-  const apiKey = getInput(INPUT.apiKey);
-  for (const secret of [hfToken, apiKey]) if (secret) setSecret(secret);
+  const hfToken = secretInput(INPUT.hfToken);
+  const apiKey = secretInput(INPUT.apiKey);
   const baseUrl = getInput(INPUT.baseUrl, { required: true }).replace(/\/+$/, "");
   if (!/^https?:\/\/\S+$/.test(baseUrl))
     throw new ConfigurationError(
@@ -20329,7 +20344,7 @@ function readInputs() {
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`);
   const models = resolveModels(getInput(INPUT.models) || "qwen2.5:7b, phi3, codellama:7b");
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`);
-  return { models, baseUrl, hfToken: hfToken || void 0, apiKey: apiKey || void 0, timeoutMinutes };
+  return { models, baseUrl, hfToken, apiKey, timeoutMinutes };
 }
 async function writeSummary(inputs, pulled, failed) {
   await summary.addHeading("Models pulled into the Space", 2).addTable([

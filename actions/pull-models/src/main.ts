@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
+import { secretInput } from '../../common/inputs.js'
 import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 
 export const INPUT = {
@@ -22,9 +23,8 @@ export interface Inputs {
 
 /** Reads every input once; secrets are masked before anything else can print them. */
 export function readInputs(): Inputs {
-  const hfToken = core.getInput(INPUT.hfToken)
-  const apiKey = core.getInput(INPUT.apiKey)
-  for (const secret of [hfToken, apiKey]) if (secret) core.setSecret(secret)
+  const hfToken = secretInput(INPUT.hfToken)
+  const apiKey = secretInput(INPUT.apiKey)
   const baseUrl = core.getInput(INPUT.baseUrl, { required: true }).replace(/\/+$/, '')
   if (!/^https?:\/\/\S+$/.test(baseUrl))
     throw new ConfigurationError(
@@ -35,7 +35,7 @@ export function readInputs(): Inputs {
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
   const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
-  return { models, baseUrl, hfToken: hfToken || undefined, apiKey: apiKey || undefined, timeoutMinutes }
+  return { models, baseUrl, hfToken, apiKey, timeoutMinutes }
 }
 
 async function writeSummary(inputs: Inputs, pulled: PulledModel[], failed: PullFailure[]): Promise<void> {

@@ -70616,6 +70616,22 @@ function graphqlError(what, status, messages, tokenKind) {
   });
 }
 
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+var CREDENTIAL_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD/i;
+var CREDENTIAL_VALUE = /^(hf_|ghp_|ghs_|gho_|github_pat_|sk-)[A-Za-z0-9_-]{8,}$/;
+var USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i;
+function variableSecrets(name, value) {
+  if (!value) return [];
+  const userinfo = USERINFO.exec(value)?.[1];
+  if (!CREDENTIAL_NAME.test(name) && !CREDENTIAL_VALUE.test(value) && !userinfo) return [];
+  const [user, password] = userinfo?.split(":") ?? [];
+  return [value, ...password ? [password] : user ? [user] : []];
+}
+
 // src/railway/switch.ts
 var MODES = ["switch", "rollback", "decommission", "reactivate"];
 var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
@@ -70695,7 +70711,7 @@ async function switchToSpace(client, settings, logger) {
   const plan = planSwitch(variables, settings);
   const result = startResult("switch", settings, plan.lines, { url: plan.before });
   result.recordedPreviousUrl = plan.recordedPrevious;
-  announce(plan.lines, settings, logger);
+  announce(plan.lines, settings, target, logger);
   if (settings.dryRun) return result;
   const rollbackHint = `run mode=rollback to restore ${displayUrl(plan.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`;
   const wrote = await writeVariables(client, target, serviceId, plan.upsert, variables, settings, logger);
@@ -70724,7 +70740,7 @@ async function rollback(client, settings, logger) {
   ];
   const result = startResult("rollback", settings, lines, { url: current, ollamaRunning });
   result.recordedPreviousUrl = restore;
-  announce(lines, settings, logger);
+  announce(lines, settings, target, logger);
   if (settings.dryRun) return result;
   const upsert = current === restore ? {} : { [settings.variable]: restore };
   const wrote = await writeVariables(client, target, serviceId, upsert, variables, settings, logger);
@@ -70759,7 +70775,7 @@ async function decommission(client, settings, logger) {
   const running = ollama?.activeDeployments ?? [];
   const lines = running.length === 0 ? [`${settings.ollamaService}: already stopped`] : running.map((d) => `${settings.ollamaService}: stop deployment ${d.id} (undo: mode=reactivate)`);
   const result = startResult("decommission", settings, lines, { url: current, ollamaRunning: running.length > 0 });
-  announce(lines, settings, logger);
+  announce(lines, settings, target, logger);
   if (settings.dryRun) return result;
   const ollamaId = serviceIdOf(target, settings.ollamaService);
   await logger.group(`Stop ${settings.ollamaService}`, async () => {
@@ -70780,7 +70796,7 @@ async function reactivate(client, settings, logger) {
   const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`];
   const url = variables[settings.variable];
   const result = startResult("reactivate", settings, lines, { url, ollamaRunning: running });
-  announce(lines, settings, logger);
+  announce(lines, settings, target, logger);
   if (settings.dryRun || running) return result;
   const hint = "re-run mode=reactivate; the service and its volume were never deleted";
   result.deploymentId = await startService(client, target, settings.ollamaService, settings, logger, hint);
@@ -70806,8 +70822,9 @@ function requireSpaceUrl(settings) {
 function startResult(mode, settings, plan, before) {
   return { mode, dryRun: settings.dryRun, changed: false, plan, before, after: { ...before } };
 }
-function announce(lines, settings, logger) {
-  const heading = settings.dryRun ? "Plan (dry run, nothing will change):" : "Plan:";
+function announce(lines, settings, target, logger) {
+  const where = `${settings.service} in ${target.projectName} / ${target.environmentName}`;
+  const heading = settings.dryRun ? `Plan for ${where} (dry run, nothing will change):` : `Plan for ${where}:`;
   logger.info([heading, ...lines.map((l) => `  ${l}`)].join("\n"));
 }
 function serviceIdOf(target, name) {
@@ -70831,12 +70848,9 @@ async function readCurrent(client, settings, ollamaService) {
 }
 function maskVariables(variables, settings) {
   if (!settings.onSecret) return;
-  const shown = /* @__PURE__ */ new Set([settings.variable, previousVariableName(settings.variable)]);
   for (const [name, value] of Object.entries(variables)) {
-    if (!value) continue;
-    if (!shown.has(name)) settings.onSecret(value);
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^/:@]*:([^/@]+)@/i.exec(value)?.[1];
-    if (password) settings.onSecret(password);
+    const secrets = name === settings.hfTokenVariable && value ? [value] : variableSecrets(name, value);
+    for (const secret of secrets) settings.onSecret(secret);
   }
 }
 async function writeVariables(client, target, serviceId, changes, before, settings, logger) {
@@ -70980,6 +70994,35 @@ async function stopDeployment(client, target, serviceId, deploymentId, logger) {
   }
 }
 
+// actions/common/inputs.ts
+function maskSecret(value) {
+  for (const form of secretForms(value)) setSecret(form);
+}
+function optionalInput(name) {
+  return getInput(name) || void 0;
+}
+function secretInput(name, options = {}) {
+  const value = getInput(name, { required: options.required ?? false });
+  maskSecret(value);
+  return value || void 0;
+}
+function booleanInput(name, fallback) {
+  return getInput(name) === "" ? fallback : getBooleanInput(name);
+}
+function numberInput(name, fallback, range) {
+  const raw = getInput(name);
+  const value = raw === "" ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value < range.min || value > range.max) {
+    throw new ConfigurationError(`input ${name} must be a number from ${range.min} to ${range.max}, got "${raw}"`);
+  }
+  return value;
+}
+function choiceInput(name, allowed, fallback) {
+  const value = getInput(name, { required: fallback === void 0 }) || fallback || "";
+  if (allowed.includes(value)) return value;
+  throw new ConfigurationError(`input ${name} must be one of ${allowed.join(", ")}; got "${value}"`);
+}
+
 // actions/common/toolkit.ts
 var coreLogger = {
   info: (m) => info(m),
@@ -71012,46 +71055,26 @@ var INPUT = {
   pollIntervalSeconds: "poll-interval-seconds",
   githubToken: "github-token"
 };
-function mask(secret) {
-  if (!secret) return;
-  setSecret(secret);
-  if (encodeURIComponent(secret) !== secret) setSecret(encodeURIComponent(secret));
-}
-function oneOf(name, value, allowed) {
-  if (allowed.includes(value)) return value;
-  throw new ConfigurationError(`input ${name} must be one of ${allowed.join(", ")}; got "${value}"`);
-}
-function numberInput(name, fallback, min, max) {
-  const value = Number(getInput(name) || fallback);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigurationError(`input ${name} must be a number from ${min} to ${max}`);
-  }
-  return value;
-}
 function readInputs() {
-  const optional = (name) => getInput(name) || void 0;
-  const railwayToken = getInput(INPUT.railwayToken, { required: true });
-  mask(railwayToken);
-  const hfToken = optional(INPUT.hfToken);
-  if (hfToken) mask(hfToken);
-  const githubToken = optional(INPUT.githubToken);
-  if (githubToken) mask(githubToken);
-  const minutes = numberInput(INPUT.deploymentTimeoutMinutes, "15", 1, 360);
-  const pollSeconds = numberInput(INPUT.pollIntervalSeconds, "5", 0, 300);
+  const railwayToken = secretInput(INPUT.railwayToken, { required: true }) ?? "";
+  const hfToken = secretInput(INPUT.hfToken);
+  const githubToken = secretInput(INPUT.githubToken);
+  const minutes = numberInput(INPUT.deploymentTimeoutMinutes, 15, { min: 1, max: 360 });
+  const pollSeconds = numberInput(INPUT.pollIntervalSeconds, 5, { min: 0, max: 300 });
   return {
-    mode: oneOf(INPUT.mode, getInput(INPUT.mode, { required: true }), MODES),
+    mode: choiceInput(INPUT.mode, MODES),
     railwayToken,
-    tokenKind: oneOf(INPUT.tokenKind, getInput(INPUT.tokenKind) || "project", TOKEN_KINDS),
-    project: optional(INPUT.project),
-    environment: getInput(INPUT.environment) || DEFAULT_ENVIRONMENT,
-    service: getInput(INPUT.service) || DEFAULT_SERVICE,
-    ollamaService: getInput(INPUT.ollamaService) || DEFAULT_OLLAMA_SERVICE,
-    variable: getInput(INPUT.variable) || DEFAULT_VARIABLE,
-    spaceUrl: optional(INPUT.spaceUrl),
+    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, "project"),
+    project: optionalInput(INPUT.project),
+    environment: optionalInput(INPUT.environment) ?? DEFAULT_ENVIRONMENT,
+    service: optionalInput(INPUT.service) ?? DEFAULT_SERVICE,
+    ollamaService: optionalInput(INPUT.ollamaService) ?? DEFAULT_OLLAMA_SERVICE,
+    variable: optionalInput(INPUT.variable) ?? DEFAULT_VARIABLE,
+    spaceUrl: optionalInput(INPUT.spaceUrl),
     hfToken,
-    hfTokenVariable: getInput(INPUT.hfTokenVariable) || DEFAULT_HF_TOKEN_VARIABLE,
-    restoreDefault: getBooleanInput(INPUT.restoreDefault),
-    dryRun: getBooleanInput(INPUT.dryRun),
+    hfTokenVariable: optionalInput(INPUT.hfTokenVariable) ?? DEFAULT_HF_TOKEN_VARIABLE,
+    restoreDefault: booleanInput(INPUT.restoreDefault, false),
+    dryRun: booleanInput(INPUT.dryRun, false),
     deploymentTimeoutMs: minutes * 6e4,
     pollIntervalMs: pollSeconds * 1e3,
     githubToken
@@ -71075,7 +71098,7 @@ async function run() {
       logger: coreLogger,
       pollIntervalMs: inputs.pollIntervalMs
     });
-    const settings = { ...inputs, onSecret: mask };
+    const settings = { ...inputs, onSecret: maskSecret };
     const record = inputs.dryRun ? void 0 : await recordDeployment(inputs);
     let result;
     try {

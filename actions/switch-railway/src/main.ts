@@ -4,8 +4,9 @@ import { type DeploymentRecord, startDeploymentRecord } from '../../../src/deplo
 import { errorMessage } from '../../../src/errors.js'
 import { RailwayClient } from '../../../src/railway/client.js'
 import { displayUrl, type ModeResult, runMode } from '../../../src/railway/switch.js'
+import { maskSecret } from '../../common/inputs.js'
 import { coreLogger, failRun } from '../../common/toolkit.js'
-import { type Inputs, mask, readInputs } from './inputs.js'
+import { type Inputs, readInputs } from './inputs.js'
 
 const nextSteps: Record<Inputs['mode'], string> = {
   switch: 'Validate Cognitia through its new backend; undo with mode=rollback.',
@@ -24,7 +25,7 @@ export async function run(): Promise<void> {
       logger: coreLogger,
       pollIntervalMs: inputs.pollIntervalMs,
     })
-    const settings = { ...inputs, onSecret: mask }
+    const settings = { ...inputs, onSecret: maskSecret }
     const record = inputs.dryRun ? undefined : await recordDeployment(inputs)
     let result: ModeResult
     try {

@@ -46916,8 +46916,8 @@ var ExitCode;
   ExitCode2[ExitCode2["Success"] = 0] = "Success";
   ExitCode2[ExitCode2["Failure"] = 1] = "Failure";
 })(ExitCode || (ExitCode = {}));
-function setSecret(secret2) {
-  issueCommand("add-mask", {}, secret2);
+function setSecret(secret) {
+  issueCommand("add-mask", {}, secret);
 }
 function getInput(name, options) {
   const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
@@ -56309,6 +56309,22 @@ function graphqlError(what, status, messages, tokenKind) {
   });
 }
 
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+var CREDENTIAL_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD/i;
+var CREDENTIAL_VALUE = /^(hf_|ghp_|ghs_|gho_|github_pat_|sk-)[A-Za-z0-9_-]{8,}$/;
+var USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i;
+function variableSecrets(name, value) {
+  if (!value) return [];
+  const userinfo = USERINFO.exec(value)?.[1];
+  if (!CREDENTIAL_NAME.test(name) && !CREDENTIAL_VALUE.test(value) && !userinfo) return [];
+  const [user, password] = userinfo?.split(":") ?? [];
+  return [value, ...password ? [password] : user ? [user] : []];
+}
+
 // src/railway/switch.ts
 var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
 var DEFAULT_VARIABLE = "OLLAMA_BASE_URL";
@@ -56404,12 +56420,9 @@ async function readCurrent(client, settings, ollamaService) {
 }
 function maskVariables(variables, settings) {
   if (!settings.onSecret) return;
-  const shown = /* @__PURE__ */ new Set([settings.variable, previousVariableName(settings.variable)]);
   for (const [name, value] of Object.entries(variables)) {
-    if (!value) continue;
-    if (!shown.has(name)) settings.onSecret(value);
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^/:@]*:([^/@]+)@/i.exec(value)?.[1];
-    if (password) settings.onSecret(password);
+    const secrets = name === settings.hfTokenVariable && value ? [value] : variableSecrets(name, value);
+    for (const secret of secrets) settings.onSecret(secret);
   }
 }
 
@@ -57135,6 +57148,16 @@ async function validateSpace(deps, options) {
   };
 }
 
+// actions/common/inputs.ts
+function maskSecret(value) {
+  for (const form of secretForms(value)) setSecret(form);
+}
+function secretInput(name, options = {}) {
+  const value = getInput(name, { required: options.required ?? false });
+  maskSecret(value);
+  return value || void 0;
+}
+
 // src/ollama/ndjson.ts
 async function* readNdjson(body) {
   const decoder = new TextDecoder();
@@ -57405,11 +57428,6 @@ var INPUT = {
   variable: "variable",
   cognitiaHealthUrl: "cognitia-health-url"
 };
-function secret(name) {
-  const value = getInput(name);
-  if (value) setSecret(value);
-  return value || void 0;
-}
 function positive(name, fallback) {
   const value = Number(getInput(name) || fallback);
   if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number, got "${getInput(name)}"`);
@@ -57422,9 +57440,9 @@ function url(name, required) {
   return value || void 0;
 }
 function readInputs() {
-  const hfToken = secret(INPUT.hfToken);
-  const apiKey = secret(INPUT.apiKey);
-  const railwayToken = secret(INPUT.railwayToken) ?? "";
+  const hfToken = secretInput(INPUT.hfToken);
+  const apiKey = secretInput(INPUT.apiKey);
+  const railwayToken = secretInput(INPUT.railwayToken) ?? "";
   const target = getInput(INPUT.target) || "space";
   if (target !== "space" && target !== "cognitia")
     throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`);
@@ -57495,7 +57513,7 @@ function validateTheCognitiaSide(inputs) {
     readVariable: async (name) => (await readRailwayStatus(
       client,
       { project: railway.project, environment: railway.environment, service: railway.service, variable: name },
-      (value) => setSecret(value)
+      maskSecret
     )).currentUrl
   };
   return validateCognitia(

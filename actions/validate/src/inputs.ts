@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { resolveModels } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
+import { secretInput } from '../../common/inputs.js'
 
 export const INPUT = {
   target: 'target',
@@ -52,12 +53,6 @@ export interface Inputs {
   healthUrl?: string
 }
 
-function secret(name: string): string | undefined {
-  const value = core.getInput(name)
-  if (value) core.setSecret(value)
-  return value || undefined
-}
-
 function positive(name: string, fallback: string): number {
   const value = Number(core.getInput(name) || fallback)
   if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number, got "${core.getInput(name)}"`)
@@ -73,9 +68,9 @@ function url(name: string, required: boolean): string | undefined {
 
 /** Reads and checks every input once; credentials are masked before anything can print them. */
 export function readInputs(): Inputs {
-  const hfToken = secret(INPUT.hfToken)
-  const apiKey = secret(INPUT.apiKey)
-  const railwayToken = secret(INPUT.railwayToken) ?? ''
+  const hfToken = secretInput(INPUT.hfToken)
+  const apiKey = secretInput(INPUT.apiKey)
+  const railwayToken = secretInput(INPUT.railwayToken) ?? ''
   const target = core.getInput(INPUT.target) || 'space'
   if (target !== 'space' && target !== 'cognitia')
     throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`)

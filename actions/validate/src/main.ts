@@ -5,6 +5,7 @@ import { readRailwayStatus } from '../../../src/railway/switch.js'
 import { type CognitiaReport, validateCognitia } from '../../../src/validate/cognitia.js'
 import { summaryTables, type ValidationReport, writeReport } from '../../../src/validate/report.js'
 import { type SpaceReport, validateSpace } from '../../../src/validate/space.js'
+import { maskSecret } from '../../common/inputs.js'
 import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 import { type Inputs, readInputs } from './inputs.js'
 
@@ -47,7 +48,7 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
         await readRailwayStatus(
           client,
           { project: railway.project, environment: railway.environment, service: railway.service, variable: name },
-          (value) => core.setSecret(value),
+          maskSecret,
         )
       ).currentUrl,
   }
