@@ -51,6 +51,35 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 }
 
 /**
+ * The wait a rate-limited reply asks for: its Retry-After, else its X-RateLimit-Reset (Unix seconds,
+ * seconds from now, or an HTTP date); undefined when it names none.
+ */
+export function rateLimitWaitMs(
+  headers: { retryAfter?: string | null; reset?: string | null },
+  now = Date.now(),
+): number | undefined {
+  const retryAfter = parseRetryAfter(headers.retryAfter, now)
+  if (retryAfter !== undefined || !headers.reset) return retryAfter
+  const reset = Number(headers.reset)
+  // A count of seconds this large is a moment (Unix time), not a duration.
+  if (Number.isFinite(reset) && reset > 1e9) return Math.max(0, reset * 1000 - now)
+  return parseRetryAfter(headers.reset, now)
+}
+
+/** 900 ms → "1 s", 90 s → "2 min", 2 h → "2 h": how long to wait, in words an operator reads at a glance. */
+export function formatWait(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000))
+  if (seconds < 120) return `${seconds} s`
+  const minutes = Math.ceil(seconds / 60)
+  return minutes < 120 ? `${minutes} min` : `${Math.ceil(minutes / 60)} h`
+}
+
+/** The next step after a 429: the real wait when the reply named one, otherwise `fallback`. */
+export function rateLimitHint(waitMs: number | undefined, fallback: string): string {
+  return waitMs === undefined ? fallback : `wait ${formatWait(waitMs)} (as the server asked), then re-run`
+}
+
+/**
  * Polls `check` until it returns a value other than undefined or the deadline passes.
  * Every wait in the pipeline has a deadline below its job's timeout-minutes.
  */

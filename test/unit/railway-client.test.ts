@@ -97,6 +97,19 @@ describe('RailwayClient reliability', () => {
     expect(setup.logger.lines.join('\n')).toMatch(/rate limited \(HTTP 429\).*retrying in 7 s/)
   })
 
+  it('a 429 on a write quotes the wait Railway asked for, not the hourly limit', async () => {
+    fake = await startRailwayFake()
+    fake.failNext({ kind: 'rate-limit', retryAfterSeconds: 1 }, 'UpsertVariables')
+    const { client } = fakeClient(fake)
+    const target = await client.resolveTarget({ environment: 'production', services: ['cognitia'] })
+    const error = await client
+      .upsertVariables(target, COGNITIA.cognitiaServiceId, { OLLAMA_MODEL: 'phi3' })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ServiceError)
+    expect((error as ServiceError).message).toMatch(/rate limited \(HTTP 429\) — wait 1 s \(as the server asked\)/)
+    expect((error as ServiceError).message).not.toMatch(/hourly limit/)
+  })
+
   it.each([
     ['HTTP 502', { kind: 'status', status: 502 } as const],
     ['no answer within', { kind: 'hang' } as const],

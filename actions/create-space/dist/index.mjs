@@ -28935,6 +28935,22 @@ function parseRetryAfter(value, now = Date.now()) {
   const date = Date.parse(value);
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
+function rateLimitWaitMs(headers, now = Date.now()) {
+  const retryAfter = parseRetryAfter(headers.retryAfter, now);
+  if (retryAfter !== void 0 || !headers.reset) return retryAfter;
+  const reset = Number(headers.reset);
+  if (Number.isFinite(reset) && reset > 1e9) return Math.max(0, reset * 1e3 - now);
+  return parseRetryAfter(headers.reset, now);
+}
+function formatWait(ms) {
+  const seconds = Math.max(1, Math.ceil(ms / 1e3));
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.ceil(minutes / 60)} h`;
+}
+function rateLimitHint(waitMs, fallback) {
+  return waitMs === void 0 ? fallback : `wait ${formatWait(waitMs)} (as the server asked), then re-run`;
+}
 async function pollUntil(check, options) {
   const clock = options.clock ?? realClock;
   const deadline = clock.now() + options.timeoutMs;
@@ -28991,17 +29007,21 @@ async function refusal(where, response) {
       return text;
     }
   }).catch(() => "");
+  const retryAfterMs = rateLimitWaitMs({
+    retryAfter: response.headers.get("retry-after"),
+    reset: response.headers.get("ratelimit-reset") ?? response.headers.get("x-ratelimit-reset")
+  });
   return new ServiceError(hubService, `${where} answered ${status}${detail ? `: ${detail.slice(0, 300)}` : ""}`, {
     status,
-    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+    retryAfterMs,
     retryable: status === 429 || status >= 500,
-    nextStep: nextStepFor(status)
+    nextStep: status === 429 ? rateLimitHint(retryAfterMs, HUB_RATE_LIMITED) : nextStepFor(status)
   });
 }
+var HUB_RATE_LIMITED = "the Hub is rate limiting this token; wait a few minutes and re-run the job";
 function nextStepFor(status) {
   if (status === 401) return "check that the hf-token secret holds a valid token (huggingface.co/settings/tokens)";
   if (status === 403) return 'use a token with write access to the Space owner (a "write" or fine-grained token)';
-  if (status === 429) return "the Hub is rate limiting this token; wait a few minutes and re-run the job";
   if (status >= 500) return "the Hub is failing; re-run the job later (it is idempotent)";
   return void 0;
 }

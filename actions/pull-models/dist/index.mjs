@@ -19909,6 +19909,15 @@ function parseRetryAfter(value, now = Date.now()) {
   const date = Date.parse(value);
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
+function formatWait(ms) {
+  const seconds = Math.max(1, Math.ceil(ms / 1e3));
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.ceil(minutes / 60)} h`;
+}
+function rateLimitHint(waitMs, fallback) {
+  return waitMs === void 0 ? fallback : `wait ${formatWait(waitMs)} (as the server asked), then re-run`;
+}
 async function pollUntil(check, options) {
   const clock = options.clock ?? realClock;
   const deadline = clock.now() + options.timeoutMs;
@@ -19997,11 +20006,11 @@ var OllamaApiError = class extends ServiceError {
   serverMessage;
   name = "OllamaApiError";
 };
+var QUOTA_SPENT = "wait for the reset or add credits, then re-run";
 function nextStepFor(status) {
   if (status === 401 || status === 403)
     return "pass hf-token (an account with read access to the private Space) or the Space api-key";
   if (status === 404) return "check the base-url and the model name";
-  if (status === 429) return "the ZeroGPU quota is spent; wait for the reset or add credits, then re-run";
   if (status >= 500) return "check the Space logs on huggingface.co, then re-run";
   return void 0;
 }
@@ -20176,11 +20185,12 @@ var OllamaClient = class {
       message = String(JSON.parse(text).error ?? message);
     } catch {
     }
+    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
     throw new OllamaApiError(path, message, {
       status: response.status,
-      retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      retryAfterMs,
       retryable: response.status === 429 || response.status >= 500,
-      nextStep: nextStepFor(response.status)
+      nextStep: response.status === 429 ? `the ZeroGPU quota is spent; ${rateLimitHint(retryAfterMs, QUOTA_SPENT)}` : nextStepFor(response.status)
     });
   }
 };
