@@ -55,7 +55,7 @@ export async function runActionBundle(
 ): Promise<ActionResult> {
   const root = repoRoot()
   const actionDir = join(root, 'actions', name)
-  const defaults = parseInputDefaults(await readFile(join(actionDir, 'action.yml'), 'utf8'))
+  const defaults = withoutExpressions(parseInputDefaults(await readFile(join(actionDir, 'action.yml'), 'utf8')))
   const tempDir = await mkdtemp(join(tmpdir(), `zerollama-${name}-`))
   const outputFile = join(tempDir, 'output')
   const summaryFile = join(tempDir, 'summary')
@@ -83,6 +83,14 @@ export async function runActionBundle(
   } finally {
     await rm(tempDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * A default such as `${{ github.token }}` is an expression only the runner can evaluate; outside it
+ * the input is empty, so nothing is sent anywhere with a literal "${{ … }}" for a token.
+ */
+function withoutExpressions(defaults: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, v.includes('${{') ? '' : v]))
 }
 
 /** Spawns node on `script`, handing complete lines to `onLines` as they arrive. */

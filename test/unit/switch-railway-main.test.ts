@@ -26,6 +26,7 @@ beforeEach(async () => {
   fake = await startRailwayFake()
   vi.stubEnv('RAILWAY_API_URL', fake.url)
   vi.stubEnv('GITHUB_REPOSITORY', 'acme/zerollama')
+  vi.stubEnv('GITHUB_API_URL', 'https://api.github.com')
   inputs.clear()
   answerInputs(core, (name) => inputs.get(name))
   for (const [name, value] of Object.entries({
@@ -80,6 +81,15 @@ describe('switch-railway main', () => {
     const table = summaryCalls(core.summary).find(([m]) => m === 'addTable')?.[1] as unknown[][]
     expect(table[1]).toEqual(['cognitia OLLAMA_BASE_URL', COGNITIA.ollamaUrl, SPACE_URL])
     expect(JSON.stringify([summaryCalls(core.summary), repos.createDeployment.mock.calls])).not.toContain(HF_TOKEN)
+  })
+
+  it('outside a workflow run (no GITHUB_API_URL) records no GitHub Deployment, even with a token', async () => {
+    vi.stubEnv('GITHUB_API_URL', '')
+    const github = await import('@actions/github')
+    await run()
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(github.getOctokit).not.toHaveBeenCalled()
+    expect(repos.createDeployment).not.toHaveBeenCalled()
   })
 
   it('dry-run changes nothing and records nothing', async () => {

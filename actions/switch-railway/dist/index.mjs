@@ -71146,15 +71146,15 @@ async function run() {
   }
 }
 async function recordDeployment(inputs) {
-  const repository = process.env.GITHUB_REPOSITORY;
-  if (!inputs.githubToken || !repository) {
-    debug("no github-token or repository context: not recording a GitHub Deployment");
+  const { GITHUB_REPOSITORY: repository, GITHUB_API_URL: apiUrl } = process.env;
+  if (!inputs.githubToken || !repository || !apiUrl) {
+    debug("no github-token, repository or GITHUB_API_URL (not a workflow run): not recording a GitHub Deployment");
     return void 0;
   }
   const { owner, repo } = context2.repo;
   const runUrl = `${context2.serverUrl}/${repository}/actions/runs/${context2.runId}`;
   return startDeploymentRecord(
-    getOctokit(inputs.githubToken).rest.repos,
+    getOctokit(inputs.githubToken, { baseUrl: apiUrl }).rest.repos,
     {
       owner,
       repo,

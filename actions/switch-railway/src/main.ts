@@ -49,15 +49,17 @@ export async function run(): Promise<void> {
 
 /** A GitHub Deployment per real change, when the job's token may create one; never fails the run. */
 async function recordDeployment(inputs: Inputs): Promise<DeploymentRecord | undefined> {
-  const repository = process.env.GITHUB_REPOSITORY
-  if (!inputs.githubToken || !repository) {
-    core.debug('no github-token or repository context: not recording a GitHub Deployment')
+  // The runner always sets GITHUB_API_URL; without it this is not a workflow run (the CLI, the
+  // rehearsal), and nothing may reach api.github.com by accident.
+  const { GITHUB_REPOSITORY: repository, GITHUB_API_URL: apiUrl } = process.env
+  if (!inputs.githubToken || !repository || !apiUrl) {
+    core.debug('no github-token, repository or GITHUB_API_URL (not a workflow run): not recording a GitHub Deployment')
     return undefined
   }
   const { owner, repo } = github.context.repo
   const runUrl = `${github.context.serverUrl}/${repository}/actions/runs/${github.context.runId}`
   return startDeploymentRecord(
-    github.getOctokit(inputs.githubToken).rest.repos,
+    github.getOctokit(inputs.githubToken, { baseUrl: apiUrl }).rest.repos,
     {
       owner,
       repo,
