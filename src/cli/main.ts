@@ -10,7 +10,8 @@ import { errorMessage } from '../errors.js'
 import { SpaceManager } from '../hf/space-manager.js'
 import type { Logger } from '../logger.js'
 import { RailwayClient, TOKEN_KINDS } from '../railway/client.js'
-import { displayUrl, readRailwayStatus } from '../railway/switch.js'
+import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, displayUrl } from '../railway/plans.js'
+import { readRailwayStatus } from '../railway/switch.js'
 import { redact } from '../secrets.js'
 import { Migration, type MigrationSettings, PhaseFailed } from './pipeline.js'
 import { formatTable } from './render.js'
@@ -192,6 +193,8 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
     environment: flags.environment,
     service: flags.service,
     ollamaService: flags['ollama-service'],
+    variable: DEFAULT_VARIABLE,
+    hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
   })
   const rows = [
     ['Railway', `${railway.projectName} / ${railway.environmentName}`],

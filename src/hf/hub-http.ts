@@ -72,11 +72,6 @@ function nextStepFor(status: number): string | undefined {
   return undefined
 }
 
-/** True for failures whose outcome is unknown: the request may have been applied before the reply was lost. */
-export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof ServiceError && (error.status === undefined || error.status >= 500)
-}
-
 export function statusOf(error: unknown): number | undefined {
   return error instanceof ServiceError ? error.status : undefined
 }

@@ -76,7 +76,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export class RailwayClient {
   private readonly endpoint: string
-  private readonly clock: Clock
+  /** Also paces the callers' write-then-confirm (writeOnce), so tests that pass an instant clock wait for nothing. */
+  readonly clock: Clock
   private readonly timeoutMs: number
   private readonly readAttempts: number
   private readonly pollIntervalMs: number

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  decommission,
-  planSwitch,
-  reactivate,
-  readRailwayStatus,
-  rollback,
-  switchToSpace,
-} from '../../src/railway/switch.js'
+import { planSwitch } from '../../src/railway/plans.js'
+import { decommission, reactivate, readRailwayStatus, rollback, switchToSpace } from '../../src/railway/switch.js'
 import { COGNITIA, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 import { fakeClient, HF_TOKEN, SPACE_URL, switchSettings } from '../fakes/railway-harness.js'
 
@@ -72,7 +66,7 @@ describe('switchToSpace', () => {
     const secrets: string[] = []
     const result = await switchToSpace(
       client,
-      switchSettings({ hfToken: HF_TOKEN, onSecret: (s) => secrets.push(s) }),
+      switchSettings({ hfToken: HF_TOKEN, onSecret: (s: string) => secrets.push(s) }),
       logger,
     )
     expect(writesSent()).toEqual(['UpsertVariables', 'DeployService'])
@@ -250,7 +244,7 @@ describe('readRailwayStatus', () => {
   it('reports the current URL, the record and what a rollback would restore', async () => {
     await start()
     const { client, logger } = fakeClient(fake)
-    expect(await readRailwayStatus(client, {})).toEqual({
+    expect(await readRailwayStatus(client, switchSettings())).toEqual({
       projectName: 'cognitia',
       environmentName: 'production',
       currentUrl: COGNITIA.ollamaUrl,
@@ -259,7 +253,7 @@ describe('readRailwayStatus', () => {
       ollamaRunning: true,
     })
     await switchToSpace(client, switchSettings(), logger)
-    expect(await readRailwayStatus(client, {})).toMatchObject({
+    expect(await readRailwayStatus(client, switchSettings())).toMatchObject({
       currentUrl: SPACE_URL,
       recordedPreviousUrl: COGNITIA.ollamaUrl,
     })
@@ -269,7 +263,7 @@ describe('readRailwayStatus', () => {
   it('works without an old Ollama service (ollamaRunning is then undefined)', async () => {
     await start()
     const { client } = fakeClient(fake)
-    const status = await readRailwayStatus(client, { ollamaService: 'ollama-gone' })
+    const status = await readRailwayStatus(client, switchSettings({ ollamaService: 'ollama-gone' }))
     expect(status).toMatchObject({ currentUrl: COGNITIA.ollamaUrl, ollamaRunning: undefined })
   })
 })

@@ -28969,6 +28969,56 @@ async function pollUntil(check, options) {
     await clock.sleep(options.intervalMs);
   }
 }
+async function writeOnce(options) {
+  const { describe, logger, clock = realClock, attempts = 3 } = options;
+  for (let attempt = 1; ; attempt++) {
+    let failure;
+    try {
+      return await options.send();
+    } catch (error2) {
+      failure = error2;
+    }
+    if (!mayHaveApplied(failure)) throw failure;
+    logger.warning(`${describe} failed (${errorMessage(failure)}); reading back whether it applied`);
+    const applied = await confirmAfter(options, failure);
+    if (applied !== void 0) {
+      logger.info(`${describe}: the answer was lost, but reading back shows it applied`);
+      return applied;
+    }
+    if (!(failure instanceof ServiceError && failure.status === 429) || attempt >= attempts) {
+      throw notApplied(options, failure);
+    }
+    const delay2 = failure.options.retryAfterMs ?? 5e3;
+    logger.warning(`${describe} was rate limited and did not apply; sending it again in ${formatWait(delay2)}`);
+    await clock.sleep(delay2);
+  }
+}
+function mayHaveApplied(error2) {
+  if (error2 instanceof ConfigurationError) return false;
+  if (!(error2 instanceof ServiceError) || error2.status === void 0) return true;
+  return !(error2.status >= 400 && error2.status < 500) || error2.status === 408 || error2.status === 429;
+}
+async function confirmAfter(options, failure) {
+  try {
+    return await options.confirm();
+  } catch (readError) {
+    if (readError instanceof ConfigurationError) throw readError;
+    throw new ServiceError(
+      options.service,
+      `could not tell whether ${options.describe} applied (${errorMessage(failure)}; reading back: ${errorMessage(readError)})`,
+      { nextStep: options.nextStep?.unknown ?? nextStepOf(failure) }
+    );
+  }
+}
+function notApplied(options, failure) {
+  if (failure instanceof ServiceError && failure.status === 429) return failure;
+  return new ServiceError(options.service, `${options.describe} did not apply (${errorMessage(failure)})`, {
+    nextStep: options.nextStep?.notApplied ?? nextStepOf(failure)
+  });
+}
+function nextStepOf(error2) {
+  return error2 instanceof ServiceError && error2.options.nextStep || "re-run the job (it is idempotent)";
+}
 
 // src/hf/hub-http.ts
 var hubService = "Hugging Face";
@@ -29024,9 +29074,6 @@ function nextStepFor(status) {
   if (status === 403) return 'use a token with write access to the Space owner (a "write" or fine-grained token)';
   if (status >= 500) return "the Hub is failing; re-run the job later (it is idempotent)";
   return void 0;
-}
-function outcomeUnknown(error2) {
-  return error2 instanceof ServiceError && (error2.status === void 0 || error2.status >= 500);
 }
 function statusOf(error2) {
   return error2 instanceof ServiceError ? error2.status : void 0;
@@ -29171,27 +29218,27 @@ var SpaceManager = class {
       this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`);
       return { created: false, sdk: existing.sdk };
     }
-    try {
-      await createRepo({
+    const outcome = await writeOnce({
+      describe: `creating ${spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: () => createRepo({
         repo: { type: "space", name: spaceId },
         visibility,
         sdk: options.sdk,
         accessToken: this.token,
         hubUrl: this.hubUrl,
         fetch: this.fetch
-      });
-    } catch (error2) {
-      const status = statusOf(error2);
-      if (status === 409) {
-        this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
-        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
-      }
-      if (status === 402) {
-        throw new ConfigurationError(
-          `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
-        );
-      }
-      if (!(outcomeUnknown(error2) && await this.findSpace(spaceId))) throw error2;
+      }).then(
+        () => "created",
+        (error2) => createRefusal(spaceId, error2)
+      ),
+      confirm: async () => await this.findSpace(spaceId) ? "created" : void 0
+    });
+    if (outcome === "existed") {
+      this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
+      return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`);
     return { created: true, sdk: options.sdk };
@@ -29222,38 +29269,39 @@ var SpaceManager = class {
     }
     for (const file of plan2.changed) this.logger.info(`upload ${file.path} (${file.content.length} bytes)`);
     for (const path of plan2.deleted) this.logger.info(`delete ${path}`);
-    try {
-      const output = await commit({
-        ...this.repoParams(options.spaceId),
-        fetch: this.uploadFetch,
-        title: options.commitMessage,
-        description: options.commitDescription,
-        parentCommit: plan2.headSha,
-        operations: [
-          ...plan2.changed.map((file) => ({
-            operation: "addOrUpdate",
-            path: file.path,
-            content: new Blob([new Uint8Array(file.content)])
-          })),
-          ...plan2.deleted.map((path) => ({ operation: "delete", path }))
-        ]
-      });
-      const commitSha = output?.commit.oid ?? "";
-      this.logger.info(`committed ${commitSha}`);
-      return { commitSha, changed: true };
-    } catch (error2) {
-      if (statusOf(error2) === 412 || statusOf(error2) === 409) {
-        throw new ServiceError(hubService, `${options.spaceId} received another commit during the upload`, {
-          status: statusOf(error2),
-          nextStep: "re-run the job; it uploads only what still differs"
+    return writeOnce({
+      describe: `the commit to ${options.spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
+        const output = await commit({
+          ...this.repoParams(options.spaceId),
+          fetch: this.uploadFetch,
+          title: options.commitMessage,
+          description: options.commitDescription,
+          parentCommit: plan2.headSha,
+          operations: [
+            ...plan2.changed.map((file) => ({
+              operation: "addOrUpdate",
+              path: file.path,
+              content: new Blob([new Uint8Array(file.content)])
+            })),
+            ...plan2.deleted.map((path) => ({ operation: "delete", path }))
+          ]
+        }).catch((error2) => {
+          throw commitRefusal(options.spaceId, error2);
         });
+        const commitSha = output?.commit.oid ?? "";
+        this.logger.info(`committed ${commitSha}`);
+        return { commitSha, changed: true };
+      },
+      // Settled when the Space now holds every file: nothing differs any more.
+      confirm: async () => {
+        const after = await this.planUpload(target);
+        return after.changed.length === 0 && after.deleted.length === 0 ? { commitSha: after.headSha, changed: true } : void 0;
       }
-      if (!outcomeUnknown(error2)) throw error2;
-      const after = await this.planUpload(target);
-      if (after.changed.length > 0 || after.deleted.length > 0) throw error2;
-      this.logger.info(`the commit reply was lost, but the Space holds the files at ${after.headSha}`);
-      return { commitSha: after.headSha, changed: true };
-    }
+    });
   }
   /** Requests `flavor` unless it is already the requested hardware. */
   async setHardware(spaceId, flavor) {
@@ -29425,29 +29473,19 @@ ${tail.join("\n")}` : "";
       onRetry: (error2, delayMs, attempt) => this.logger.warning(`${error2.message}; retry ${attempt} in ${Math.round(delayMs / 1e3)} s`)
     });
   }
-  /**
-   * Runs a write once. A 429 means the Hub refused it, so it is tried again after Retry-After;
-   * a lost reply (timeout, 5xx) is settled by `verify` reading the state back, never by repeating.
-   */
+  /** Runs a write once through writeOnce: a lost reply is settled by `verify` reading the state back. */
   async write(what, send, verify) {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await writeOnce({
+      describe: what,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
         await send();
-        return;
-      } catch (error2) {
-        if (statusOf(error2) === 429 && attempt < 3 && error2 instanceof ServiceError) {
-          const delay2 = error2.options.retryAfterMs ?? 5e3;
-          this.logger.warning(`${what} rate limited; trying again in ${Math.round(delay2 / 1e3)} s`);
-          await this.clock.sleep(delay2);
-          continue;
-        }
-        if (outcomeUnknown(error2) && await verify().catch(() => false)) {
-          this.logger.info(`${what}: the reply was lost, but reading back shows it applied`);
-          return;
-        }
-        throw error2;
-      }
-    }
+        return true;
+      },
+      confirm: async () => await verify() ? true : void 0
+    });
   }
   async api(method, path, body) {
     const response = await this.fetch(`${this.hubUrl}${path}`, {
@@ -29469,6 +29507,24 @@ function canWrite(access2, owner) {
   return (access2.fineGrained?.scoped ?? []).some(
     (scope) => scope.entity.name.toLowerCase() === owner.toLowerCase() && scope.permissions.includes("repo.write")
   );
+}
+function createRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status === 409) return "existed";
+  if (status === 402) {
+    throw new ConfigurationError(
+      `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
+    );
+  }
+  throw error2;
+}
+function commitRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status !== 412 && status !== 409) return error2;
+  return new ServiceError(hubService, `${spaceId} received another commit during the upload`, {
+    status,
+    nextStep: "re-run the job; it uploads only what still differs"
+  });
 }
 function hardwareRefusal(spaceId, flavor, error2) {
   const status = statusOf(error2);

@@ -70300,6 +70300,56 @@ async function pollUntil(check, options) {
     await clock.sleep(options.intervalMs);
   }
 }
+async function writeOnce(options) {
+  const { describe, logger, clock = realClock, attempts = 3 } = options;
+  for (let attempt = 1; ; attempt++) {
+    let failure;
+    try {
+      return await options.send();
+    } catch (error2) {
+      failure = error2;
+    }
+    if (!mayHaveApplied(failure)) throw failure;
+    logger.warning(`${describe} failed (${errorMessage(failure)}); reading back whether it applied`);
+    const applied = await confirmAfter(options, failure);
+    if (applied !== void 0) {
+      logger.info(`${describe}: the answer was lost, but reading back shows it applied`);
+      return applied;
+    }
+    if (!(failure instanceof ServiceError && failure.status === 429) || attempt >= attempts) {
+      throw notApplied(options, failure);
+    }
+    const delay = failure.options.retryAfterMs ?? 5e3;
+    logger.warning(`${describe} was rate limited and did not apply; sending it again in ${formatWait(delay)}`);
+    await clock.sleep(delay);
+  }
+}
+function mayHaveApplied(error2) {
+  if (error2 instanceof ConfigurationError) return false;
+  if (!(error2 instanceof ServiceError) || error2.status === void 0) return true;
+  return !(error2.status >= 400 && error2.status < 500) || error2.status === 408 || error2.status === 429;
+}
+async function confirmAfter(options, failure) {
+  try {
+    return await options.confirm();
+  } catch (readError) {
+    if (readError instanceof ConfigurationError) throw readError;
+    throw new ServiceError(
+      options.service,
+      `could not tell whether ${options.describe} applied (${errorMessage(failure)}; reading back: ${errorMessage(readError)})`,
+      { nextStep: options.nextStep?.unknown ?? nextStepOf(failure) }
+    );
+  }
+}
+function notApplied(options, failure) {
+  if (failure instanceof ServiceError && failure.status === 429) return failure;
+  return new ServiceError(options.service, `${options.describe} did not apply (${errorMessage(failure)})`, {
+    nextStep: options.nextStep?.notApplied ?? nextStepOf(failure)
+  });
+}
+function nextStepOf(error2) {
+  return error2 instanceof ServiceError && error2.options.nextStep || "re-run the job (it is idempotent)";
+}
 
 // src/railway/documents.ts
 function read(name, query) {
@@ -70401,6 +70451,7 @@ var RailwayClient = class {
   }
   options;
   endpoint;
+  /** Also paces the callers' write-then-confirm (writeOnce), so tests that pass an instant clock wait for nothing. */
   clock;
   timeoutMs;
   readAttempts;
@@ -70642,23 +70693,7 @@ function graphqlError(what, status, messages, tokenKind) {
   });
 }
 
-// src/secrets.ts
-function secretForms(secret) {
-  if (!secret) return [];
-  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
-}
-var CREDENTIAL_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD/i;
-var CREDENTIAL_VALUE = /^(hf_|ghp_|ghs_|gho_|github_pat_|sk-)[A-Za-z0-9_-]{8,}$/;
-var USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i;
-function variableSecrets(name, value) {
-  if (!value) return [];
-  const userinfo = USERINFO.exec(value)?.[1];
-  if (!CREDENTIAL_NAME.test(name) && !CREDENTIAL_VALUE.test(value) && !userinfo) return [];
-  const [user, password] = userinfo?.split(":") ?? [];
-  return [value, ...password ? [password] : user ? [user] : []];
-}
-
-// src/railway/switch.ts
+// src/railway/plans.ts
 var MODES = ["switch", "rollback", "decommission", "reactivate"];
 var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
 var DEFAULT_VARIABLE = "OLLAMA_BASE_URL";
@@ -70676,11 +70711,8 @@ function planSwitch(variables, settings) {
   const recorded = variables[previousName];
   const record = recordAfterSwitch(current, recorded, spaceUrl);
   const upsert = {};
-  const lines = [];
+  const lines = [change(settings.variable, current, spaceUrl)];
   if (current !== spaceUrl) upsert[settings.variable] = spaceUrl;
-  lines.push(
-    current === spaceUrl ? `${settings.variable}: already ${displayUrl(spaceUrl)}` : `${settings.variable}: ${displayUrl(current)} \u2192 ${displayUrl(spaceUrl)}`
-  );
   if (record !== void 0 && record !== recorded) {
     upsert[previousName] = record;
     lines.push(`${previousName}: ${displayUrl(recorded)} \u2192 ${displayUrl(record)}`);
@@ -70710,133 +70742,57 @@ function isSpaceUrl(url, spaceUrl) {
 }
 function planRollback(variables, settings) {
   const name = settings.variable;
+  const current = variables[name];
+  const restore = rollbackTarget(variables, settings);
+  const why = rollbackReason({ current, restore, recorded: variables[previousVariableName(name)], name });
+  const line = `${change(name, current, restore)} (${why})`;
+  return {
+    upsert: current === restore ? {} : { [name]: restore },
+    before: current,
+    after: restore,
+    recordedPrevious: restore,
+    lines: [line]
+  };
+}
+function rollbackReason(r) {
+  if (r.current !== r.restore) {
+    return r.restore === r.recorded ? `recorded in ${previousVariableName(r.name)}` : "the documented default (restore-default)";
+  }
+  return r.current === r.recorded ? "the recorded value" : "not on a Space; nothing to roll back";
+}
+function rollbackTarget(variables, settings) {
+  const name = settings.variable;
   const previousName = previousVariableName(name);
   const current = variables[name];
   const recorded = variables[previousName];
-  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) {
-    const why = current === recorded ? "the recorded value" : "not on a Space; nothing to roll back";
-    return { restore: current, line: `${name}: already ${displayUrl(current)} (${why})` };
-  }
-  const usable = recorded && !isSpaceUrl(recorded, settings.spaceUrl) ? recorded : void 0;
-  const restore = usable ?? (settings.restoreDefault ? DEFAULT_ROLLBACK_URL : void 0);
-  if (restore === void 0) {
-    const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
-    throw new ConfigurationError(
-      `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
-    );
-  }
-  const source = usable ? `recorded in ${previousName}` : "the documented default (restore-default)";
-  return { restore, line: `${name}: ${displayUrl(current)} \u2192 ${displayUrl(restore)} (${source})` };
-}
-async function switchToSpace(client, settings, logger) {
-  const spaceUrl = requireSpaceUrl(settings);
-  const { target, serviceId, variables } = await logger.group(
-    "Read Railway state",
-    () => readCurrent(client, settings, "none")
+  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) return current;
+  if (recorded && !isSpaceUrl(recorded, settings.spaceUrl)) return recorded;
+  if (settings.restoreDefault) return DEFAULT_ROLLBACK_URL;
+  const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
+  throw new ConfigurationError(
+    `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
   );
-  const plan = planSwitch(variables, settings);
-  const result = startResult("switch", settings, plan.lines, { url: plan.before });
-  result.recordedPreviousUrl = plan.recordedPrevious;
-  announce(plan.lines, settings, target, logger);
-  if (settings.dryRun) return result;
-  const rollbackHint = `run mode=rollback to restore ${displayUrl(plan.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`;
-  const wrote = await writeVariables(client, target, serviceId, plan.upsert, variables, settings, logger);
-  result.changed = wrote;
-  result.after = { url: spaceUrl };
-  const deployment = await deployWithChange(client, target, settings.service, settings, logger, {
-    changedNow: wrote,
-    failureHint: `Cognitia keeps its previous deployment running; ${settings.variable} already holds the Space URL, so re-run the switch once Railway is healthy, or ${rollbackHint}`
-  });
-  result.deploymentId = deployment.id;
-  result.changed ||= deployment.started;
-  return result;
 }
-async function rollback(client, settings, logger) {
-  const { target, serviceId, variables, ollama } = await logger.group(
-    "Read Railway state",
-    () => readCurrent(client, settings, "required")
-  );
+function planDecommission(variables, running, settings) {
   const current = variables[settings.variable];
-  const { restore, line } = planRollback(variables, settings);
-  const ollamaRunning = (ollama?.activeDeployments.length ?? 0) > 0;
-  const lines = [
-    line,
-    ollamaRunning ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: stopped \u2192 deploy it`,
-    `${settings.service}: deploy with the restored value`
-  ];
-  const result = startResult("rollback", settings, lines, { url: current, ollamaRunning });
-  result.recordedPreviousUrl = restore;
-  announce(lines, settings, target, logger);
-  if (settings.dryRun) return result;
-  const upsert = current === restore ? {} : { [settings.variable]: restore };
-  const wrote = await writeVariables(client, target, serviceId, upsert, variables, settings, logger);
-  result.changed = wrote;
-  result.after = { url: restore, ollamaRunning };
-  const hint = `${settings.variable} already holds ${displayUrl(restore)}; re-run mode=rollback (it is idempotent)`;
-  if (!ollamaRunning) {
-    await startService(client, target, settings.ollamaService, settings, logger, hint);
-    result.after.ollamaRunning = true;
-    result.changed = true;
-  }
-  const deployment = await deployWithChange(client, target, settings.service, settings, logger, {
-    changedNow: wrote,
-    failureHint: hint
-  });
-  result.deploymentId = deployment.id;
-  result.changed ||= deployment.started;
-  return result;
-}
-async function decommission(client, settings, logger) {
-  const { target, variables, ollama } = await logger.group(
-    "Read Railway state",
-    () => readCurrent(client, settings, "required")
-  );
-  const current = variables[settings.variable];
-  const oldUrl = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL;
-  if (current === void 0 || current === oldUrl || current.includes(`//${settings.ollamaService}.railway.internal`)) {
+  const oldUrls = [variables[previousVariableName(settings.variable)], DEFAULT_ROLLBACK_URL];
+  if (current === void 0 || oldUrls.includes(current) || current.includes(`//${settings.ollamaService}.railway.internal`)) {
     throw new ConfigurationError(
       `${settings.service}'s ${settings.variable} still points at ${displayUrl(current)} (the old Ollama service); run mode=switch first \u2014 stopping it now would cut ${settings.service} off`
     );
   }
-  const running = ollama?.activeDeployments ?? [];
   const lines = running.length === 0 ? [`${settings.ollamaService}: already stopped`] : running.map((d) => `${settings.ollamaService}: stop deployment ${d.id} (undo: mode=reactivate)`);
-  const result = startResult("decommission", settings, lines, { url: current, ollamaRunning: running.length > 0 });
-  announce(lines, settings, target, logger);
-  if (settings.dryRun) return result;
-  const ollamaId = serviceIdOf(target, settings.ollamaService);
-  await logger.group(`Stop ${settings.ollamaService}`, async () => {
-    for (const deployment of running) {
-      await stopDeployment(client, target, ollamaId, deployment.id, logger);
-      result.changed = true;
-    }
-  });
-  result.after = { url: current, ollamaRunning: false };
-  return result;
+  return { stop: running.map((d) => d.id), lines };
 }
-async function reactivate(client, settings, logger) {
-  const { target, variables, ollama } = await logger.group(
-    "Read Railway state",
-    () => readCurrent(client, settings, "required")
-  );
-  const running = (ollama?.activeDeployments.length ?? 0) > 0;
-  const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`];
-  const url = variables[settings.variable];
-  const result = startResult("reactivate", settings, lines, { url, ollamaRunning: running });
-  announce(lines, settings, target, logger);
-  if (settings.dryRun || running) return result;
-  const hint = "re-run mode=reactivate; the service and its volume were never deleted";
-  result.deploymentId = await startService(client, target, settings.ollamaService, settings, logger, hint);
-  result.changed = true;
-  result.after = { url, ollamaRunning: true };
-  return result;
-}
-function runMode(mode, client, settings, logger) {
-  const modes = { switch: switchToSpace, rollback, decommission, reactivate };
-  return modes[mode](client, settings, logger);
+function ollamaLine(ollamaService, running) {
+  return running ? `${ollamaService}: already running` : `${ollamaService}: stopped \u2192 deploy it`;
 }
 function displayUrl(url) {
   if (url === void 0) return "(unset)";
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, "$1***@");
+}
+function change(name, from, to) {
+  return from === to ? `${name}: already ${displayUrl(to)}` : `${name}: ${displayUrl(from)} \u2192 ${displayUrl(to)}`;
 }
 function requireSpaceUrl(settings) {
   const url = settings.spaceUrl?.trim();
@@ -70845,10 +70801,117 @@ function requireSpaceUrl(settings) {
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigurationError(`space-url must be an http(s) URL, got "${url}"`);
   return url.replace(/\/+$/, "");
 }
+
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+var CREDENTIAL_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD/i;
+var CREDENTIAL_VALUE = /^(hf_|ghp_|ghs_|gho_|github_pat_|sk-)[A-Za-z0-9_-]{8,}$/;
+var USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/i;
+function variableSecrets(name, value) {
+  if (!value) return [];
+  const userinfo = USERINFO.exec(value)?.[1];
+  if (!CREDENTIAL_NAME.test(name) && !CREDENTIAL_VALUE.test(value) && !userinfo) return [];
+  const [user, password] = userinfo?.split(":") ?? [];
+  return [value, ...password ? [password] : user ? [user] : []];
+}
+
+// src/railway/switch.ts
+async function switchToSpace(client, settings, logger) {
+  const spaceUrl = requireSpaceUrl(settings);
+  const { target, serviceId, variables } = await readState(client, settings, logger, "none");
+  const plan = planSwitch(variables, settings);
+  const result = startResult("switch", settings, plan.lines, { url: plan.before });
+  result.recordedPreviousUrl = plan.recordedPrevious;
+  const run2 = { client, target, settings, logger };
+  announce(run2, plan.lines);
+  if (settings.dryRun) return result;
+  const rollbackHint = `run mode=rollback to restore ${displayUrl(plan.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`;
+  const wrote = await writeVariables(run2, { serviceId, changes: plan.upsert, before: variables });
+  result.changed = wrote;
+  result.after = { url: spaceUrl };
+  const deployment = await deployWithChange(run2, {
+    service: settings.service,
+    changedNow: wrote,
+    failureHint: `Cognitia keeps its previous deployment running; ${settings.variable} already holds the Space URL, so re-run the switch once Railway is healthy, or ${rollbackHint}`
+  });
+  result.deploymentId = deployment.id;
+  result.changed ||= deployment.started;
+  return result;
+}
+async function rollback(client, settings, logger) {
+  const { target, serviceId, variables, ollama } = await readState(client, settings, logger, "required");
+  const plan = planRollback(variables, settings);
+  const restore = plan.after;
+  const ollamaRunning = (ollama?.activeDeployments.length ?? 0) > 0;
+  const lines = [
+    ...plan.lines,
+    ollamaLine(settings.ollamaService, ollamaRunning),
+    `${settings.service}: deploy with the restored value`
+  ];
+  const result = startResult("rollback", settings, lines, { url: plan.before, ollamaRunning });
+  result.recordedPreviousUrl = restore;
+  const run2 = { client, target, settings, logger };
+  announce(run2, lines);
+  if (settings.dryRun) return result;
+  const wrote = await writeVariables(run2, { serviceId, changes: plan.upsert, before: variables });
+  result.changed = wrote;
+  result.after = { url: restore, ollamaRunning };
+  const failureHint = `${settings.variable} already holds ${displayUrl(restore)}; re-run mode=rollback (it is idempotent)`;
+  if (!ollamaRunning) {
+    await startService(run2, { service: settings.ollamaService, failureHint });
+    result.after.ollamaRunning = true;
+    result.changed = true;
+  }
+  const deployment = await deployWithChange(run2, { service: settings.service, changedNow: wrote, failureHint });
+  result.deploymentId = deployment.id;
+  result.changed ||= deployment.started;
+  return result;
+}
+async function decommission(client, settings, logger) {
+  const { target, variables, ollama } = await readState(client, settings, logger, "required");
+  const running = ollama?.activeDeployments ?? [];
+  const plan = planDecommission(variables, running, settings);
+  const url = variables[settings.variable];
+  const result = startResult("decommission", settings, plan.lines, { url, ollamaRunning: running.length > 0 });
+  const run2 = { client, target, settings, logger };
+  announce(run2, plan.lines);
+  if (settings.dryRun) return result;
+  const serviceId = serviceIdOf(target, settings.ollamaService);
+  await logger.group(`Stop ${settings.ollamaService}`, async () => {
+    for (const deploymentId of plan.stop) {
+      await stopDeployment(run2, { serviceId, deploymentId });
+      result.changed = true;
+    }
+  });
+  result.after = { url, ollamaRunning: false };
+  return result;
+}
+async function reactivate(client, settings, logger) {
+  const { target, variables, ollama } = await readState(client, settings, logger, "required");
+  const running = (ollama?.activeDeployments.length ?? 0) > 0;
+  const lines = [running ? ollamaLine(settings.ollamaService, true) : `${settings.ollamaService}: deploy it`];
+  const url = variables[settings.variable];
+  const result = startResult("reactivate", settings, lines, { url, ollamaRunning: running });
+  const run2 = { client, target, settings, logger };
+  announce(run2, lines);
+  if (settings.dryRun || running) return result;
+  const failureHint = "re-run mode=reactivate; the service and its volume were never deleted";
+  result.deploymentId = await startService(run2, { service: settings.ollamaService, failureHint });
+  result.changed = true;
+  result.after = { url, ollamaRunning: true };
+  return result;
+}
+function runMode(mode, client, settings, logger) {
+  const modes = { switch: switchToSpace, rollback, decommission, reactivate };
+  return modes[mode](client, settings, logger);
+}
 function startResult(mode, settings, plan, before) {
   return { mode, dryRun: settings.dryRun, changed: false, plan, before, after: { ...before } };
 }
-function announce(lines, settings, target, logger) {
+function announce({ settings, target, logger }, lines) {
   const where = `${settings.service} in ${target.projectName} / ${target.environmentName}`;
   const heading = settings.dryRun ? `Plan for ${where} (dry run, nothing will change):` : `Plan for ${where}:`;
   logger.info([heading, ...lines.map((l) => `  ${l}`)].join("\n"));
@@ -70858,65 +70921,65 @@ function serviceIdOf(target, name) {
   if (!id) throw new ConfigurationError(`service "${name}" was not resolved`);
   return id;
 }
-async function readCurrent(client, settings, ollamaService) {
+function readState(client, settings, logger, ollama) {
+  return logger.group("Read Railway state", () => readCurrent(client, settings, ollama));
+}
+async function readCurrent(client, ref, ollamaService) {
   const target = await client.resolveTarget({
-    project: settings.project,
-    environment: settings.environment,
-    services: ollamaService === "required" ? [settings.service, settings.ollamaService] : [settings.service],
-    optionalServices: ollamaService === "optional" ? [settings.ollamaService] : []
+    project: ref.project,
+    environment: ref.environment,
+    services: ollamaService === "required" ? [ref.service, ref.ollamaService] : [ref.service],
+    optionalServices: ollamaService === "optional" ? [ref.ollamaService] : []
   });
-  const serviceId = serviceIdOf(target, settings.service);
-  const variables = await client.serviceVariables(target, serviceId);
-  maskVariables(variables, settings);
-  const ollamaId = target.services[settings.ollamaService];
+  const serviceId = serviceIdOf(target, ref.service);
+  const variables = await readVariables(client, target, serviceId, ref);
+  const ollamaId = target.services[ref.ollamaService];
   const ollama = ollamaService !== "none" && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : void 0;
   return { target, serviceId, variables, ollama };
 }
-function maskVariables(variables, settings) {
-  if (!settings.onSecret) return;
+async function readVariables(client, target, serviceId, ref) {
+  const variables = await client.serviceVariables(target, serviceId);
   for (const [name, value] of Object.entries(variables)) {
-    const secrets = name === settings.hfTokenVariable && value ? [value] : variableSecrets(name, value);
-    for (const secret of secrets) settings.onSecret(secret);
+    const secrets = name === ref.hfTokenVariable && value ? [value] : variableSecrets(name, value);
+    for (const secret of secrets) ref.onSecret?.(secret);
   }
+  return variables;
 }
-async function writeVariables(client, target, serviceId, changes, before, settings, logger) {
+async function writeVariables(run2, write2) {
+  const { client, target, settings, logger } = run2;
+  const { serviceId, changes, before } = write2;
   const names2 = Object.keys(changes);
   if (names2.length === 0) {
     logger.info("variables already hold the wanted values; nothing to write");
     return false;
   }
-  return logger.group(`Write ${names2.join(", ")}`, async () => {
-    try {
-      await client.upsertVariables(target, serviceId, changes);
-      logger.info(`upserted ${names2.join(", ")} on ${settings.service} (skipDeploys)`);
-      return true;
-    } catch (error2) {
-      if (error2 instanceof ConfigurationError) throw error2;
-      logger.warning(`the variable upsert failed (${errorMessage(error2)}); reading the variables back`);
-      let now;
-      try {
-        now = await client.serviceVariables(target, serviceId);
-        maskVariables(now, settings);
-      } catch (readError) {
-        throw new ServiceError(
-          "Railway",
-          `could not tell whether the variable upsert applied (${errorMessage(readError)})`,
-          {
-            nextStep: `${settings.variable} holds either ${displayUrl(before[settings.variable])} or ${displayUrl(changes[settings.variable] ?? before[settings.variable])} (an upsert applies whole); re-run this job once Railway answers`
-          }
-        );
-      }
-      if (names2.every((n) => now[n] === changes[n])) {
-        logger.info("the upsert had applied before its answer was lost");
+  const old = displayUrl(before[settings.variable]);
+  return logger.group(
+    `Write ${names2.join(", ")}`,
+    () => writeOnce({
+      describe: "the variable upsert",
+      service: "Railway",
+      logger,
+      clock: client.clock,
+      send: async () => {
+        await client.upsertVariables(target, serviceId, changes);
+        logger.info(`upserted ${names2.join(", ")} on ${settings.service} (skipDeploys)`);
         return true;
+      },
+      confirm: async () => {
+        const now = await readVariables(client, target, serviceId, settings);
+        return names2.every((n) => now[n] === changes[n]) ? true : void 0;
+      },
+      nextStep: {
+        notApplied: `nothing changed: ${settings.variable} is still ${old}; re-run this job`,
+        unknown: `${settings.variable} holds either ${old} or ${displayUrl(changes[settings.variable] ?? before[settings.variable])} (an upsert applies whole); re-run this job once Railway answers`
       }
-      throw new ServiceError("Railway", `the variable upsert did not apply (${errorMessage(error2)})`, {
-        nextStep: `nothing changed: ${settings.variable} is still ${displayUrl(now[settings.variable])}; re-run this job`
-      });
-    }
-  });
+    })
+  );
 }
-async function deployWithChange(client, target, service, settings, logger, options) {
+async function deployWithChange(run2, options) {
+  const { client, target, settings, logger } = run2;
+  const { service, failureHint } = options;
   const serviceId = serviceIdOf(target, service);
   return logger.group(`Deploy ${service}`, async () => {
     const { latestDeployment } = await client.serviceInstance(target.environmentId, serviceId);
@@ -70929,53 +70992,46 @@ async function deployWithChange(client, target, service, settings, logger, optio
       }
     }
     const started = deploymentId === void 0;
-    deploymentId ??= await startDeployment(client, target, serviceId, service, latestDeployment?.id, logger, options);
-    await waitForSuccess(client, deploymentId, service, settings, options.failureHint);
+    deploymentId ??= await startDeployment(run2, { serviceId, service, previousId: latestDeployment?.id, failureHint });
+    await waitForSuccess(run2, { id: deploymentId, service, failureHint });
     return { id: deploymentId, started };
   });
 }
-async function startService(client, target, service, settings, logger, failureHint) {
+async function startService(run2, options) {
+  const { client, target, logger } = run2;
+  const { service, failureHint } = options;
   const serviceId = serviceIdOf(target, service);
   return logger.group(`Start ${service}`, async () => {
     const { latestDeployment } = await client.serviceInstance(target.environmentId, serviceId);
-    const id = latestDeployment && isInProgress(latestDeployment.status) ? latestDeployment.id : await startDeployment(client, target, serviceId, service, latestDeployment?.id, logger, { failureHint });
-    await waitForSuccess(client, id, service, settings, failureHint);
+    const id = latestDeployment && isInProgress(latestDeployment.status) ? latestDeployment.id : await startDeployment(run2, { serviceId, service, previousId: latestDeployment?.id, failureHint });
+    await waitForSuccess(run2, { id, service, failureHint });
     return id;
   });
 }
 function isUsable(deployment) {
   return deployment.status === "SUCCESS" || isInProgress(deployment.status);
 }
-async function startDeployment(client, target, serviceId, service, previousId, logger, options) {
-  try {
-    const id = await client.deploy(target.environmentId, serviceId);
-    logger.info(`started deployment ${id} of ${service}`);
-    return id;
-  } catch (error2) {
-    if (error2 instanceof ConfigurationError) throw error2;
-    logger.warning(`starting a deployment of ${service} failed (${errorMessage(error2)}); looking for it`);
-    let latest;
-    try {
-      latest = (await client.serviceInstance(target.environmentId, serviceId)).latestDeployment;
-    } catch (readError) {
-      throw new ServiceError(
-        "Railway",
-        `could not tell whether ${service} started deploying (${errorMessage(readError)})`,
-        {
-          nextStep: options.failureHint
-        }
-      );
-    }
-    if (latest && latest.id !== previousId) {
-      logger.info(`the deployment had started: ${latest.id}`);
-      return latest.id;
-    }
-    throw new ServiceError("Railway", `could not start a deployment of ${service} (${errorMessage(error2)})`, {
-      nextStep: options.failureHint
-    });
-  }
+function startDeployment({ client, target, logger }, options) {
+  const { serviceId, service } = options;
+  return writeOnce({
+    describe: `a deployment of ${service}`,
+    service: "Railway",
+    logger,
+    clock: client.clock,
+    send: async () => {
+      const id = await client.deploy(target.environmentId, serviceId);
+      logger.info(`started deployment ${id} of ${service}`);
+      return id;
+    },
+    confirm: async () => {
+      const latest = (await client.serviceInstance(target.environmentId, serviceId)).latestDeployment;
+      return latest && latest.id !== options.previousId ? latest.id : void 0;
+    },
+    nextStep: { notApplied: options.failureHint, unknown: options.failureHint }
+  });
 }
-async function waitForSuccess(client, id, service, settings, failureHint) {
+async function waitForSuccess({ client, settings }, options) {
+  const { id, service, failureHint } = options;
   let final;
   try {
     final = await client.waitForDeployment(id, settings.deploymentTimeoutMs);
@@ -70991,33 +71047,25 @@ async function waitForSuccess(client, id, service, settings, failureHint) {
     });
   }
 }
-async function stopDeployment(client, target, serviceId, deploymentId, logger) {
+async function stopDeployment({ client, target, logger }, options) {
+  const { serviceId, deploymentId } = options;
   const hint = "re-run mode=decommission (it only stops what still runs); mode=reactivate starts the service again";
-  try {
-    await client.removeDeployment(deploymentId);
-    logger.info(`stopped deployment ${deploymentId}`);
-  } catch (error2) {
-    if (error2 instanceof ConfigurationError) throw error2;
-    logger.warning(`stopping deployment ${deploymentId} failed (${errorMessage(error2)}); checking whether it stopped`);
-    let active;
-    try {
-      active = (await client.serviceInstance(target.environmentId, serviceId)).activeDeployments;
-    } catch (readError) {
-      throw new ServiceError(
-        "Railway",
-        `could not tell whether deployment ${deploymentId} stopped (${errorMessage(readError)})`,
-        {
-          nextStep: hint
-        }
-      );
-    }
-    if (active.some((d) => d.id === deploymentId)) {
-      throw new ServiceError("Railway", `deployment ${deploymentId} is still running (${errorMessage(error2)})`, {
-        nextStep: hint
-      });
-    }
-    logger.info(`deployment ${deploymentId} had stopped before the answer was lost`);
-  }
+  await writeOnce({
+    describe: `stopping deployment ${deploymentId}`,
+    service: "Railway",
+    logger,
+    clock: client.clock,
+    send: async () => {
+      await client.removeDeployment(deploymentId);
+      logger.info(`stopped deployment ${deploymentId}`);
+      return true;
+    },
+    confirm: async () => {
+      const { activeDeployments } = await client.serviceInstance(target.environmentId, serviceId);
+      return activeDeployments.some((d) => d.id === deploymentId) ? void 0 : true;
+    },
+    nextStep: { notApplied: hint, unknown: hint }
+  });
 }
 
 // actions/common/inputs.ts

@@ -8,7 +8,7 @@ import {
   MODES,
   type SwitchMode,
   type SwitchSettings,
-} from '../../../src/railway/switch.js'
+} from '../../../src/railway/plans.js'
 import { booleanInput, choiceInput, numberInput, optionalInput, secretInput } from '../../common/inputs.js'
 
 export const INPUT = {

@@ -55384,6 +55384,56 @@ async function pollUntil(check, options) {
     await clock.sleep(options.intervalMs);
   }
 }
+async function writeOnce(options) {
+  const { describe, logger, clock = realClock, attempts = 3 } = options;
+  for (let attempt = 1; ; attempt++) {
+    let failure;
+    try {
+      return await options.send();
+    } catch (error2) {
+      failure = error2;
+    }
+    if (!mayHaveApplied(failure)) throw failure;
+    logger.warning(`${describe} failed (${errorMessage(failure)}); reading back whether it applied`);
+    const applied = await confirmAfter(options, failure);
+    if (applied !== void 0) {
+      logger.info(`${describe}: the answer was lost, but reading back shows it applied`);
+      return applied;
+    }
+    if (!(failure instanceof ServiceError && failure.status === 429) || attempt >= attempts) {
+      throw notApplied(options, failure);
+    }
+    const delay2 = failure.options.retryAfterMs ?? 5e3;
+    logger.warning(`${describe} was rate limited and did not apply; sending it again in ${formatWait(delay2)}`);
+    await clock.sleep(delay2);
+  }
+}
+function mayHaveApplied(error2) {
+  if (error2 instanceof ConfigurationError) return false;
+  if (!(error2 instanceof ServiceError) || error2.status === void 0) return true;
+  return !(error2.status >= 400 && error2.status < 500) || error2.status === 408 || error2.status === 429;
+}
+async function confirmAfter(options, failure) {
+  try {
+    return await options.confirm();
+  } catch (readError) {
+    if (readError instanceof ConfigurationError) throw readError;
+    throw new ServiceError(
+      options.service,
+      `could not tell whether ${options.describe} applied (${errorMessage(failure)}; reading back: ${errorMessage(readError)})`,
+      { nextStep: options.nextStep?.unknown ?? nextStepOf(failure) }
+    );
+  }
+}
+function notApplied(options, failure) {
+  if (failure instanceof ServiceError && failure.status === 429) return failure;
+  return new ServiceError(options.service, `${options.describe} did not apply (${errorMessage(failure)})`, {
+    nextStep: options.nextStep?.notApplied ?? nextStepOf(failure)
+  });
+}
+function nextStepOf(error2) {
+  return error2 instanceof ServiceError && error2.options.nextStep || "re-run the job (it is idempotent)";
+}
 
 // src/hf/hub-http.ts
 var hubService = "Hugging Face";
@@ -55439,9 +55489,6 @@ function nextStepFor(status) {
   if (status === 403) return 'use a token with write access to the Space owner (a "write" or fine-grained token)';
   if (status >= 500) return "the Hub is failing; re-run the job later (it is idempotent)";
   return void 0;
-}
-function outcomeUnknown(error2) {
-  return error2 instanceof ServiceError && (error2.status === void 0 || error2.status >= 500);
 }
 function statusOf(error2) {
   return error2 instanceof ServiceError ? error2.status : void 0;
@@ -55676,27 +55723,27 @@ var SpaceManager = class {
       this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`);
       return { created: false, sdk: existing.sdk };
     }
-    try {
-      await createRepo({
+    const outcome = await writeOnce({
+      describe: `creating ${spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: () => createRepo({
         repo: { type: "space", name: spaceId },
         visibility,
         sdk: options.sdk,
         accessToken: this.token,
         hubUrl: this.hubUrl,
         fetch: this.fetch
-      });
-    } catch (error2) {
-      const status = statusOf(error2);
-      if (status === 409) {
-        this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
-        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
-      }
-      if (status === 402) {
-        throw new ConfigurationError(
-          `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
-        );
-      }
-      if (!(outcomeUnknown(error2) && await this.findSpace(spaceId))) throw error2;
+      }).then(
+        () => "created",
+        (error2) => createRefusal(spaceId, error2)
+      ),
+      confirm: async () => await this.findSpace(spaceId) ? "created" : void 0
+    });
+    if (outcome === "existed") {
+      this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
+      return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`);
     return { created: true, sdk: options.sdk };
@@ -55727,38 +55774,39 @@ var SpaceManager = class {
     }
     for (const file of plan.changed) this.logger.info(`upload ${file.path} (${file.content.length} bytes)`);
     for (const path of plan.deleted) this.logger.info(`delete ${path}`);
-    try {
-      const output = await commit({
-        ...this.repoParams(options.spaceId),
-        fetch: this.uploadFetch,
-        title: options.commitMessage,
-        description: options.commitDescription,
-        parentCommit: plan.headSha,
-        operations: [
-          ...plan.changed.map((file) => ({
-            operation: "addOrUpdate",
-            path: file.path,
-            content: new Blob([new Uint8Array(file.content)])
-          })),
-          ...plan.deleted.map((path) => ({ operation: "delete", path }))
-        ]
-      });
-      const commitSha = output?.commit.oid ?? "";
-      this.logger.info(`committed ${commitSha}`);
-      return { commitSha, changed: true };
-    } catch (error2) {
-      if (statusOf(error2) === 412 || statusOf(error2) === 409) {
-        throw new ServiceError(hubService, `${options.spaceId} received another commit during the upload`, {
-          status: statusOf(error2),
-          nextStep: "re-run the job; it uploads only what still differs"
+    return writeOnce({
+      describe: `the commit to ${options.spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
+        const output = await commit({
+          ...this.repoParams(options.spaceId),
+          fetch: this.uploadFetch,
+          title: options.commitMessage,
+          description: options.commitDescription,
+          parentCommit: plan.headSha,
+          operations: [
+            ...plan.changed.map((file) => ({
+              operation: "addOrUpdate",
+              path: file.path,
+              content: new Blob([new Uint8Array(file.content)])
+            })),
+            ...plan.deleted.map((path) => ({ operation: "delete", path }))
+          ]
+        }).catch((error2) => {
+          throw commitRefusal(options.spaceId, error2);
         });
+        const commitSha = output?.commit.oid ?? "";
+        this.logger.info(`committed ${commitSha}`);
+        return { commitSha, changed: true };
+      },
+      // Settled when the Space now holds every file: nothing differs any more.
+      confirm: async () => {
+        const after = await this.planUpload(target);
+        return after.changed.length === 0 && after.deleted.length === 0 ? { commitSha: after.headSha, changed: true } : void 0;
       }
-      if (!outcomeUnknown(error2)) throw error2;
-      const after = await this.planUpload(target);
-      if (after.changed.length > 0 || after.deleted.length > 0) throw error2;
-      this.logger.info(`the commit reply was lost, but the Space holds the files at ${after.headSha}`);
-      return { commitSha: after.headSha, changed: true };
-    }
+    });
   }
   /** Requests `flavor` unless it is already the requested hardware. */
   async setHardware(spaceId, flavor) {
@@ -55930,29 +55978,19 @@ ${tail.join("\n")}` : "";
       onRetry: (error2, delayMs, attempt) => this.logger.warning(`${error2.message}; retry ${attempt} in ${Math.round(delayMs / 1e3)} s`)
     });
   }
-  /**
-   * Runs a write once. A 429 means the Hub refused it, so it is tried again after Retry-After;
-   * a lost reply (timeout, 5xx) is settled by `verify` reading the state back, never by repeating.
-   */
+  /** Runs a write once through writeOnce: a lost reply is settled by `verify` reading the state back. */
   async write(what, send, verify) {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await writeOnce({
+      describe: what,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
         await send();
-        return;
-      } catch (error2) {
-        if (statusOf(error2) === 429 && attempt < 3 && error2 instanceof ServiceError) {
-          const delay2 = error2.options.retryAfterMs ?? 5e3;
-          this.logger.warning(`${what} rate limited; trying again in ${Math.round(delay2 / 1e3)} s`);
-          await this.clock.sleep(delay2);
-          continue;
-        }
-        if (outcomeUnknown(error2) && await verify().catch(() => false)) {
-          this.logger.info(`${what}: the reply was lost, but reading back shows it applied`);
-          return;
-        }
-        throw error2;
-      }
-    }
+        return true;
+      },
+      confirm: async () => await verify() ? true : void 0
+    });
   }
   async api(method, path, body) {
     const response = await this.fetch(`${this.hubUrl}${path}`, {
@@ -55974,6 +56012,24 @@ function canWrite(access2, owner) {
   return (access2.fineGrained?.scoped ?? []).some(
     (scope) => scope.entity.name.toLowerCase() === owner.toLowerCase() && scope.permissions.includes("repo.write")
   );
+}
+function createRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status === 409) return "existed";
+  if (status === 402) {
+    throw new ConfigurationError(
+      `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
+    );
+  }
+  throw error2;
+}
+function commitRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status !== 412 && status !== 409) return error2;
+  return new ServiceError(hubService, `${spaceId} received another commit during the upload`, {
+    status,
+    nextStep: "re-run the job; it uploads only what still differs"
+  });
 }
 function hardwareRefusal(spaceId, flavor, error2) {
   const status = statusOf(error2);
@@ -56098,6 +56154,7 @@ var RailwayClient = class {
   }
   options;
   endpoint;
+  /** Also paces the callers' write-then-confirm (writeOnce), so tests that pass an instant clock wait for nothing. */
   clock;
   timeoutMs;
   readAttempts;
@@ -56339,6 +56396,63 @@ function graphqlError(what, status, messages, tokenKind) {
   });
 }
 
+// src/railway/plans.ts
+var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
+var DEFAULT_HF_TOKEN_VARIABLE = "OLLAMA_HF_TOKEN";
+var DEFAULT_OLLAMA_SERVICE = "ollama";
+function previousVariableName(variable) {
+  return `ZEROLLAMA_PREVIOUS_${variable}`;
+}
+function isSpaceUrl(url2, spaceUrl) {
+  const bare = (u) => u.trim().replace(/\/+$/, "");
+  if (spaceUrl && bare(url2) === bare(spaceUrl)) return true;
+  try {
+    return new URL(url2).hostname.endsWith(".hf.space");
+  } catch {
+    return false;
+  }
+}
+function planRollback(variables, settings) {
+  const name = settings.variable;
+  const current = variables[name];
+  const restore = rollbackTarget(variables, settings);
+  const why = rollbackReason({ current, restore, recorded: variables[previousVariableName(name)], name });
+  const line = `${change(name, current, restore)} (${why})`;
+  return {
+    upsert: current === restore ? {} : { [name]: restore },
+    before: current,
+    after: restore,
+    recordedPrevious: restore,
+    lines: [line]
+  };
+}
+function rollbackReason(r) {
+  if (r.current !== r.restore) {
+    return r.restore === r.recorded ? `recorded in ${previousVariableName(r.name)}` : "the documented default (restore-default)";
+  }
+  return r.current === r.recorded ? "the recorded value" : "not on a Space; nothing to roll back";
+}
+function rollbackTarget(variables, settings) {
+  const name = settings.variable;
+  const previousName = previousVariableName(name);
+  const current = variables[name];
+  const recorded = variables[previousName];
+  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) return current;
+  if (recorded && !isSpaceUrl(recorded, settings.spaceUrl)) return recorded;
+  if (settings.restoreDefault) return DEFAULT_ROLLBACK_URL;
+  const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
+  throw new ConfigurationError(
+    `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
+  );
+}
+function displayUrl(url2) {
+  if (url2 === void 0) return "(unset)";
+  return url2.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, "$1***@");
+}
+function change(name, from, to) {
+  return from === to ? `${name}: already ${displayUrl(to)}` : `${name}: ${displayUrl(from)} \u2192 ${displayUrl(to)}`;
+}
+
 // src/secrets.ts
 function secretForms(secret) {
   if (!secret) return [];
@@ -56356,104 +56470,50 @@ function variableSecrets(name, value) {
 }
 
 // src/railway/switch.ts
-var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
-var DEFAULT_VARIABLE = "OLLAMA_BASE_URL";
-var DEFAULT_HF_TOKEN_VARIABLE = "OLLAMA_HF_TOKEN";
-var DEFAULT_ENVIRONMENT = "production";
-var DEFAULT_SERVICE = "cognitia";
-var DEFAULT_OLLAMA_SERVICE = "ollama";
-function previousVariableName(variable) {
-  return `ZEROLLAMA_PREVIOUS_${variable}`;
-}
-function isSpaceUrl(url2, spaceUrl) {
-  const bare = (u) => u.trim().replace(/\/+$/, "");
-  if (spaceUrl && bare(url2) === bare(spaceUrl)) return true;
-  try {
-    return new URL(url2).hostname.endsWith(".hf.space");
-  } catch {
-    return false;
-  }
-}
-function planRollback(variables, settings) {
-  const name = settings.variable;
-  const previousName = previousVariableName(name);
-  const current = variables[name];
-  const recorded = variables[previousName];
-  if (current !== void 0 && !isSpaceUrl(current, settings.spaceUrl)) {
-    const why = current === recorded ? "the recorded value" : "not on a Space; nothing to roll back";
-    return { restore: current, line: `${name}: already ${displayUrl(current)} (${why})` };
-  }
-  const usable = recorded && !isSpaceUrl(recorded, settings.spaceUrl) ? recorded : void 0;
-  const restore = usable ?? (settings.restoreDefault ? DEFAULT_ROLLBACK_URL : void 0);
-  if (restore === void 0) {
-    const problem = recorded ? `${previousName} holds ${displayUrl(recorded)}, which looks wrong (a Space URL, not the backend switch replaced)` : `there is no record of the value switch replaced (${previousName} is unset)`;
-    throw new ConfigurationError(
-      `${problem}; ${name} stays ${displayUrl(current)}. Set ${name} in Railway by hand, or re-run with restore-default: true to restore the documented default ${DEFAULT_ROLLBACK_URL}`
-    );
-  }
-  const source = usable ? `recorded in ${previousName}` : "the documented default (restore-default)";
-  return { restore, line: `${name}: ${displayUrl(current)} \u2192 ${displayUrl(restore)} (${source})` };
-}
-async function readRailwayStatus(client, ref, onSecret) {
-  const settings = {
-    project: ref.project,
-    environment: ref.environment ?? DEFAULT_ENVIRONMENT,
-    service: ref.service ?? DEFAULT_SERVICE,
-    ollamaService: ref.ollamaService ?? DEFAULT_OLLAMA_SERVICE,
-    variable: ref.variable ?? DEFAULT_VARIABLE,
-    hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
-    dryRun: true,
-    deploymentTimeoutMs: 0,
-    onSecret
-  };
-  const { target, variables, ollama } = await readCurrent(client, settings, "optional");
-  const recorded = variables[previousVariableName(settings.variable)];
+async function readRailwayStatus(client, ref) {
+  const { target, variables, ollama } = await readCurrent(client, ref, "optional");
   return {
     projectName: target.projectName,
     environmentName: target.environmentName,
-    currentUrl: variables[settings.variable],
-    recordedPreviousUrl: recorded,
-    ...rollbackOutlook(variables, settings),
+    currentUrl: variables[ref.variable],
+    recordedPreviousUrl: variables[previousVariableName(ref.variable)],
+    ...rollbackOutlook(variables, ref),
     ollamaRunning: ollama ? ollama.activeDeployments.length > 0 : void 0
   };
 }
-function rollbackOutlook(variables, settings) {
+function rollbackOutlook(variables, ref) {
   try {
-    return { rollbackUrl: planRollback(variables, settings).restore };
+    return { rollbackUrl: planRollback(variables, ref).after };
   } catch (error2) {
     if (!(error2 instanceof ConfigurationError)) throw error2;
     return { rollbackUrl: void 0, rollbackProblem: error2.message };
   }
-}
-function displayUrl(url2) {
-  if (url2 === void 0) return "(unset)";
-  return url2.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, "$1***@");
 }
 function serviceIdOf(target, name) {
   const id = target.services[name];
   if (!id) throw new ConfigurationError(`service "${name}" was not resolved`);
   return id;
 }
-async function readCurrent(client, settings, ollamaService) {
+async function readCurrent(client, ref, ollamaService) {
   const target = await client.resolveTarget({
-    project: settings.project,
-    environment: settings.environment,
-    services: ollamaService === "required" ? [settings.service, settings.ollamaService] : [settings.service],
-    optionalServices: ollamaService === "optional" ? [settings.ollamaService] : []
+    project: ref.project,
+    environment: ref.environment,
+    services: ollamaService === "required" ? [ref.service, ref.ollamaService] : [ref.service],
+    optionalServices: ollamaService === "optional" ? [ref.ollamaService] : []
   });
-  const serviceId = serviceIdOf(target, settings.service);
-  const variables = await client.serviceVariables(target, serviceId);
-  maskVariables(variables, settings);
-  const ollamaId = target.services[settings.ollamaService];
+  const serviceId = serviceIdOf(target, ref.service);
+  const variables = await readVariables(client, target, serviceId, ref);
+  const ollamaId = target.services[ref.ollamaService];
   const ollama = ollamaService !== "none" && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : void 0;
   return { target, serviceId, variables, ollama };
 }
-function maskVariables(variables, settings) {
-  if (!settings.onSecret) return;
+async function readVariables(client, target, serviceId, ref) {
+  const variables = await client.serviceVariables(target, serviceId);
   for (const [name, value] of Object.entries(variables)) {
-    const secrets = name === settings.hfTokenVariable && value ? [value] : variableSecrets(name, value);
-    for (const secret of secrets) settings.onSecret(secret);
+    const secrets = name === ref.hfTokenVariable && value ? [value] : variableSecrets(name, value);
+    for (const secret of secrets) ref.onSecret?.(secret);
   }
+  return variables;
 }
 
 // src/validate/cognitia.ts
@@ -57541,11 +57601,15 @@ function validateTheCognitiaSide(inputs) {
     logger: coreLogger
   });
   const variables = {
-    readVariable: async (name) => (await readRailwayStatus(
-      client,
-      { project: railway.project, environment: railway.environment, service: railway.service, variable: name },
-      maskSecret
-    )).currentUrl
+    readVariable: async (name) => (await readRailwayStatus(client, {
+      project: railway.project,
+      environment: railway.environment,
+      service: railway.service,
+      ollamaService: DEFAULT_OLLAMA_SERVICE,
+      variable: name,
+      hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
+      onSecret: maskSecret
+    })).currentUrl
   };
   return validateCognitia(
     { variables, logger: coreLogger },
