@@ -115,7 +115,7 @@ export class OllamaClient {
       if (error instanceof ServiceError && error.service === 'timeout')
         throw new OllamaApiError(
           '/api/version',
-          `not ready after ${options.timeoutMs / 1000} s; last answer: ${lastProblem}`,
+          `not ready after ${Math.round(options.timeoutMs / 1000)} s; last answer: ${lastProblem}`,
           {
             nextStep: 'check the Space is RUNNING and its logs on huggingface.co',
           },

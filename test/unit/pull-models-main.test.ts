@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { secretForms } from '../../src/secrets.js'
@@ -65,6 +67,18 @@ describe('pull-models main', () => {
     )
     expect(fake.requests).toEqual([])
   })
+
+  it('waits for the Space API only as long as its own timeout-minutes budget, not a fixed 5 minutes', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as AddressInfo
+    await new Promise((resolve) => closed.close(resolve))
+    inputs = { models: 'phi3', 'base-url': `http://127.0.0.1:${port}`, 'timeout-minutes': '0.05' }
+    const started = Date.now()
+    await run()
+    expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/\/api\/version: not ready after \d+ s/)
+    expect(Date.now() - started).toBeLessThan(20_000)
+  }, 30_000)
 
   it('rejects a base-url that is not a URL, and a bad timeout', async () => {
     inputs = { 'base-url': 'owner/space' }

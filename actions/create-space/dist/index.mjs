@@ -29577,7 +29577,6 @@ function failRun(error2) {
   if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
   setFailed(errorMessage(error2));
 }
-var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
 
 // actions/create-space/src/main.ts
 var Inputs = {

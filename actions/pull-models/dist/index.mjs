@@ -20065,7 +20065,7 @@ var OllamaClient = class {
       if (error2 instanceof ServiceError && error2.service === "timeout")
         throw new OllamaApiError(
           "/api/version",
-          `not ready after ${options.timeoutMs / 1e3} s; last answer: ${lastProblem}`,
+          `not ready after ${Math.round(options.timeoutMs / 1e3)} s; last answer: ${lastProblem}`,
           {
             nextStep: "check the Space is RUNNING and its logs on huggingface.co"
           }
@@ -20323,10 +20323,10 @@ function failRun(error2) {
   if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
   setFailed(errorMessage(error2));
 }
-var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
-async function waitForSpaceApi(client) {
+async function waitForSpaceApi(client, budget) {
+  const timeoutMs = Math.max(1e3, budget.timeoutMinutes * 6e4 - process.uptime() * 1e3);
   await group("Wait for the Space API", async () => {
-    info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
+    info(`API version ${await client.waitUntilReady({ timeoutMs })}`);
   });
 }
 function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
@@ -20349,7 +20349,7 @@ function readInputs() {
     throw new ConfigurationError(
       `${INPUT.baseUrl} must be the Space API URL (https://<owner>-<name>.hf.space), got "${baseUrl}"`
     );
-  const timeoutMinutes = Number(getInput(INPUT.timeoutMinutes) || "60");
+  const timeoutMinutes = Number(getInput(INPUT.timeoutMinutes) || "55");
   if (!(timeoutMinutes > 0))
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`);
   const models = resolveModels(getInput(INPUT.models) || "qwen2.5:7b, phi3, codellama:7b");
@@ -20379,7 +20379,7 @@ async function run() {
   try {
     const inputs = readInputs();
     const client = spaceClient(inputs);
-    await waitForSpaceApi(client);
+    await waitForSpaceApi(client, inputs);
     const { pulled, failed } = await pullModels(client, inputs.models, coreLogger);
     setOutput("models", pulled.map((p) => p.model).join(","));
     await writeSummary(inputs, pulled, failed);

@@ -30,7 +30,7 @@ export function readInputs(): Inputs {
     throw new ConfigurationError(
       `${INPUT.baseUrl} must be the Space API URL (https://<owner>-<name>.hf.space), got "${baseUrl}"`,
     )
-  const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '60')
+  const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '55')
   if (!(timeoutMinutes > 0))
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
   const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
@@ -66,7 +66,7 @@ export async function run(): Promise<void> {
   try {
     const inputs = readInputs()
     const client = spaceClient(inputs)
-    await waitForSpaceApi(client)
+    await waitForSpaceApi(client, inputs)
     const { pulled, failed } = await pullModels(client, inputs.models, coreLogger)
     core.setOutput('models', pulled.map((p) => p.model).join(','))
     await writeSummary(inputs, pulled, failed)

@@ -57344,7 +57344,7 @@ var OllamaClient = class {
       if (error2 instanceof ServiceError && error2.service === "timeout")
         throw new OllamaApiError(
           "/api/version",
-          `not ready after ${options.timeoutMs / 1e3} s; last answer: ${lastProblem}`,
+          `not ready after ${Math.round(options.timeoutMs / 1e3)} s; last answer: ${lastProblem}`,
           {
             nextStep: "check the Space is RUNNING and its logs on huggingface.co"
           }
@@ -57485,10 +57485,10 @@ function failRun(error2) {
   if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
   setFailed(errorMessage(error2));
 }
-var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
-async function waitForSpaceApi(client) {
+async function waitForSpaceApi(client, budget) {
+  const timeoutMs = Math.max(1e3, budget.timeoutMinutes * 6e4 - process.uptime() * 1e3);
   await group("Wait for the Space API", async () => {
-    info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`);
+    info(`API version ${await client.waitUntilReady({ timeoutMs })}`);
   });
 }
 function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
@@ -57576,7 +57576,7 @@ function readInputs() {
 var OUTPUT = { passed: "passed", reportPath: "report-path" };
 async function validateTheSpace(inputs) {
   const client = spaceClient(inputs);
-  await waitForSpaceApi(client);
+  await waitForSpaceApi(client, inputs);
   const runtime = inputs.spaceId && inputs.hfToken ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || void 0, logger: coreLogger }) : void 0;
   return validateSpace(
     { client, logger: coreLogger, runtime },

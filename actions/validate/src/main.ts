@@ -15,7 +15,7 @@ export const OUTPUT = { passed: 'passed', reportPath: 'report-path' } as const
 async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
   const client = spaceClient(inputs)
   // The Hub's word on hardware beats the Space's own; it needs the Space id and a token that can read it.
-  await waitForSpaceApi(client)
+  await waitForSpaceApi(client, inputs)
   const runtime =
     inputs.spaceId && inputs.hfToken
       ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger: coreLogger })
