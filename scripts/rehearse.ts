@@ -15,6 +15,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { defaultModelNames } from '../src/catalog.js'
 import { Migration, PhaseFailed, type PhaseRecord } from '../src/cli/pipeline.js'
 import { findLeaks, formatTable } from '../src/cli/render.js'
 import { fakeToken, startHfFake } from '../test/fakes/hf.js'
@@ -36,7 +37,7 @@ const { startSpaceServer } = (await import(new URL('./lib/space-server.mjs', imp
 const SPACE = 'cognitia/zerollama'
 /** Where the operator moves Cognitia after the first cycle: the second switch must record this, not the first URL. */
 const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
-const MODELS = 'qwen2.5:7b, phi3, codellama:7b'
+const MODELS = defaultModelNames().join(', ')
 /** The local server's shared key: it stands in for HF's own gate in front of a private Space. */
 const API_KEY = 'zl-rehearsal-key-0f3c9a'
 /** What a 2-core CPU with tiny models can be held to; every other check runs as in a real migration. */

@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { defaultModelNames } from '../catalog.js'
 import { errorMessage } from '../errors.js'
 import { SpaceManager } from '../hf/space-manager.js'
 import type { Logger } from '../logger.js'
@@ -25,7 +26,7 @@ usage:
   zerollama status   [--space owner/name]           where Cognitia points now, and the Space's stage
 
 options:
-  --models LIST          catalog names (default: qwen2.5:7b, phi3, codellama:7b)
+  --models LIST          catalog names (default: ${defaultModelNames().join(', ')}, from space/models.json)
   --public               create a public Space (default private; Cognitia then sends an HF token)
   --health-url URL       Cognitia's health URL, checked after the switch
   --project NAME|ID      Railway project (a project token already names it)
@@ -52,7 +53,8 @@ class UsageError extends Error {}
 
 const options = {
   space: { type: 'string' },
-  models: { type: 'string', default: 'qwen2.5:7b, phi3, codellama:7b' },
+  // Empty: each action falls back to the catalog's default_models.
+  models: { type: 'string', default: '' },
   public: { type: 'boolean', default: false },
   'health-url': { type: 'string', default: '' },
   project: { type: 'string', default: '' },

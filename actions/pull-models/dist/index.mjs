@@ -19851,6 +19851,12 @@ var UnknownModelError = class extends Error {
   }
   unknown;
 };
+function defaultModelNames(source = catalog) {
+  return source.default_models;
+}
+function modelsOrDefaults(list, source = catalog) {
+  return resolveModels(list?.trim() ? list : defaultModelNames(source).join(", "), source);
+}
 function resolveModels(list, source = catalog) {
   const names = list.split(/[\s,]+/).map((n) => n.trim()).filter(Boolean);
   const unknown = names.filter((n) => !findModel(n, source));
@@ -20352,7 +20358,7 @@ function readInputs() {
   const timeoutMinutes = Number(getInput(INPUT.timeoutMinutes) || "55");
   if (!(timeoutMinutes > 0))
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`);
-  const models = resolveModels(getInput(INPUT.models) || "qwen2.5:7b, phi3, codellama:7b");
+  const models = modelsOrDefaults(getInput(INPUT.models));
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`);
   return { models, baseUrl, hfToken, apiKey, timeoutMinutes };
 }

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
+import { type CatalogModel, modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
 import { secretInput } from '../../common/inputs.js'
@@ -33,7 +33,7 @@ export function readInputs(): Inputs {
   const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '55')
   if (!(timeoutMinutes > 0))
     throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
-  const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
+  const models = modelsOrDefaults(core.getInput(INPUT.models))
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
   return { models, baseUrl, hfToken, apiKey, timeoutMinutes }
 }

@@ -56839,6 +56839,12 @@ var UnknownModelError = class extends Error {
   }
   unknown;
 };
+function defaultModelNames(source = catalog) {
+  return source.default_models;
+}
+function modelsOrDefaults(list, source = catalog) {
+  return resolveModels(list?.trim() ? list : defaultModelNames(source).join(", "), source);
+}
 function resolveModels(list, source = catalog) {
   const names2 = list.split(/[\s,]+/).map((n) => n.trim()).filter(Boolean);
   const unknown = names2.filter((n) => !findModel(n, source));
@@ -57551,7 +57557,7 @@ function readInputs() {
     hfToken,
     apiKey,
     spaceId,
-    models: resolveModels(getInput(INPUT.models) || "qwen2.5:7b, phi3, codellama:7b").map((m) => m.name),
+    models: modelsOrDefaults(getInput(INPUT.models)).map((m) => m.name),
     ttftMsMax: positive(INPUT.ttftMsMax, "1000"),
     tokensPerSecondMin: positive(INPUT.tokensPerSecondMin, "50"),
     requireGpu: getBooleanInput(INPUT.requireGpu),

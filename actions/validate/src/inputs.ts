@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { resolveModels } from '../../../src/catalog.js'
+import { modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
 import { secretInput } from '../../common/inputs.js'
 
@@ -88,7 +88,7 @@ export function readInputs(): Inputs {
     hfToken,
     apiKey,
     spaceId,
-    models: resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b').map((m) => m.name),
+    models: modelsOrDefaults(core.getInput(INPUT.models)).map((m) => m.name),
     ttftMsMax: positive(INPUT.ttftMsMax, '1000'),
     tokensPerSecondMin: positive(INPUT.tokensPerSecondMin, '50'),
     requireGpu: core.getBooleanInput(INPUT.requireGpu),
