@@ -18,6 +18,16 @@ export function optionalInput(name: string): string | undefined {
   return core.getInput(name) || undefined
 }
 
+/**
+ * An input whose default lives in action.yml (its one home): the runner applies it when a workflow
+ * leaves the input out; this applies it when the workflow passes it empty (an unset `vars.*`).
+ */
+export function defaultedInput(name: string, defaults: Record<string, string>): string {
+  const value = core.getInput(name) || defaults[name] || ''
+  if (!value) throw new ConfigurationError(`input ${name} is empty and its action.yml gives no default`)
+  return value
+}
+
 /** A credential, masked the moment it is read. */
 export function secretInput(name: string, options: { required?: boolean } = {}): string | undefined {
   const value = core.getInput(name, { required: options.required ?? false })

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { parseInputDefaults } from '../action-yml.js'
 import { actionOutputRenderer } from './render.js'
 
 export interface ActionResult {
@@ -152,59 +153,4 @@ export function parseOutputFile(text: string): Record<string, string> {
     }
   }
   return outputs
-}
-
-/**
- * Reads the `default:` of every input in an action.yml. There is no YAML parser among our
- * dependencies, so this understands the subset action.yml files use: block mappings, flow
- * mappings on one line (`x: { description: '…', default: 'y' }`), quoted or plain scalars,
- * and `|`/`>` block scalars.
- */
-export function parseInputDefaults(actionYml: string): Record<string, string> {
-  const lines = actionYml.split('\n')
-  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line))
-  if (start === -1) return {}
-  const defaults: Record<string, string> = {}
-  let inputIndent = -1
-  let current: string | undefined
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i] ?? ''
-    if (/^\s*(#.*)?$/.test(line)) continue
-    const indent = line.length - line.trimStart().length
-    if (indent === 0) break
-    if (inputIndent === -1) inputIndent = indent
-    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line)
-    if (indent === inputIndent && entry) {
-      const [, key = '', rest = ''] = entry
-      current = key.trim()
-      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest)
-      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? '')
-    } else if (current && indent > inputIndent && entry) {
-      const isDefault = entry[1]?.trim() === 'default'
-      const raw = (entry[2] ?? '').trim()
-      if (/^[|>][-+]?$/.test(raw)) {
-        // A block scalar's lines belong to its key, whatever they look like (a description may say "default:").
-        const block: string[] = []
-        while (i + 1 < lines.length) {
-          const next = lines[i + 1] ?? ''
-          if (next.trim() !== '' && next.length - next.trimStart().length <= indent) break
-          block.push(next.trim())
-          i++
-        }
-        if (isDefault) {
-          defaults[current] = raw.startsWith('>') ? block.join(' ').trim() : block.join('\n').replace(/\n+$/, '')
-        }
-      } else if (isDefault) {
-        defaults[current] = scalar(raw)
-      }
-    }
-  }
-  return defaults
-}
-
-function scalar(raw: string): string {
-  const value = raw.trim()
-  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'")
-  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1)) as string
-  return value.replace(/\s+#.*$/, '')
 }

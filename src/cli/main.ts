@@ -3,19 +3,26 @@
  * cannot have required reviewers (a private repo on a free plan). The gates become typed
  * confirmations, shown after the validation figures. The phases are the committed actions themselves.
  */
+
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { readInputDefaults } from '../action-yml.js'
 import { defaultModelNames } from '../catalog.js'
 import { errorMessage } from '../errors.js'
 import { SpaceManager } from '../hf/space-manager.js'
 import type { Logger } from '../logger.js'
 import { RailwayClient, TOKEN_KINDS } from '../railway/client.js'
-import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, displayUrl } from '../railway/plans.js'
+import { displayUrl } from '../railway/plans.js'
 import { readRailwayStatus } from '../railway/switch.js'
 import { redact } from '../secrets.js'
+import { repoRoot } from './action-runner.js'
 import { Migration, type MigrationSettings, PhaseFailed } from './pipeline.js'
 import { formatTable } from './render.js'
+
+/** The Railway names' defaults live in switch-railway's action.yml; the CLI reads them from there. */
+const RAILWAY = readInputDefaults(join(repoRoot(), 'actions', 'switch-railway', 'action.yml'))
 
 export const USAGE = `zerollama — move Cognitia's Ollama backend to a Hugging Face ZeroGPU Space
 
@@ -30,9 +37,9 @@ options:
   --public               create a public Space (default private; Cognitia then sends an HF token)
   --health-url URL       Cognitia's health URL, checked after the switch
   --project NAME|ID      Railway project (a project token already names it)
-  --environment NAME     Railway environment (default production)
-  --service NAME         Cognitia's Railway service (default cognitia)
-  --ollama-service NAME  the old Ollama service (default ollama)
+  --environment NAME     Railway environment (default ${RAILWAY.environment})
+  --service NAME         Cognitia's Railway service (default ${RAILWAY.service})
+  --ollama-service NAME  the old Ollama service (default ${RAILWAY['ollama-service']})
   --dry-run              rollback: show the change, make none
   --restore-default      rollback: with no usable record of the replaced URL, restore
                          http://ollama.railway.internal:11434 (otherwise rollback stops and says why)
@@ -58,9 +65,9 @@ const options = {
   public: { type: 'boolean', default: false },
   'health-url': { type: 'string', default: '' },
   project: { type: 'string', default: '' },
-  environment: { type: 'string', default: 'production' },
-  service: { type: 'string', default: 'cognitia' },
-  'ollama-service': { type: 'string', default: 'ollama' },
+  environment: { type: 'string', default: RAILWAY.environment },
+  service: { type: 'string', default: RAILWAY.service },
+  'ollama-service': { type: 'string', default: RAILWAY['ollama-service'] },
   'dry-run': { type: 'boolean', default: false },
   'restore-default': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -195,8 +202,8 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
     environment: flags.environment,
     service: flags.service,
     ollamaService: flags['ollama-service'],
-    variable: DEFAULT_VARIABLE,
-    hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
+    variable: RAILWAY.variable ?? '',
+    hfTokenVariable: RAILWAY['hf-token-variable'] ?? '',
   })
   const rows = [
     ['Railway', `${railway.projectName} / ${railway.environmentName}`],

@@ -86,7 +86,7 @@ function railwayInputs(s: MigrationSettings): Record<string, string> {
   const r = s.railway
   return {
     'railway-token': r.token,
-    'token-kind': r.tokenKind,
+    'railway-token-kind': r.tokenKind,
     project: r.project,
     environment: r.environment,
     service: r.service,

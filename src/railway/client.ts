@@ -342,7 +342,7 @@ function graphqlError(what: string, status: number, messages: string[], tokenKin
   const lower = text.toLowerCase()
   if (lower.includes('not authorized') || lower.includes('project token not found')) {
     return new ConfigurationError(
-      `${what}: Railway refused the token (${text}). Check that token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`,
+      `${what}: Railway refused the token (${text}). Check that railway-token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`,
     )
   }
   if (lower.includes('not found')) {

@@ -12,9 +12,6 @@ export type SwitchMode = (typeof MODES)[number]
 export const DEFAULT_ROLLBACK_URL = 'http://ollama.railway.internal:11434'
 export const DEFAULT_VARIABLE = 'OLLAMA_BASE_URL'
 export const DEFAULT_HF_TOKEN_VARIABLE = 'OLLAMA_HF_TOKEN'
-export const DEFAULT_ENVIRONMENT = 'production'
-export const DEFAULT_SERVICE = 'cognitia'
-export const DEFAULT_OLLAMA_SERVICE = 'ollama'
 
 /** `OLLAMA_BASE_URL` → `ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL`: where switch records the value it replaced. */
 export function previousVariableName(variable: string): string {

@@ -172,8 +172,11 @@ export interface RailwayStatus {
   ollamaRunning?: boolean
 }
 
+/** What readRailwayStatus needs: a RailwayRef whose old Ollama service may be left out (validate has none). */
+export type StatusRef = Omit<RailwayRef, 'ollamaService'> & { ollamaService?: string }
+
 /** Read-only view for validate and the CLI: where Cognitia points now and what a rollback would restore. */
-export async function readRailwayStatus(client: RailwayClient, ref: RailwayRef): Promise<RailwayStatus> {
+export async function readRailwayStatus(client: RailwayClient, ref: StatusRef): Promise<RailwayStatus> {
   const { target, variables, ollama } = await readCurrent(client, ref, 'optional')
   return {
     projectName: target.projectName,
@@ -185,7 +188,7 @@ export async function readRailwayStatus(client: RailwayClient, ref: RailwayRef):
   }
 }
 
-function rollbackOutlook(variables: Record<string, string>, ref: RailwayRef) {
+function rollbackOutlook(variables: Record<string, string>, ref: StatusRef) {
   try {
     return { rollbackUrl: planRollback(variables, ref).after }
   } catch (error) {
@@ -222,16 +225,17 @@ function readState(client: RailwayClient, settings: SwitchSettings, logger: Logg
 }
 
 /** Resolves the target, reads Cognitia's variables (masking those that look secret) and, if asked, the old Ollama service. */
-async function readCurrent(client: RailwayClient, ref: RailwayRef, ollamaService: OllamaLookup) {
+async function readCurrent(client: RailwayClient, ref: StatusRef, ollamaService: OllamaLookup) {
+  const ollamaName = ref.ollamaService ?? ''
   const target = await client.resolveTarget({
     project: ref.project,
     environment: ref.environment,
-    services: ollamaService === 'required' ? [ref.service, ref.ollamaService] : [ref.service],
-    optionalServices: ollamaService === 'optional' ? [ref.ollamaService] : [],
+    services: ollamaService === 'required' ? [ref.service, ollamaName] : [ref.service],
+    optionalServices: ollamaService === 'optional' && ollamaName ? [ollamaName] : [],
   })
   const serviceId = serviceIdOf(target, ref.service)
   const variables = await readVariables(client, target, serviceId, ref)
-  const ollamaId = target.services[ref.ollamaService]
+  const ollamaId = target.services[ollamaName]
   const ollama =
     ollamaService !== 'none' && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : undefined
   return { target, serviceId, variables, ollama }
@@ -242,7 +246,7 @@ async function readCurrent(client: RailwayClient, ref: RailwayRef, ollamaService
  * HF token switch writes, whatever its variable is called. Plain values stay readable: masking
  * `NODE_ENV=production` would turn every later "production" in the log into `***`.
  */
-async function readVariables(client: RailwayClient, target: RailwayTarget, serviceId: string, ref: RailwayRef) {
+async function readVariables(client: RailwayClient, target: RailwayTarget, serviceId: string, ref: StatusRef) {
   const variables = await client.serviceVariables(target, serviceId)
   for (const [name, value] of Object.entries(variables)) {
     const secrets = name === ref.hfTokenVariable && value ? [value] : variableSecrets(name, value)

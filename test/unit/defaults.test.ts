@@ -35,6 +35,14 @@ describe('default models', () => {
     expect(offenders).toEqual([])
   })
 
+  it('workflows leave the Railway names to action.yml (no restated fallback)', () => {
+    const workflows = execFileSync('git', ['ls-files', '.github/workflows'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+    const fallback = /\|\|\s*'(production|cognitia|ollama|project|OLLAMA_BASE_URL)'/
+    expect(workflows.filter((f) => fallback.test(readFileSync(`${root}${f}`, 'utf8')))).toEqual([])
+  })
+
   it('the scan recognises a restated list in its usual spellings', () => {
     const names = ['qwen2.5:7b', 'phi3', 'codellama:7b']
     expect(restatesDefaults(`default: "qwen2.5:7b, phi3, codellama:7b"`, names)).toBe(true)

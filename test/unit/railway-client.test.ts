@@ -58,14 +58,14 @@ describe('RailwayClient lookups', () => {
     )
   })
 
-  it('turns a refused token into a ConfigurationError about token-kind, without the token', async () => {
+  it('turns a refused token into a ConfigurationError about railway-token-kind, without the token', async () => {
     fake = await startRailwayFake()
     const { client } = fakeClient(fake, { token: COGNITIA.projectToken, tokenKind: 'workspace' })
     const error = await client
       .resolveTarget({ project: 'cognitia', environment: 'production', services: [] })
       .catch((e) => e)
     expect(error).toBeInstanceOf(ConfigurationError)
-    expect(error.message).toMatch(/Not Authorized.*token-kind "workspace"/)
+    expect(error.message).toMatch(/Not Authorized.*railway-token-kind "workspace"/)
     expect(error.message).not.toContain(COGNITIA.projectToken)
   })
 

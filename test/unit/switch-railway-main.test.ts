@@ -135,10 +135,10 @@ describe('switch-railway main', () => {
       'input mode must be one of switch, rollback, decommission, reactivate; got "delete"',
     )
     inputs.set('mode', 'rollback')
-    inputs.set('token-kind', 'team')
+    inputs.set('railway-token-kind', 'team')
     await run()
     expect(vi.mocked(core.setFailed).mock.lastCall?.[0]).toMatch(
-      /token-kind must be one of project, workspace, account/,
+      /railway-token-kind must be one of project, workspace, account/,
     )
     expect(fake.state.calls).toEqual([])
   })

@@ -66535,12 +66535,12 @@ function endpointWithDefaults(defaults2, route, options) {
   return parse(merge(defaults2, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
-  const DEFAULTS2 = merge(oldDefaults, newDefaults);
-  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
+  const DEFAULTS22 = merge(oldDefaults, newDefaults);
+  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS22);
   return Object.assign(endpoint2, {
-    DEFAULTS: DEFAULTS2,
-    defaults: withDefaults.bind(null, DEFAULTS2),
-    merge: merge.bind(null, DEFAULTS2),
+    DEFAULTS: DEFAULTS22,
+    defaults: withDefaults.bind(null, DEFAULTS22),
+    merge: merge.bind(null, DEFAULTS22),
     parse
   });
 }
@@ -70681,7 +70681,7 @@ function graphqlError(what, status, messages, tokenKind) {
   const lower = text.toLowerCase();
   if (lower.includes("not authorized") || lower.includes("project token not found")) {
     return new ConfigurationError(
-      `${what}: Railway refused the token (${text}). Check that token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`
+      `${what}: Railway refused the token (${text}). Check that railway-token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`
     );
   }
   if (lower.includes("not found")) {
@@ -70696,11 +70696,6 @@ function graphqlError(what, status, messages, tokenKind) {
 // src/railway/plans.ts
 var MODES = ["switch", "rollback", "decommission", "reactivate"];
 var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
-var DEFAULT_VARIABLE = "OLLAMA_BASE_URL";
-var DEFAULT_HF_TOKEN_VARIABLE = "OLLAMA_HF_TOKEN";
-var DEFAULT_ENVIRONMENT = "production";
-var DEFAULT_SERVICE = "cognitia";
-var DEFAULT_OLLAMA_SERVICE = "ollama";
 function previousVariableName(variable) {
   return `ZEROLLAMA_PREVIOUS_${variable}`;
 }
@@ -70925,15 +70920,16 @@ function readState(client, settings, logger, ollama) {
   return logger.group("Read Railway state", () => readCurrent(client, settings, ollama));
 }
 async function readCurrent(client, ref, ollamaService) {
+  const ollamaName = ref.ollamaService ?? "";
   const target = await client.resolveTarget({
     project: ref.project,
     environment: ref.environment,
-    services: ollamaService === "required" ? [ref.service, ref.ollamaService] : [ref.service],
-    optionalServices: ollamaService === "optional" ? [ref.ollamaService] : []
+    services: ollamaService === "required" ? [ref.service, ollamaName] : [ref.service],
+    optionalServices: ollamaService === "optional" && ollamaName ? [ollamaName] : []
   });
   const serviceId = serviceIdOf(target, ref.service);
   const variables = await readVariables(client, target, serviceId, ref);
-  const ollamaId = target.services[ref.ollamaService];
+  const ollamaId = target.services[ollamaName];
   const ollama = ollamaService !== "none" && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : void 0;
   return { target, serviceId, variables, ollama };
 }
@@ -71075,6 +71071,11 @@ function maskSecret(value) {
 function optionalInput(name) {
   return getInput(name) || void 0;
 }
+function defaultedInput(name, defaults2) {
+  const value = getInput(name) || defaults2[name] || "";
+  if (!value) throw new ConfigurationError(`input ${name} is empty and its action.yml gives no default`);
+  return value;
+}
 function secretInput(name, options = {}) {
   const value = getInput(name, { required: options.required ?? false });
   maskSecret(value);
@@ -71109,11 +71110,64 @@ function failRun(error2) {
   setFailed(errorMessage(error2));
 }
 
+// src/action-yml.ts
+import { readFileSync as readFileSync2 } from "node:fs";
+function readInputDefaults(file) {
+  return parseInputDefaults(readFileSync2(file, "utf8"));
+}
+function parseInputDefaults(actionYml) {
+  const lines = actionYml.split("\n");
+  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line));
+  if (start === -1) return {};
+  const defaults2 = {};
+  let inputIndent = -1;
+  let current;
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const indent = line.length - line.trimStart().length;
+    if (indent === 0) break;
+    if (inputIndent === -1) inputIndent = indent;
+    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line);
+    if (indent === inputIndent && entry) {
+      const [, key = "", rest = ""] = entry;
+      current = key.trim();
+      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest);
+      if (flowDefault) defaults2[current] = scalar(flowDefault[1] ?? "");
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === "default";
+      const raw = (entry[2] ?? "").trim();
+      if (/^[|>][-+]?$/.test(raw)) {
+        const block = [];
+        while (i + 1 < lines.length) {
+          const next = lines[i + 1] ?? "";
+          if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
+          block.push(next.trim());
+          i++;
+        }
+        if (isDefault) {
+          defaults2[current] = raw.startsWith(">") ? block.join(" ").trim() : block.join("\n").replace(/\n+$/, "");
+        }
+      } else if (isDefault) {
+        defaults2[current] = scalar(raw);
+      }
+    }
+  }
+  return defaults2;
+}
+function scalar(raw) {
+  const value = raw.trim();
+  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'");
+  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1));
+  return value.replace(/\s+#.*$/, "");
+}
+
 // actions/switch-railway/src/inputs.ts
+var DEFAULTS2 = readInputDefaults(new URL("../action.yml", import.meta.url));
 var INPUT = {
   mode: "mode",
   railwayToken: "railway-token",
-  tokenKind: "token-kind",
+  tokenKind: "railway-token-kind",
   project: "project",
   environment: "environment",
   service: "service",
@@ -71137,15 +71191,15 @@ function readInputs() {
   return {
     mode: choiceInput(INPUT.mode, MODES),
     railwayToken,
-    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, "project"),
+    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, defaultedInput(INPUT.tokenKind, DEFAULTS2)),
     project: optionalInput(INPUT.project),
-    environment: optionalInput(INPUT.environment) ?? DEFAULT_ENVIRONMENT,
-    service: optionalInput(INPUT.service) ?? DEFAULT_SERVICE,
-    ollamaService: optionalInput(INPUT.ollamaService) ?? DEFAULT_OLLAMA_SERVICE,
-    variable: optionalInput(INPUT.variable) ?? DEFAULT_VARIABLE,
+    environment: defaultedInput(INPUT.environment, DEFAULTS2),
+    service: defaultedInput(INPUT.service, DEFAULTS2),
+    ollamaService: defaultedInput(INPUT.ollamaService, DEFAULTS2),
+    variable: defaultedInput(INPUT.variable, DEFAULTS2),
     spaceUrl: optionalInput(INPUT.spaceUrl),
     hfToken,
-    hfTokenVariable: optionalInput(INPUT.hfTokenVariable) ?? DEFAULT_HF_TOKEN_VARIABLE,
+    hfTokenVariable: defaultedInput(INPUT.hfTokenVariable, DEFAULTS2),
     restoreDefault: booleanInput(INPUT.restoreDefault, false),
     dryRun: booleanInput(INPUT.dryRun, false),
     deploymentTimeoutMs: minutes * 6e4,

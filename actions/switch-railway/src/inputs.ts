@@ -1,20 +1,22 @@
+import { readInputDefaults } from '../../../src/action-yml.js'
 import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
+import { MODES, type SwitchMode, type SwitchSettings } from '../../../src/railway/plans.js'
 import {
-  DEFAULT_ENVIRONMENT,
-  DEFAULT_HF_TOKEN_VARIABLE,
-  DEFAULT_OLLAMA_SERVICE,
-  DEFAULT_SERVICE,
-  DEFAULT_VARIABLE,
-  MODES,
-  type SwitchMode,
-  type SwitchSettings,
-} from '../../../src/railway/plans.js'
-import { booleanInput, choiceInput, numberInput, optionalInput, secretInput } from '../../common/inputs.js'
+  booleanInput,
+  choiceInput,
+  defaultedInput,
+  numberInput,
+  optionalInput,
+  secretInput,
+} from '../../common/inputs.js'
+
+/** action.yml holds the defaults (environment, services, variable names); read them, never restate them. */
+const DEFAULTS = readInputDefaults(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   mode: 'mode',
   railwayToken: 'railway-token',
-  tokenKind: 'token-kind',
+  tokenKind: 'railway-token-kind',
   project: 'project',
   environment: 'environment',
   service: 'service',
@@ -50,15 +52,15 @@ export function readInputs(): Inputs {
   return {
     mode: choiceInput(INPUT.mode, MODES),
     railwayToken,
-    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, 'project'),
+    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, defaultedInput(INPUT.tokenKind, DEFAULTS) as RailwayTokenKind),
     project: optionalInput(INPUT.project),
-    environment: optionalInput(INPUT.environment) ?? DEFAULT_ENVIRONMENT,
-    service: optionalInput(INPUT.service) ?? DEFAULT_SERVICE,
-    ollamaService: optionalInput(INPUT.ollamaService) ?? DEFAULT_OLLAMA_SERVICE,
-    variable: optionalInput(INPUT.variable) ?? DEFAULT_VARIABLE,
+    environment: defaultedInput(INPUT.environment, DEFAULTS),
+    service: defaultedInput(INPUT.service, DEFAULTS),
+    ollamaService: defaultedInput(INPUT.ollamaService, DEFAULTS),
+    variable: defaultedInput(INPUT.variable, DEFAULTS),
     spaceUrl: optionalInput(INPUT.spaceUrl),
     hfToken,
-    hfTokenVariable: optionalInput(INPUT.hfTokenVariable) ?? DEFAULT_HF_TOKEN_VARIABLE,
+    hfTokenVariable: defaultedInput(INPUT.hfTokenVariable, DEFAULTS),
     restoreDefault: booleanInput(INPUT.restoreDefault, false),
     dryRun: booleanInput(INPUT.dryRun, false),
     deploymentTimeoutMs: minutes * 60_000,

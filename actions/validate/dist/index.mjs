@@ -56384,7 +56384,7 @@ function graphqlError(what, status, messages, tokenKind) {
   const lower = text.toLowerCase();
   if (lower.includes("not authorized") || lower.includes("project token not found")) {
     return new ConfigurationError(
-      `${what}: Railway refused the token (${text}). Check that token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`
+      `${what}: Railway refused the token (${text}). Check that railway-token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`
     );
   }
   if (lower.includes("not found")) {
@@ -56399,7 +56399,6 @@ function graphqlError(what, status, messages, tokenKind) {
 // src/railway/plans.ts
 var DEFAULT_ROLLBACK_URL = "http://ollama.railway.internal:11434";
 var DEFAULT_HF_TOKEN_VARIABLE = "OLLAMA_HF_TOKEN";
-var DEFAULT_OLLAMA_SERVICE = "ollama";
 function previousVariableName(variable) {
   return `ZEROLLAMA_PREVIOUS_${variable}`;
 }
@@ -56495,15 +56494,16 @@ function serviceIdOf(target, name) {
   return id;
 }
 async function readCurrent(client, ref, ollamaService) {
+  const ollamaName = ref.ollamaService ?? "";
   const target = await client.resolveTarget({
     project: ref.project,
     environment: ref.environment,
-    services: ollamaService === "required" ? [ref.service, ref.ollamaService] : [ref.service],
-    optionalServices: ollamaService === "optional" ? [ref.ollamaService] : []
+    services: ollamaService === "required" ? [ref.service, ollamaName] : [ref.service],
+    optionalServices: ollamaService === "optional" && ollamaName ? [ollamaName] : []
   });
   const serviceId = serviceIdOf(target, ref.service);
   const variables = await readVariables(client, target, serviceId, ref);
-  const ollamaId = target.services[ref.ollamaService];
+  const ollamaId = target.services[ollamaName];
   const ollama = ollamaService !== "none" && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : void 0;
   return { target, serviceId, variables, ollama };
 }
@@ -57248,6 +57248,11 @@ async function validateSpace(deps, options) {
 function maskSecret(value) {
   for (const form of secretForms(value)) setSecret(form);
 }
+function defaultedInput(name, defaults) {
+  const value = getInput(name) || defaults[name] || "";
+  if (!value) throw new ConfigurationError(`input ${name} is empty and its action.yml gives no default`);
+  return value;
+}
 function secretInput(name, options = {}) {
   const value = getInput(name, { required: options.required ?? false });
   maskSecret(value);
@@ -57501,7 +57506,60 @@ function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
   return new OllamaClient({ baseUrl, hfToken, apiKey, signal: AbortSignal.timeout(timeoutMinutes * 6e4) });
 }
 
+// src/action-yml.ts
+import { readFileSync } from "node:fs";
+function readInputDefaults(file) {
+  return parseInputDefaults(readFileSync(file, "utf8"));
+}
+function parseInputDefaults(actionYml) {
+  const lines = actionYml.split("\n");
+  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line));
+  if (start === -1) return {};
+  const defaults = {};
+  let inputIndent = -1;
+  let current;
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const indent = line.length - line.trimStart().length;
+    if (indent === 0) break;
+    if (inputIndent === -1) inputIndent = indent;
+    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line);
+    if (indent === inputIndent && entry) {
+      const [, key = "", rest = ""] = entry;
+      current = key.trim();
+      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest);
+      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? "");
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === "default";
+      const raw = (entry[2] ?? "").trim();
+      if (/^[|>][-+]?$/.test(raw)) {
+        const block = [];
+        while (i + 1 < lines.length) {
+          const next = lines[i + 1] ?? "";
+          if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
+          block.push(next.trim());
+          i++;
+        }
+        if (isDefault) {
+          defaults[current] = raw.startsWith(">") ? block.join(" ").trim() : block.join("\n").replace(/\n+$/, "");
+        }
+      } else if (isDefault) {
+        defaults[current] = scalar(raw);
+      }
+    }
+  }
+  return defaults;
+}
+function scalar(raw) {
+  const value = raw.trim();
+  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'");
+  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1));
+  return value.replace(/\s+#.*$/, "");
+}
+
 // actions/validate/src/inputs.ts
+var DEFAULTS = readInputDefaults(new URL("../action.yml", import.meta.url));
 var INPUT = {
   target: "target",
   baseUrl: "base-url",
@@ -57543,7 +57601,7 @@ function readInputs() {
   const target = getInput(INPUT.target) || "space";
   if (target !== "space" && target !== "cognitia")
     throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`);
-  const tokenKind = getInput(INPUT.railwayTokenKind) || "project";
+  const tokenKind = defaultedInput(INPUT.railwayTokenKind, DEFAULTS);
   if (tokenKind !== "project" && tokenKind !== "workspace" && tokenKind !== "account")
     throw new ConfigurationError(`${INPUT.railwayTokenKind} must be project, workspace or account`);
   if (target === "cognitia" && !railwayToken)
@@ -57570,9 +57628,9 @@ function readInputs() {
       token: railwayToken,
       tokenKind,
       project: getInput(INPUT.railwayProject) || void 0,
-      environment: getInput(INPUT.railwayEnvironment) || "production",
-      service: getInput(INPUT.railwayService) || "cognitia",
-      variable: getInput(INPUT.variable) || "OLLAMA_BASE_URL"
+      environment: defaultedInput(INPUT.railwayEnvironment, DEFAULTS),
+      service: defaultedInput(INPUT.railwayService, DEFAULTS),
+      variable: defaultedInput(INPUT.variable, DEFAULTS)
     },
     healthUrl: url(INPUT.cognitiaHealthUrl, false)
   };
@@ -57611,7 +57669,6 @@ function validateTheCognitiaSide(inputs) {
       project: railway.project,
       environment: railway.environment,
       service: railway.service,
-      ollamaService: DEFAULT_OLLAMA_SERVICE,
       variable: name,
       hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
       onSecret: maskSecret

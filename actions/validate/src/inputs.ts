@@ -1,7 +1,11 @@
 import * as core from '@actions/core'
+import { readInputDefaults } from '../../../src/action-yml.js'
 import { modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
-import { secretInput } from '../../common/inputs.js'
+import { defaultedInput, secretInput } from '../../common/inputs.js'
+
+/** action.yml holds the defaults (Railway names); read them, never restate them. */
+const DEFAULTS = readInputDefaults(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   target: 'target',
@@ -74,7 +78,7 @@ export function readInputs(): Inputs {
   const target = core.getInput(INPUT.target) || 'space'
   if (target !== 'space' && target !== 'cognitia')
     throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`)
-  const tokenKind = core.getInput(INPUT.railwayTokenKind) || 'project'
+  const tokenKind = defaultedInput(INPUT.railwayTokenKind, DEFAULTS)
   if (tokenKind !== 'project' && tokenKind !== 'workspace' && tokenKind !== 'account')
     throw new ConfigurationError(`${INPUT.railwayTokenKind} must be project, workspace or account`)
   if (target === 'cognitia' && !railwayToken)
@@ -101,9 +105,9 @@ export function readInputs(): Inputs {
       token: railwayToken,
       tokenKind,
       project: core.getInput(INPUT.railwayProject) || undefined,
-      environment: core.getInput(INPUT.railwayEnvironment) || 'production',
-      service: core.getInput(INPUT.railwayService) || 'cognitia',
-      variable: core.getInput(INPUT.variable) || 'OLLAMA_BASE_URL',
+      environment: defaultedInput(INPUT.railwayEnvironment, DEFAULTS),
+      service: defaultedInput(INPUT.railwayService, DEFAULTS),
+      variable: defaultedInput(INPUT.variable, DEFAULTS),
     },
     healthUrl: url(INPUT.cognitiaHealthUrl, false),
   }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { RailwayClient } from '../../../src/railway/client.js'
-import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_OLLAMA_SERVICE } from '../../../src/railway/plans.js'
+import { DEFAULT_HF_TOKEN_VARIABLE } from '../../../src/railway/plans.js'
 import { readRailwayStatus } from '../../../src/railway/switch.js'
 import { type CognitiaReport, validateCognitia } from '../../../src/validate/cognitia.js'
 import { summaryTables, type ValidationReport, writeReport } from '../../../src/validate/report.js'
@@ -50,7 +50,6 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
           project: railway.project,
           environment: railway.environment,
           service: railway.service,
-          ollamaService: DEFAULT_OLLAMA_SERVICE,
           variable: name,
           hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
           onSecret: maskSecret,
