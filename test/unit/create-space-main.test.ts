@@ -94,8 +94,8 @@ describe('create-space main', () => {
   it.each([
     [{ space: '' }, 'Input required and not supplied: space'],
     [{ 'hf-token': '' }, 'Input required and not supplied: hf-token'],
-    [{ runtime: 'gpu' }, 'runtime must be zerogpu or docker, got "gpu"'],
-    [{ 'wait-timeout-minutes': 'soon' }, 'wait-timeout-minutes must be a number of minutes between 1 and 360'],
+    [{ runtime: 'gpu' }, 'input runtime must be one of zerogpu, docker; got "gpu"'],
+    [{ 'wait-timeout-minutes': 'soon' }, 'input wait-timeout-minutes must be a number from 1 to 360, got "soon"'],
     [{ variables: 'OK=1\nnot a pair' }, 'variables line 2 is not KEY=VALUE'],
     [{ variables: 'HF_TOKEN=x' }, 'HF_TOKEN is a secret: pass it through its own input, not variables'],
     [{ runtime: 'docker' }, 'runtime docker needs a paid GPU flavor (e.g. l4x1, a10g-small, l40sx1), not zero-a10g'],

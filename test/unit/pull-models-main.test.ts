@@ -86,6 +86,8 @@ describe('pull-models main', () => {
     expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/base-url must be the Space API URL/)
     inputs = { 'base-url': 'https://o-s.hf.space', 'timeout-minutes': 'soon' }
     await run()
-    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(/timeout-minutes must be a positive number/)
+    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(
+      /input timeout-minutes must be a number from 0.01 to 360, got "soon"/,
+    )
   })
 })

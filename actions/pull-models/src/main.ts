@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { type CatalogModel, modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
-import { secretInput } from '../../common/inputs.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
 import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 
 export const INPUT = {
@@ -12,6 +12,9 @@ export const INPUT = {
   apiKey: 'api-key',
   timeoutMinutes: 'timeout-minutes',
 } as const
+
+/** Every default comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export interface Inputs {
   models: CatalogModel[]
@@ -25,15 +28,13 @@ export interface Inputs {
 export function readInputs(): Inputs {
   const hfToken = secretInput(INPUT.hfToken)
   const apiKey = secretInput(INPUT.apiKey)
-  const baseUrl = core.getInput(INPUT.baseUrl, { required: true }).replace(/\/+$/, '')
+  const baseUrl = input.required(INPUT.baseUrl).replace(/\/+$/, '')
   if (!/^https?:\/\/\S+$/.test(baseUrl))
     throw new ConfigurationError(
       `${INPUT.baseUrl} must be the Space API URL (https://<owner>-<name>.hf.space), got "${baseUrl}"`,
     )
-  const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '55')
-  if (!(timeoutMinutes > 0))
-    throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
-  const models = modelsOrDefaults(core.getInput(INPUT.models))
+  const timeoutMinutes = input.number(INPUT.timeoutMinutes, { min: 0.01, max: 360 })
+  const models = modelsOrDefaults(input.optional(INPUT.models))
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
   return { models, baseUrl, hfToken, apiKey, timeoutMinutes }
 }

@@ -1,17 +1,9 @@
-import { readInputDefaults } from '../../../src/action-yml.js'
 import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
 import { MODES, type SwitchMode, type SwitchSettings } from '../../../src/railway/plans.js'
-import {
-  booleanInput,
-  choiceInput,
-  defaultedInput,
-  numberInput,
-  optionalInput,
-  secretInput,
-} from '../../common/inputs.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
 
-/** action.yml holds the defaults (environment, services, variable names); read them, never restate them. */
-const DEFAULTS = readInputDefaults(new URL('../action.yml', import.meta.url))
+/** Every default (environment, services, variable names, timeouts) comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   mode: 'mode',
@@ -47,22 +39,22 @@ export function readInputs(): Inputs {
   const railwayToken = secretInput(INPUT.railwayToken, { required: true }) ?? ''
   const hfToken = secretInput(INPUT.hfToken)
   const githubToken = secretInput(INPUT.githubToken)
-  const minutes = numberInput(INPUT.deploymentTimeoutMinutes, 15, { min: 1, max: 360 })
-  const pollSeconds = numberInput(INPUT.pollIntervalSeconds, 5, { min: 0, max: 300 })
+  const minutes = input.number(INPUT.deploymentTimeoutMinutes, { min: 1, max: 360 })
+  const pollSeconds = input.number(INPUT.pollIntervalSeconds, { min: 0, max: 300 })
   return {
-    mode: choiceInput(INPUT.mode, MODES),
+    mode: input.choice(INPUT.mode, MODES),
     railwayToken,
-    tokenKind: choiceInput(INPUT.tokenKind, TOKEN_KINDS, defaultedInput(INPUT.tokenKind, DEFAULTS) as RailwayTokenKind),
-    project: optionalInput(INPUT.project),
-    environment: defaultedInput(INPUT.environment, DEFAULTS),
-    service: defaultedInput(INPUT.service, DEFAULTS),
-    ollamaService: defaultedInput(INPUT.ollamaService, DEFAULTS),
-    variable: defaultedInput(INPUT.variable, DEFAULTS),
-    spaceUrl: optionalInput(INPUT.spaceUrl),
+    tokenKind: input.choice(INPUT.tokenKind, TOKEN_KINDS),
+    project: input.optional(INPUT.project),
+    environment: input.required(INPUT.environment),
+    service: input.required(INPUT.service),
+    ollamaService: input.required(INPUT.ollamaService),
+    variable: input.required(INPUT.variable),
+    spaceUrl: input.optional(INPUT.spaceUrl),
     hfToken,
-    hfTokenVariable: defaultedInput(INPUT.hfTokenVariable, DEFAULTS),
-    restoreDefault: booleanInput(INPUT.restoreDefault, false),
-    dryRun: booleanInput(INPUT.dryRun, false),
+    hfTokenVariable: input.required(INPUT.hfTokenVariable),
+    restoreDefault: input.boolean(INPUT.restoreDefault),
+    dryRun: input.boolean(INPUT.dryRun),
     deploymentTimeoutMs: minutes * 60_000,
     pollIntervalMs: pollSeconds * 1000,
     githubToken,

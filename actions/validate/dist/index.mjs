@@ -3325,21 +3325,21 @@ var require_data_url = __commonJS({
     var HTTP_QUOTED_STRING_TOKENS = /^[\u0009\u0020-\u007E\u0080-\u00FF]+$/;
     function dataURLProcessor(dataURL) {
       assert(dataURL.protocol === "data:");
-      let input = URLSerializer(dataURL, true);
-      input = input.slice(5);
+      let input2 = URLSerializer(dataURL, true);
+      input2 = input2.slice(5);
       const position = { position: 0 };
       let mimeType = collectASequenceOfCodePointsFast(
         ",",
-        input,
+        input2,
         position
       );
       const mimeTypeLength = mimeType.length;
       mimeType = removeASCIIWhitespace(mimeType, true, true);
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
-      const encodedBody = input.slice(mimeTypeLength + 1);
+      const encodedBody = input2.slice(mimeTypeLength + 1);
       let body = stringPercentDecode(encodedBody);
       if (/;(\u0020){0,}base64$/i.test(mimeType)) {
         const stringBody = isomorphicDecode(body);
@@ -3372,26 +3372,26 @@ var require_data_url = __commonJS({
       }
       return serialized;
     }
-    function collectASequenceOfCodePoints(condition, input, position) {
+    function collectASequenceOfCodePoints(condition, input2, position) {
       let result = "";
-      while (position.position < input.length && condition(input[position.position])) {
-        result += input[position.position];
+      while (position.position < input2.length && condition(input2[position.position])) {
+        result += input2[position.position];
         position.position++;
       }
       return result;
     }
-    function collectASequenceOfCodePointsFast(char, input, position) {
-      const idx = input.indexOf(char, position.position);
+    function collectASequenceOfCodePointsFast(char, input2, position) {
+      const idx = input2.indexOf(char, position.position);
       const start = position.position;
       if (idx === -1) {
-        position.position = input.length;
-        return input.slice(start);
+        position.position = input2.length;
+        return input2.slice(start);
       }
       position.position = idx;
-      return input.slice(start, position.position);
+      return input2.slice(start, position.position);
     }
-    function stringPercentDecode(input) {
-      const bytes = encoder.encode(input);
+    function stringPercentDecode(input2) {
+      const bytes = encoder.encode(input2);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -3403,41 +3403,41 @@ var require_data_url = __commonJS({
         byte >= 48 && byte <= 57 ? byte - 48 : (byte & 223) - 55
       );
     }
-    function percentDecode(input) {
-      const length = input.length;
+    function percentDecode(input2) {
+      const length = input2.length;
       const output = new Uint8Array(length);
       let j = 0;
       for (let i = 0; i < length; ++i) {
-        const byte = input[i];
+        const byte = input2[i];
         if (byte !== 37) {
           output[j++] = byte;
-        } else if (byte === 37 && !(isHexCharByte(input[i + 1]) && isHexCharByte(input[i + 2]))) {
+        } else if (byte === 37 && !(isHexCharByte(input2[i + 1]) && isHexCharByte(input2[i + 2]))) {
           output[j++] = 37;
         } else {
-          output[j++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
+          output[j++] = hexByteToNumber(input2[i + 1]) << 4 | hexByteToNumber(input2[i + 2]);
           i += 2;
         }
       }
       return length === j ? output : output.subarray(0, j);
     }
-    function parseMIMEType(input) {
-      input = removeHTTPWhitespace(input, true, true);
+    function parseMIMEType(input2) {
+      input2 = removeHTTPWhitespace(input2, true, true);
       const position = { position: 0 };
       const type = collectASequenceOfCodePointsFast(
         "/",
-        input,
+        input2,
         position
       );
       if (type.length === 0 || !HTTP_TOKEN_CODEPOINTS.test(type)) {
         return "failure";
       }
-      if (position.position > input.length) {
+      if (position.position > input2.length) {
         return "failure";
       }
       position.position++;
       let subtype = collectASequenceOfCodePointsFast(
         ";",
-        input,
+        input2,
         position
       );
       subtype = removeHTTPWhitespace(subtype, false, true);
@@ -3454,41 +3454,41 @@ var require_data_url = __commonJS({
         // https://mimesniff.spec.whatwg.org/#mime-type-essence
         essence: `${typeLowercase}/${subtypeLowercase}`
       };
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         position.position++;
         collectASequenceOfCodePoints(
           // https://fetch.spec.whatwg.org/#http-whitespace
           (char) => HTTP_WHITESPACE_REGEX.test(char),
-          input,
+          input2,
           position
         );
         let parameterName = collectASequenceOfCodePoints(
           (char) => char !== ";" && char !== "=",
-          input,
+          input2,
           position
         );
         parameterName = parameterName.toLowerCase();
-        if (position.position < input.length) {
-          if (input[position.position] === ";") {
+        if (position.position < input2.length) {
+          if (input2[position.position] === ";") {
             continue;
           }
           position.position++;
         }
-        if (position.position > input.length) {
+        if (position.position > input2.length) {
           break;
         }
         let parameterValue = null;
-        if (input[position.position] === '"') {
-          parameterValue = collectAnHTTPQuotedString(input, position, true);
+        if (input2[position.position] === '"') {
+          parameterValue = collectAnHTTPQuotedString(input2, position, true);
           collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
         } else {
           parameterValue = collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
           parameterValue = removeHTTPWhitespace(parameterValue, false, true);
@@ -3522,28 +3522,28 @@ var require_data_url = __commonJS({
       const buffer = Buffer.from(data, "base64");
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     }
-    function collectAnHTTPQuotedString(input, position, extractValue) {
+    function collectAnHTTPQuotedString(input2, position, extractValue) {
       const positionStart = position.position;
       let value = "";
-      assert(input[position.position] === '"');
+      assert(input2[position.position] === '"');
       position.position++;
       while (true) {
         value += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== "\\",
-          input,
+          input2,
           position
         );
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
-        const quoteOrBackslash = input[position.position];
+        const quoteOrBackslash = input2[position.position];
         position.position++;
         if (quoteOrBackslash === "\\") {
-          if (position.position >= input.length) {
+          if (position.position >= input2.length) {
             value += "\\";
             break;
           }
-          value += input[position.position];
+          value += input2[position.position];
           position.position++;
         } else {
           assert(quoteOrBackslash === '"');
@@ -3553,7 +3553,7 @@ var require_data_url = __commonJS({
       if (extractValue) {
         return value;
       }
-      return input.slice(positionStart, position.position);
+      return input2.slice(positionStart, position.position);
     }
     function serializeAMimeType(mimeType) {
       assert(mimeType !== "failure");
@@ -3595,10 +3595,10 @@ var require_data_url = __commonJS({
       }
       return lead === 0 && trail === str.length - 1 ? str : str.slice(lead, trail + 1);
     }
-    function isomorphicDecode(input) {
-      const length = input.length;
+    function isomorphicDecode(input2) {
+      const length = input2.length;
       if ((2 << 15) - 1 > length) {
-        return String.fromCharCode.apply(null, input);
+        return String.fromCharCode.apply(null, input2);
       }
       let result = "";
       let i = 0;
@@ -3607,7 +3607,7 @@ var require_data_url = __commonJS({
         if (i + addition > length) {
           addition = length - i;
         }
-        result += String.fromCharCode.apply(null, input.subarray(i, i += addition));
+        result += String.fromCharCode.apply(null, input2.subarray(i, i += addition));
       }
       return result;
     }
@@ -4664,9 +4664,9 @@ var require_util2 = __commonJS({
       }
     }
     var invalidIsomorphicEncodeValueRegex = /[^\x00-\xFF]/;
-    function isomorphicEncode(input) {
-      assert(!invalidIsomorphicEncodeValueRegex.test(input));
-      return input;
+    function isomorphicEncode(input2) {
+      assert(!invalidIsomorphicEncodeValueRegex.test(input2));
+      return input2;
     }
     async function readAllBytes(reader) {
       const bytes = [];
@@ -4837,27 +4837,27 @@ var require_util2 = __commonJS({
       return mimeType;
     }
     function gettingDecodingSplitting(value) {
-      const input = value;
+      const input2 = value;
       const position = { position: 0 };
       const values = [];
       let temporaryValue = "";
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         temporaryValue += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== ",",
-          input,
+          input2,
           position
         );
-        if (position.position < input.length) {
-          if (input.charCodeAt(position.position) === 34) {
+        if (position.position < input2.length) {
+          if (input2.charCodeAt(position.position) === 34) {
             temporaryValue += collectAnHTTPQuotedString(
-              input,
+              input2,
               position
             );
-            if (position.position < input.length) {
+            if (position.position < input2.length) {
               continue;
             }
           } else {
-            assert(input.charCodeAt(position.position) === 44);
+            assert(input2.charCodeAt(position.position) === 44);
             position.position++;
           }
         }
@@ -5215,7 +5215,7 @@ var require_formdata_parser = __commonJS({
       }
       return true;
     }
-    function multipartFormDataParser(input, mimeType) {
+    function multipartFormDataParser(input2, mimeType) {
       assert(mimeType !== "failure" && mimeType.essence === "multipart/form-data");
       const boundaryString = mimeType.parameters.get("boundary");
       if (boundaryString === void 0) {
@@ -5224,30 +5224,30 @@ var require_formdata_parser = __commonJS({
       const boundary = Buffer.from(`--${boundaryString}`, "utf8");
       const entryList = [];
       const position = { position: 0 };
-      while (input[position.position] === 13 && input[position.position + 1] === 10) {
+      while (input2[position.position] === 13 && input2[position.position + 1] === 10) {
         position.position += 2;
       }
-      let trailing = input.length;
-      while (input[trailing - 1] === 10 && input[trailing - 2] === 13) {
+      let trailing = input2.length;
+      while (input2[trailing - 1] === 10 && input2[trailing - 2] === 13) {
         trailing -= 2;
       }
-      if (trailing !== input.length) {
-        input = input.subarray(0, trailing);
+      if (trailing !== input2.length) {
+        input2 = input2.subarray(0, trailing);
       }
       while (true) {
-        if (input.subarray(position.position, position.position + boundary.length).equals(boundary)) {
+        if (input2.subarray(position.position, position.position + boundary.length).equals(boundary)) {
           position.position += boundary.length;
         } else {
           return "failure";
         }
-        if (position.position === input.length - 2 && bufferStartsWith(input, dd, position) || position.position === input.length - 4 && bufferStartsWith(input, ddcrlf, position)) {
+        if (position.position === input2.length - 2 && bufferStartsWith(input2, dd, position) || position.position === input2.length - 4 && bufferStartsWith(input2, ddcrlf, position)) {
           return entryList;
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           return "failure";
         }
         position.position += 2;
-        const result = parseMultipartFormDataHeaders(input, position);
+        const result = parseMultipartFormDataHeaders(input2, position);
         if (result === "failure") {
           return "failure";
         }
@@ -5255,17 +5255,17 @@ var require_formdata_parser = __commonJS({
         position.position += 2;
         let body;
         {
-          const boundaryIndex = input.indexOf(boundary.subarray(2), position.position);
+          const boundaryIndex = input2.indexOf(boundary.subarray(2), position.position);
           if (boundaryIndex === -1) {
             return "failure";
           }
-          body = input.subarray(position.position, boundaryIndex - 4);
+          body = input2.subarray(position.position, boundaryIndex - 4);
           position.position += body.length;
           if (encoding === "base64") {
             body = Buffer.from(body.toString(), "base64");
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           return "failure";
         } else {
           position.position += 2;
@@ -5285,13 +5285,13 @@ var require_formdata_parser = __commonJS({
         entryList.push(makeEntry(name, value, filename));
       }
     }
-    function parseMultipartFormDataHeaders(input, position) {
+    function parseMultipartFormDataHeaders(input2, position) {
       let name = null;
       let filename = null;
       let contentType = null;
       let encoding = null;
       while (true) {
-        if (input[position.position] === 13 && input[position.position + 1] === 10) {
+        if (input2[position.position] === 13 && input2[position.position + 1] === 10) {
           if (name === null) {
             return "failure";
           }
@@ -5299,44 +5299,44 @@ var require_formdata_parser = __commonJS({
         }
         let headerName = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 58,
-          input,
+          input2,
           position
         );
         headerName = removeChars(headerName, true, true, (char) => char === 9 || char === 32);
         if (!HTTP_TOKEN_CODEPOINTS.test(headerName.toString())) {
           return "failure";
         }
-        if (input[position.position] !== 58) {
+        if (input2[position.position] !== 58) {
           return "failure";
         }
         position.position++;
         collectASequenceOfBytes(
           (char) => char === 32 || char === 9,
-          input,
+          input2,
           position
         );
         switch (bufferToLowerCasedHeaderName(headerName)) {
           case "content-disposition": {
             name = filename = null;
-            if (!bufferStartsWith(input, formDataNameBuffer, position)) {
+            if (!bufferStartsWith(input2, formDataNameBuffer, position)) {
               return "failure";
             }
             position.position += 17;
-            name = parseMultipartFormDataName(input, position);
+            name = parseMultipartFormDataName(input2, position);
             if (name === null) {
               return "failure";
             }
-            if (bufferStartsWith(input, filenameBuffer, position)) {
+            if (bufferStartsWith(input2, filenameBuffer, position)) {
               let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              if (input2[check] === 42) {
                 position.position += 1;
                 check += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input2[check] !== 61 || input2[check + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
-              filename = parseMultipartFormDataName(input, position);
+              filename = parseMultipartFormDataName(input2, position);
               if (filename === null) {
                 return "failure";
               }
@@ -5346,7 +5346,7 @@ var require_formdata_parser = __commonJS({
           case "content-type": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -5356,7 +5356,7 @@ var require_formdata_parser = __commonJS({
           case "content-transfer-encoding": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -5366,26 +5366,26 @@ var require_formdata_parser = __commonJS({
           default: {
             collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
           }
         }
-        if (input[position.position] !== 13 && input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 && input2[position.position + 1] !== 10) {
           return "failure";
         } else {
           position.position += 2;
         }
       }
     }
-    function parseMultipartFormDataName(input, position) {
-      assert(input[position.position - 1] === 34);
+    function parseMultipartFormDataName(input2, position) {
+      assert(input2[position.position - 1] === 34);
       let name = collectASequenceOfBytes(
         (char) => char !== 10 && char !== 13 && char !== 34,
-        input,
+        input2,
         position
       );
-      if (input[position.position] !== 34) {
+      if (input2[position.position] !== 34) {
         return null;
       } else {
         position.position++;
@@ -5393,12 +5393,12 @@ var require_formdata_parser = __commonJS({
       name = new TextDecoder().decode(name).replace(/%0A/ig, "\n").replace(/%0D/ig, "\r").replace(/%22/g, '"');
       return name;
     }
-    function collectASequenceOfBytes(condition, input, position) {
+    function collectASequenceOfBytes(condition, input2, position) {
       let start = position.position;
-      while (start < input.length && condition(input[start])) {
+      while (start < input2.length && condition(input2[start])) {
         ++start;
       }
-      return input.subarray(position.position, position.position = start);
+      return input2.subarray(position.position, position.position = start);
     }
     function removeChars(buf, leading, trailing, predicate) {
       let lead = 0;
@@ -12885,39 +12885,39 @@ var require_request2 = __commonJS({
     var patchMethodWarning = false;
     var Request2 = class _Request {
       // https://fetch.spec.whatwg.org/#dom-request
-      constructor(input, init = {}) {
+      constructor(input2, init = {}) {
         webidl.util.markAsUncloneable(this);
-        if (input === kConstruct) {
+        if (input2 === kConstruct) {
           return;
         }
         const prefix = "Request constructor";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        input = webidl.converters.RequestInfo(input, prefix, "input");
+        input2 = webidl.converters.RequestInfo(input2, prefix, "input");
         init = webidl.converters.RequestInit(init, prefix, "init");
         let request2 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
-        if (typeof input === "string") {
+        if (typeof input2 === "string") {
           this[kDispatcher] = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input2, baseUrl);
           } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+            throw new TypeError("Failed to parse URL from " + input2, { cause: err });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
-              "Request cannot be constructed from a URL that includes credentials: " + input
+              "Request cannot be constructed from a URL that includes credentials: " + input2
             );
           }
           request2 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
-          this[kDispatcher] = init.dispatcher || input[kDispatcher];
-          assert(input instanceof _Request);
-          request2 = input[kState];
-          signal = input[kSignal];
+          this[kDispatcher] = init.dispatcher || input2[kDispatcher];
+          assert(input2 instanceof _Request);
+          request2 = input2[kState];
+          signal = input2[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
@@ -13119,7 +13119,7 @@ var require_request2 = __commonJS({
             fillHeaders(this[kHeaders], headers);
           }
         }
-        const inputBody = input instanceof _Request ? input[kState].body : null;
+        const inputBody = input2 instanceof _Request ? input2[kState].body : null;
         if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
@@ -13148,7 +13148,7 @@ var require_request2 = __commonJS({
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
-          if (bodyUnusable(input)) {
+          if (bodyUnusable(input2)) {
             throw new TypeError(
               "Cannot construct a Request with a Request object that has already been used."
             );
@@ -13619,12 +13619,12 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch2(input, init = void 0) {
+    function fetch2(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
       try {
-        requestObject = new Request2(input, init);
+        requestObject = new Request2(input2, init);
       } catch (e) {
         p.reject(e);
         return p.promise;
@@ -23722,23 +23722,23 @@ var require_infra = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var { utf8DecodeBytes } = require_encoding2();
-    function collectASequenceOfCodePoints(condition, input, position) {
+    function collectASequenceOfCodePoints(condition, input2, position) {
       let result = "";
-      while (position.position < input.length && condition(input[position.position])) {
-        result += input[position.position];
+      while (position.position < input2.length && condition(input2[position.position])) {
+        result += input2[position.position];
         position.position++;
       }
       return result;
     }
-    function collectASequenceOfCodePointsFast(char, input, position) {
-      const idx = input.indexOf(char, position.position);
+    function collectASequenceOfCodePointsFast(char, input2, position) {
+      const idx = input2.indexOf(char, position.position);
       const start = position.position;
       if (idx === -1) {
-        position.position = input.length;
-        return input.slice(start);
+        position.position = input2.length;
+        return input2.slice(start);
       }
       position.position = idx;
-      return input.slice(start, position.position);
+      return input2.slice(start, position.position);
     }
     var ASCII_WHITESPACE_REPLACE_REGEX = /[\u0009\u000A\u000C\u000D\u0020]/g;
     var nonASCIIRegex = /[^\x00-\x7F]/;
@@ -23772,10 +23772,10 @@ var require_infra = __commonJS({
       char === 13 || // \r
       char === 32;
     }
-    function isomorphicDecode(input) {
-      const length = input.length;
+    function isomorphicDecode(input2) {
+      const length = input2.length;
       if ((2 << 15) - 1 > length) {
-        return String.fromCharCode.apply(null, input);
+        return String.fromCharCode.apply(null, input2);
       }
       let result = "";
       let i = 0;
@@ -23784,14 +23784,14 @@ var require_infra = __commonJS({
         if (i + addition > length) {
           addition = length - i;
         }
-        result += String.fromCharCode.apply(null, input.subarray(i, i += addition));
+        result += String.fromCharCode.apply(null, input2.subarray(i, i += addition));
       }
       return result;
     }
     var invalidIsomorphicEncodeValueRegex = /[^\x00-\xFF]/;
-    function isomorphicEncode(input) {
-      assert(!invalidIsomorphicEncodeValueRegex.test(input));
-      return input;
+    function isomorphicEncode(input2) {
+      assert(!invalidIsomorphicEncodeValueRegex.test(input2));
+      return input2;
     }
     function parseJSONFromBytes(bytes) {
       return JSON.parse(utf8DecodeBytes(bytes));
@@ -23846,21 +23846,21 @@ var require_data_url2 = __commonJS({
     var HTTP_QUOTED_STRING_TOKENS = /^[\u0009\u0020-\u007E\u0080-\u00FF]+$/u;
     function dataURLProcessor(dataURL) {
       assert(dataURL.protocol === "data:");
-      let input = URLSerializer(dataURL, true);
-      input = input.slice(5);
+      let input2 = URLSerializer(dataURL, true);
+      input2 = input2.slice(5);
       const position = { position: 0 };
       let mimeType = collectASequenceOfCodePointsFast(
         ",",
-        input,
+        input2,
         position
       );
       const mimeTypeLength = mimeType.length;
       mimeType = removeASCIIWhitespace(mimeType, true, true);
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
-      const encodedBody = input.slice(mimeTypeLength + 1);
+      const encodedBody = input2.slice(mimeTypeLength + 1);
       let body = stringPercentDecode(encodedBody);
       if (/;(?:\u0020*)base64$/ui.test(mimeType)) {
         const stringBody = isomorphicDecode(body);
@@ -23893,8 +23893,8 @@ var require_data_url2 = __commonJS({
       }
       return serialized;
     }
-    function stringPercentDecode(input) {
-      const bytes = encoder.encode(input);
+    function stringPercentDecode(input2) {
+      const bytes = encoder.encode(input2);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -23906,43 +23906,43 @@ var require_data_url2 = __commonJS({
         byte >= 48 && byte <= 57 ? byte - 48 : (byte & 223) - 55
       );
     }
-    function percentDecode(input) {
-      const length = input.length;
+    function percentDecode(input2) {
+      const length = input2.length;
       const output = new Uint8Array(length);
       let j = 0;
       let i = 0;
       while (i < length) {
-        const byte = input[i];
+        const byte = input2[i];
         if (byte !== 37) {
           output[j++] = byte;
-        } else if (byte === 37 && !(isHexCharByte(input[i + 1]) && isHexCharByte(input[i + 2]))) {
+        } else if (byte === 37 && !(isHexCharByte(input2[i + 1]) && isHexCharByte(input2[i + 2]))) {
           output[j++] = 37;
         } else {
-          output[j++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
+          output[j++] = hexByteToNumber(input2[i + 1]) << 4 | hexByteToNumber(input2[i + 2]);
           i += 2;
         }
         ++i;
       }
       return length === j ? output : output.subarray(0, j);
     }
-    function parseMIMEType(input) {
-      input = removeHTTPWhitespace(input, true, true);
+    function parseMIMEType(input2) {
+      input2 = removeHTTPWhitespace(input2, true, true);
       const position = { position: 0 };
       const type = collectASequenceOfCodePointsFast(
         "/",
-        input,
+        input2,
         position
       );
       if (type.length === 0 || !HTTP_TOKEN_CODEPOINTS.test(type)) {
         return "failure";
       }
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
       let subtype = collectASequenceOfCodePointsFast(
         ";",
-        input,
+        input2,
         position
       );
       subtype = removeHTTPWhitespace(subtype, false, true);
@@ -23959,41 +23959,41 @@ var require_data_url2 = __commonJS({
         // https://mimesniff.spec.whatwg.org/#mime-type-essence
         essence: `${typeLowercase}/${subtypeLowercase}`
       };
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         position.position++;
         collectASequenceOfCodePoints(
           // https://fetch.spec.whatwg.org/#http-whitespace
           (char) => HTTP_WHITESPACE_REGEX.test(char),
-          input,
+          input2,
           position
         );
         let parameterName = collectASequenceOfCodePoints(
           (char) => char !== ";" && char !== "=",
-          input,
+          input2,
           position
         );
         parameterName = parameterName.toLowerCase();
-        if (position.position < input.length) {
-          if (input[position.position] === ";") {
+        if (position.position < input2.length) {
+          if (input2[position.position] === ";") {
             continue;
           }
           position.position++;
         }
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
         let parameterValue = null;
-        if (input[position.position] === '"') {
-          parameterValue = collectAnHTTPQuotedString(input, position, true);
+        if (input2[position.position] === '"') {
+          parameterValue = collectAnHTTPQuotedString(input2, position, true);
           collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
         } else {
           parameterValue = collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
           parameterValue = removeHTTPWhitespace(parameterValue, false, true);
@@ -24007,28 +24007,28 @@ var require_data_url2 = __commonJS({
       }
       return mimeType;
     }
-    function collectAnHTTPQuotedString(input, position, extractValue = false) {
+    function collectAnHTTPQuotedString(input2, position, extractValue = false) {
       const positionStart = position.position;
       let value = "";
-      assert(input[position.position] === '"');
+      assert(input2[position.position] === '"');
       position.position++;
       while (true) {
         value += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== "\\",
-          input,
+          input2,
           position
         );
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
-        const quoteOrBackslash = input[position.position];
+        const quoteOrBackslash = input2[position.position];
         position.position++;
         if (quoteOrBackslash === "\\") {
-          if (position.position >= input.length) {
+          if (position.position >= input2.length) {
             value += "\\";
             break;
           }
-          value += input[position.position];
+          value += input2[position.position];
           position.position++;
         } else {
           assert(quoteOrBackslash === '"');
@@ -24038,7 +24038,7 @@ var require_data_url2 = __commonJS({
       if (extractValue) {
         return value;
       }
-      return input.slice(positionStart, position.position);
+      return input2.slice(positionStart, position.position);
     }
     function serializeAMimeType(mimeType) {
       assert(mimeType !== "failure");
@@ -25473,27 +25473,27 @@ var require_util10 = __commonJS({
       return mimeType;
     }
     function gettingDecodingSplitting(value) {
-      const input = value;
+      const input2 = value;
       const position = { position: 0 };
       const values = [];
       let temporaryValue = "";
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         temporaryValue += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== ",",
-          input,
+          input2,
           position
         );
-        if (position.position < input.length) {
-          if (input.charCodeAt(position.position) === 34) {
+        if (position.position < input2.length) {
+          if (input2.charCodeAt(position.position) === 34) {
             temporaryValue += collectAnHTTPQuotedString(
-              input,
+              input2,
               position
             );
-            if (position.position < input.length) {
+            if (position.position < input2.length) {
               continue;
             }
           } else {
-            assert(input.charCodeAt(position.position) === 44);
+            assert(input2.charCodeAt(position.position) === 44);
             position.position++;
           }
         }
@@ -25780,7 +25780,7 @@ var require_formdata_parser2 = __commonJS({
       }
       return true;
     }
-    function multipartFormDataParser(input, mimeType) {
+    function multipartFormDataParser(input2, mimeType) {
       assert(mimeType !== "failure" && mimeType.essence === "multipart/form-data");
       const boundaryString = mimeType.parameters.get("boundary");
       if (boundaryString === void 0) {
@@ -25789,40 +25789,40 @@ var require_formdata_parser2 = __commonJS({
       const boundary = Buffer.from(`--${boundaryString}`, "utf8");
       const entryList = [];
       const position = { position: 0 };
-      const firstBoundaryIndex = input.indexOf(boundary);
+      const firstBoundaryIndex = input2.indexOf(boundary);
       if (firstBoundaryIndex === -1) {
         throw parsingError("no boundary found in multipart body");
       }
       position.position = firstBoundaryIndex;
       while (true) {
-        if (input.subarray(position.position, position.position + boundary.length).equals(boundary)) {
+        if (input2.subarray(position.position, position.position + boundary.length).equals(boundary)) {
           position.position += boundary.length;
         } else {
           throw parsingError("expected a value starting with -- and the boundary");
         }
-        if (bufferStartsWith(input, dd, position)) {
+        if (bufferStartsWith(input2, dd, position)) {
           return entryList;
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         }
         position.position += 2;
-        const result = parseMultipartFormDataHeaders(input, position);
+        const result = parseMultipartFormDataHeaders(input2, position);
         let { name, filename, contentType, encoding } = result;
         position.position += 2;
         let body;
         {
-          const boundaryIndex = input.indexOf(boundary.subarray(2), position.position);
+          const boundaryIndex = input2.indexOf(boundary.subarray(2), position.position);
           if (boundaryIndex === -1) {
             throw parsingError("expected boundary after body");
           }
-          body = input.subarray(position.position, boundaryIndex - 4);
+          body = input2.subarray(position.position, boundaryIndex - 4);
           position.position += body.length;
           if (encoding === "base64") {
             body = Buffer.from(body.toString(), "base64");
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         } else {
           position.position += 2;
@@ -25842,36 +25842,36 @@ var require_formdata_parser2 = __commonJS({
         entryList.push(makeEntry(name, value, filename));
       }
     }
-    function parseContentDispositionAttribute(input, position) {
-      if (input[position.position] === 59) {
+    function parseContentDispositionAttribute(input2, position) {
+      if (input2[position.position] === 59) {
         position.position++;
       }
       collectASequenceOfBytes(
         (char) => char === 32 || char === 9,
-        input,
+        input2,
         position
       );
       const attributeName = collectASequenceOfBytes(
         (char) => isToken(char) && char !== 61 && char !== 42,
         // not = or *
-        input,
+        input2,
         position
       );
       if (attributeName.length === 0) {
         return null;
       }
       const attrNameStr = attributeName.toString("ascii").toLowerCase();
-      const isExtended = input[position.position] === 42;
+      const isExtended = input2[position.position] === 42;
       if (isExtended) {
         position.position++;
       }
-      if (input[position.position] !== 61) {
+      if (input2[position.position] !== 61) {
         return null;
       }
       position.position++;
       collectASequenceOfBytes(
         (char) => char === 32 || char === 9,
-        input,
+        input2,
         position
       );
       let value;
@@ -25879,7 +25879,7 @@ var require_formdata_parser2 = __commonJS({
         const headerValue = collectASequenceOfBytes(
           (char) => char !== 32 && char !== 13 && char !== 10 && char !== 59,
           // not space, CRLF, or ;
-          input,
+          input2,
           position
         );
         if (headerValue[0] !== 117 && headerValue[0] !== 85 || // u or U
@@ -25890,15 +25890,15 @@ var require_formdata_parser2 = __commonJS({
           throw parsingError("unknown encoding, expected utf-8''");
         }
         value = decodeURIComponent(decoder.decode(headerValue.subarray(7)));
-      } else if (input[position.position] === 34) {
+      } else if (input2[position.position] === 34) {
         position.position++;
         const quotedValue = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 34,
           // not LF, CR, or "
-          input,
+          input2,
           position
         );
-        if (input[position.position] !== 34) {
+        if (input2[position.position] !== 34) {
           throw parsingError("Closing quote not found");
         }
         position.position++;
@@ -25907,20 +25907,20 @@ var require_formdata_parser2 = __commonJS({
         const tokenValue = collectASequenceOfBytes(
           (char) => isToken(char) && char !== 59,
           // not ;
-          input,
+          input2,
           position
         );
         value = decoder.decode(tokenValue);
       }
       return { name: attrNameStr, value, extended: isExtended };
     }
-    function parseMultipartFormDataHeaders(input, position) {
+    function parseMultipartFormDataHeaders(input2, position) {
       let name = null;
       let filename = null;
       let contentType = null;
       let encoding = null;
       while (true) {
-        if (input[position.position] === 13 && input[position.position + 1] === 10) {
+        if (input2[position.position] === 13 && input2[position.position + 1] === 10) {
           if (name === null) {
             throw parsingError("header name is null");
           }
@@ -25928,20 +25928,20 @@ var require_formdata_parser2 = __commonJS({
         }
         let headerName = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 58,
-          input,
+          input2,
           position
         );
         headerName = removeChars(headerName, true, true, (char) => char === 9 || char === 32);
         if (!HTTP_TOKEN_CODEPOINTS.test(headerName.toString())) {
           throw parsingError("header name does not match the field-name token production");
         }
-        if (input[position.position] !== 58) {
+        if (input2[position.position] !== 58) {
           throw parsingError("expected :");
         }
         position.position++;
         collectASequenceOfBytes(
           (char) => char === 32 || char === 9,
-          input,
+          input2,
           position
         );
         switch (bufferToLowerCasedHeaderName(headerName)) {
@@ -25950,14 +25950,14 @@ var require_formdata_parser2 = __commonJS({
             let filenameIsExtended = false;
             const dispositionType = collectASequenceOfBytes(
               (char) => isToken(char),
-              input,
+              input2,
               position
             );
             if (dispositionType.toString("ascii").toLowerCase() !== "form-data") {
               throw parsingError("expected form-data for content-disposition header");
             }
-            while (position.position < input.length && (input[position.position] !== 13 || input[position.position + 1] !== 10)) {
-              const attribute = parseContentDispositionAttribute(input, position);
+            while (position.position < input2.length && (input2[position.position] !== 13 || input2[position.position + 1] !== 10)) {
+              const attribute = parseContentDispositionAttribute(input2, position);
               if (!attribute) {
                 break;
               }
@@ -25980,7 +25980,7 @@ var require_formdata_parser2 = __commonJS({
           case "content-type": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -25990,7 +25990,7 @@ var require_formdata_parser2 = __commonJS({
           case "content-transfer-encoding": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -26000,24 +26000,24 @@ var require_formdata_parser2 = __commonJS({
           default: {
             collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         } else {
           position.position += 2;
         }
       }
     }
-    function collectASequenceOfBytes(condition, input, position) {
+    function collectASequenceOfBytes(condition, input2, position) {
       let start = position.position;
-      while (start < input.length && condition(input[start])) {
+      while (start < input2.length && condition(input2[start])) {
         ++start;
       }
-      return input.subarray(position.position, position.position = start);
+      return input2.subarray(position.position, position.position = start);
     }
     function removeChars(buf, leading, trailing, predicate) {
       let lead = 0;
@@ -40144,39 +40144,39 @@ var require_request4 = __commonJS({
       #headers;
       #state;
       // https://fetch.spec.whatwg.org/#dom-request
-      constructor(input, init = void 0) {
+      constructor(input2, init = void 0) {
         webidl.util.markAsUncloneable(this);
-        if (input === kConstruct) {
+        if (input2 === kConstruct) {
           return;
         }
         const prefix = "Request constructor";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        input = webidl.converters.RequestInfo(input);
+        input2 = webidl.converters.RequestInfo(input2);
         init = webidl.converters.RequestInit(init);
         let request2 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
-        if (typeof input === "string") {
+        if (typeof input2 === "string") {
           this.#dispatcher = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input2, baseUrl);
           } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+            throw new TypeError("Failed to parse URL from " + input2, { cause: err });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
-              "Request cannot be constructed from a URL that includes credentials: " + input
+              "Request cannot be constructed from a URL that includes credentials: " + input2
             );
           }
           request2 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
-          assert(webidl.is.Request(input));
-          request2 = input.#state;
-          signal = input.#signal;
-          this.#dispatcher = init.dispatcher || input.#dispatcher;
+          assert(webidl.is.Request(input2));
+          request2 = input2.#state;
+          signal = input2.#signal;
+          this.#dispatcher = init.dispatcher || input2.#dispatcher;
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
@@ -40368,7 +40368,7 @@ var require_request4 = __commonJS({
             fillHeaders(this.#headers, headers);
           }
         }
-        const inputBody = webidl.is.Request(input) ? input.#state.body : null;
+        const inputBody = webidl.is.Request(input2) ? input2.#state.body : null;
         if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
@@ -40397,7 +40397,7 @@ var require_request4 = __commonJS({
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
-          if (bodyUnusable(input.#state)) {
+          if (bodyUnusable(input2.#state)) {
             throw new TypeError(
               "Cannot construct a Request with a Request object that has already been used."
             );
@@ -41070,12 +41070,12 @@ var require_fetch2 = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch2(input, init = void 0) {
+    function fetch2(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
       try {
-        requestObject = new Request2(input, init);
+        requestObject = new Request2(input2, init);
       } catch (e) {
         p.reject(e);
         return p.promise;
@@ -46426,13 +46426,13 @@ ${captureLines}` : capture.stack;
 import * as os from "os";
 
 // node_modules/@actions/core/lib/utils.js
-function toCommandValue(input) {
-  if (input === null || input === void 0) {
+function toCommandValue(input2) {
+  if (input2 === null || input2 === void 0) {
     return "";
-  } else if (typeof input === "string" || input instanceof String) {
-    return input;
+  } else if (typeof input2 === "string" || input2 instanceof String) {
+    return input2;
   }
-  return JSON.stringify(input);
+  return JSON.stringify(input2);
 }
 function toCommandProperties(annotationProperties) {
   if (!Object.keys(annotationProperties).length) {
@@ -46928,17 +46928,6 @@ function getInput(name, options) {
     return val;
   }
   return val.trim();
-}
-function getBooleanInput(name, options) {
-  const trueValue = ["true", "True", "TRUE"];
-  const falseValue = ["false", "False", "FALSE"];
-  const val = getInput(name, options);
-  if (trueValue.includes(val))
-    return true;
-  if (falseValue.includes(val))
-    return false;
-  throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}
-Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
 }
 function setOutput(name, value) {
   const filePath = process.env["GITHUB_OUTPUT"] || "";
@@ -48406,9 +48395,9 @@ var PERMUTATIONS = new Uint8Array([
 
 // node_modules/@huggingface/blake3-jit/dist/esm/utils.js
 var IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([16909060]).buffer)[0] === 4;
-function readLittleEndianWordsFull(input, offset, words) {
+function readLittleEndianWordsFull(input2, offset, words) {
   for (let i = 0; i < 16; ++i, offset += 4) {
-    words[i] = input[offset] | input[offset + 1] << 8 | input[offset + 2] << 16 | input[offset + 3] << 24;
+    words[i] = input2[offset] | input2[offset + 1] << 8 | input2[offset + 2] << 16 | input2[offset + 3] << 24;
   }
 }
 function writeLittleEndianBytesPartial(words, wordOffset, output, byteOffset, byteCount) {
@@ -48583,7 +48572,7 @@ var ChunkState = class {
    * Update the chunk state with input data.
    * Returns the number of bytes consumed.
    */
-  update(input, inputOffset, inputLen) {
+  update(input2, inputOffset, inputLen) {
     let consumed = 0;
     while (inputLen > 0) {
       if (this.blockLen === BLOCK_LEN) {
@@ -48594,16 +48583,16 @@ var ChunkState = class {
       const want = BLOCK_LEN - this.blockLen;
       const take = Math.min(want, inputLen);
       if (this.blockLen === 0 && take === BLOCK_LEN) {
-        readLittleEndianWordsFull(input, inputOffset, this.blockWords);
+        readLittleEndianWordsFull(input2, inputOffset, this.blockWords);
       } else {
         for (let i = 0; i < take; i++) {
           const pos = this.blockLen + i;
           const wordIdx = pos >>> 2;
           const byteIdx = pos & 3;
           if (byteIdx === 0) {
-            this.blockWords[wordIdx] = input[inputOffset + i];
+            this.blockWords[wordIdx] = input2[inputOffset + i];
           } else {
-            this.blockWords[wordIdx] |= input[inputOffset + i] << (byteIdx << 3);
+            this.blockWords[wordIdx] |= input2[inputOffset + i] << (byteIdx << 3);
           }
         }
       }
@@ -48747,9 +48736,9 @@ var Hasher2 = class _Hasher {
    * @param input - Data to hash
    * @returns this (for chaining)
    */
-  update(input) {
+  update(input2) {
     let inputOffset = 0;
-    let inputLen = input.length;
+    let inputLen = input2.length;
     while (inputLen > 0) {
       if (this.chunkState.len() === CHUNK_LEN) {
         const output = this.chunkState.output();
@@ -48761,7 +48750,7 @@ var Hasher2 = class _Hasher {
       }
       const want = CHUNK_LEN - this.chunkState.len();
       const take = Math.min(want, inputLen);
-      this.chunkState.update(input, inputOffset, take);
+      this.chunkState.update(input2, inputOffset, take);
       inputOffset += take;
       inputLen -= take;
     }
@@ -51475,11 +51464,11 @@ async function getHttp1Dispatcher() {
   }
   return cached.http1;
 }
-var undiciHttp1Fetch = async (input, init) => {
+var undiciHttp1Fetch = async (input2, init) => {
   const dispatcher = await getHttp1Dispatcher();
-  return dispatcher ? fetch(input, { ...init, dispatcher }) : fetch(input, init);
+  return dispatcher ? fetch(input2, { ...init, dispatcher }) : fetch(input2, init);
 };
-var http1Fetch = hasH2Fetch() ? undiciHttp1Fetch : (input, init) => fetch(input, init);
+var http1Fetch = hasH2Fetch() ? undiciHttp1Fetch : (input2, init) => fetch(input2, init);
 var JWT_SAFETY_PERIOD = 6e4;
 var JWT_CACHE_SIZE = 1e3;
 var PARALLEL_DEFAULT_MAX_CONCURRENCY = isFrontend ? 4 : 8;
@@ -55438,15 +55427,15 @@ function nextStepOf(error2) {
 // src/hf/hub-http.ts
 var hubService = "Hugging Face";
 function createHubFetch(options) {
-  return async (input, init = {}) => {
-    const url2 = new URL(input instanceof Request ? input.url : input);
+  return async (input2, init = {}) => {
+    const url2 = new URL(input2 instanceof Request ? input2.url : input2);
     const method = init.method ?? "GET";
     const where = `${method} ${url2.pathname}`;
     const deadline = AbortSignal.timeout(options.timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
     let response;
     try {
-      response = await fetch(input, { ...init, signal });
+      response = await fetch(input2, { ...init, signal });
     } catch (error2) {
       if (init.signal?.aborted) throw error2;
       if (deadline.aborted) {
@@ -56131,6 +56120,7 @@ var removeDeploymentMutation = write(
 
 // src/railway/client.ts
 var RAILWAY_ENDPOINT = "https://backboard.railway.com/graphql/v2";
+var TOKEN_KINDS = ["project", "workspace", "account"];
 var IN_PROGRESS = /* @__PURE__ */ new Set([
   "INITIALIZING",
   "QUEUED",
@@ -57244,19 +57234,100 @@ async function validateSpace(deps, options) {
   };
 }
 
+// src/action-yml.ts
+import { readFileSync } from "node:fs";
+function readInputDefaults(file) {
+  return parseInputDefaults(readFileSync(file, "utf8"));
+}
+function parseInputDefaults(actionYml) {
+  const lines = actionYml.split("\n");
+  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line));
+  if (start === -1) return {};
+  const defaults = {};
+  let inputIndent = -1;
+  let current;
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const indent = line.length - line.trimStart().length;
+    if (indent === 0) break;
+    if (inputIndent === -1) inputIndent = indent;
+    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line);
+    if (indent === inputIndent && entry) {
+      const [, key = "", rest = ""] = entry;
+      current = key.trim();
+      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest);
+      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? "");
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === "default";
+      const raw = (entry[2] ?? "").trim();
+      if (/^[|>][-+]?$/.test(raw)) {
+        const block = [];
+        while (i + 1 < lines.length) {
+          const next = lines[i + 1] ?? "";
+          if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
+          block.push(next.trim());
+          i++;
+        }
+        if (isDefault) {
+          defaults[current] = raw.startsWith(">") ? block.join(" ").trim() : block.join("\n").replace(/\n+$/, "");
+        }
+      } else if (isDefault) {
+        defaults[current] = scalar(raw);
+      }
+    }
+  }
+  return defaults;
+}
+function scalar(raw) {
+  const value = raw.trim();
+  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'");
+  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1));
+  return value.replace(/\s+#.*$/, "");
+}
+
 // actions/common/inputs.ts
 function maskSecret(value) {
   for (const form of secretForms(value)) setSecret(form);
-}
-function defaultedInput(name, defaults) {
-  const value = getInput(name) || defaults[name] || "";
-  if (!value) throw new ConfigurationError(`input ${name} is empty and its action.yml gives no default`);
-  return value;
 }
 function secretInput(name, options = {}) {
   const value = getInput(name, { required: options.required ?? false });
   maskSecret(value);
   return value || void 0;
+}
+var YAML_TRUE = ["true", "True", "TRUE"];
+var YAML_FALSE = ["false", "False", "FALSE"];
+function actionInputs(actionYml) {
+  const defaults = readInputDefaults(actionYml);
+  const value = (name) => getInput(name) || defaults[name] || getInput(name, { required: true });
+  return {
+    /** A value that must be there (given, or its action.yml default). */
+    required: value,
+    /** Undefined when empty and action.yml gives no default. */
+    optional: (name) => getInput(name) || defaults[name] || void 0,
+    /** A YAML 1.2 boolean (what core.getBooleanInput accepts). */
+    boolean(name) {
+      const raw = value(name);
+      if (YAML_TRUE.includes(raw)) return true;
+      if (YAML_FALSE.includes(raw)) return false;
+      throw new ConfigurationError(`input ${name} must be true or false, got "${raw}"`);
+    },
+    /** A number within [min, max]. */
+    number(name, range2) {
+      const raw = value(name);
+      const parsed = Number(raw);
+      if (!Number.isFinite(parsed) || parsed < range2.min || parsed > range2.max) {
+        throw new ConfigurationError(`input ${name} must be a number from ${range2.min} to ${range2.max}, got "${raw}"`);
+      }
+      return parsed;
+    },
+    /** One of a fixed list. */
+    choice(name, allowed) {
+      const raw = value(name);
+      if (allowed.includes(raw)) return raw;
+      throw new ConfigurationError(`input ${name} must be one of ${allowed.join(", ")}; got "${raw}"`);
+    }
+  };
 }
 
 // src/ollama/ndjson.ts
@@ -57506,60 +57577,8 @@ function spaceClient({ baseUrl, hfToken, apiKey, timeoutMinutes }) {
   return new OllamaClient({ baseUrl, hfToken, apiKey, signal: AbortSignal.timeout(timeoutMinutes * 6e4) });
 }
 
-// src/action-yml.ts
-import { readFileSync } from "node:fs";
-function readInputDefaults(file) {
-  return parseInputDefaults(readFileSync(file, "utf8"));
-}
-function parseInputDefaults(actionYml) {
-  const lines = actionYml.split("\n");
-  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line));
-  if (start === -1) return {};
-  const defaults = {};
-  let inputIndent = -1;
-  let current;
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i] ?? "";
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const indent = line.length - line.trimStart().length;
-    if (indent === 0) break;
-    if (inputIndent === -1) inputIndent = indent;
-    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line);
-    if (indent === inputIndent && entry) {
-      const [, key = "", rest = ""] = entry;
-      current = key.trim();
-      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest);
-      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? "");
-    } else if (current && indent > inputIndent && entry) {
-      const isDefault = entry[1]?.trim() === "default";
-      const raw = (entry[2] ?? "").trim();
-      if (/^[|>][-+]?$/.test(raw)) {
-        const block = [];
-        while (i + 1 < lines.length) {
-          const next = lines[i + 1] ?? "";
-          if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
-          block.push(next.trim());
-          i++;
-        }
-        if (isDefault) {
-          defaults[current] = raw.startsWith(">") ? block.join(" ").trim() : block.join("\n").replace(/\n+$/, "");
-        }
-      } else if (isDefault) {
-        defaults[current] = scalar(raw);
-      }
-    }
-  }
-  return defaults;
-}
-function scalar(raw) {
-  const value = raw.trim();
-  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'");
-  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1));
-  return value.replace(/\s+#.*$/, "");
-}
-
 // actions/validate/src/inputs.ts
-var DEFAULTS = readInputDefaults(new URL("../action.yml", import.meta.url));
+var input = actionInputs(new URL("../action.yml", import.meta.url));
 var INPUT = {
   target: "target",
   baseUrl: "base-url",
@@ -57583,11 +57602,6 @@ var INPUT = {
   variable: "variable",
   cognitiaHealthUrl: "cognitia-health-url"
 };
-function positive(name, fallback) {
-  const value = Number(getInput(name) || fallback);
-  if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number, got "${getInput(name)}"`);
-  return value;
-}
 function url(name, required) {
   const value = getInput(name, { required }).trim().replace(/\/+$/, "");
   if (value && !/^https?:\/\/\S+$/.test(value))
@@ -57598,15 +57612,11 @@ function readInputs() {
   const hfToken = secretInput(INPUT.hfToken);
   const apiKey = secretInput(INPUT.apiKey);
   const railwayToken = secretInput(INPUT.railwayToken) ?? "";
-  const target = getInput(INPUT.target) || "space";
-  if (target !== "space" && target !== "cognitia")
-    throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`);
-  const tokenKind = defaultedInput(INPUT.railwayTokenKind, DEFAULTS);
-  if (tokenKind !== "project" && tokenKind !== "workspace" && tokenKind !== "account")
-    throw new ConfigurationError(`${INPUT.railwayTokenKind} must be project, workspace or account`);
+  const target = input.choice(INPUT.target, ["space", "cognitia"]);
+  const tokenKind = input.choice(INPUT.railwayTokenKind, TOKEN_KINDS);
   if (target === "cognitia" && !railwayToken)
     throw new ConfigurationError(`target cognitia needs ${INPUT.railwayToken} to read Cognitia's Railway variable`);
-  const spaceId = getInput(INPUT.spaceId) || void 0;
+  const spaceId = input.optional(INPUT.spaceId);
   if (spaceId && !/^[\w.-]+\/[\w.-]+$/.test(spaceId))
     throw new ConfigurationError(`${INPUT.spaceId} must be owner/name, got "${spaceId}"`);
   return {
@@ -57615,22 +57625,22 @@ function readInputs() {
     hfToken,
     apiKey,
     spaceId,
-    models: modelsOrDefaults(getInput(INPUT.models)).map((m) => m.name),
-    ttftMsMax: positive(INPUT.ttftMsMax, "1000"),
-    tokensPerSecondMin: positive(INPUT.tokensPerSecondMin, "50"),
-    requireGpu: getBooleanInput(INPUT.requireGpu),
-    allowPaidHardware: getBooleanInput(INPUT.allowPaidHardware),
-    monthlyTokens: positive(INPUT.monthlyTokens, "1000000"),
-    reportPath: getInput(INPUT.reportPath) || "zerollama-validate-report.json",
-    reportOnly: getBooleanInput(INPUT.reportOnly),
-    timeoutMinutes: positive(INPUT.timeoutMinutes, "15"),
+    models: modelsOrDefaults(input.optional(INPUT.models)).map((m) => m.name),
+    ttftMsMax: input.number(INPUT.ttftMsMax, { min: 1, max: 6e5 }),
+    tokensPerSecondMin: input.number(INPUT.tokensPerSecondMin, { min: 0.01, max: 1e5 }),
+    requireGpu: input.boolean(INPUT.requireGpu),
+    allowPaidHardware: input.boolean(INPUT.allowPaidHardware),
+    monthlyTokens: input.number(INPUT.monthlyTokens, { min: 1, max: 1e12 }),
+    reportPath: input.required(INPUT.reportPath),
+    reportOnly: input.boolean(INPUT.reportOnly),
+    timeoutMinutes: input.number(INPUT.timeoutMinutes, { min: 0.01, max: 360 }),
     railway: {
       token: railwayToken,
       tokenKind,
-      project: getInput(INPUT.railwayProject) || void 0,
-      environment: defaultedInput(INPUT.railwayEnvironment, DEFAULTS),
-      service: defaultedInput(INPUT.railwayService, DEFAULTS),
-      variable: defaultedInput(INPUT.variable, DEFAULTS)
+      project: input.optional(INPUT.railwayProject),
+      environment: input.required(INPUT.railwayEnvironment),
+      service: input.required(INPUT.railwayService),
+      variable: input.required(INPUT.variable)
     },
     healthUrl: url(INPUT.cognitiaHealthUrl, false)
   };

@@ -1,11 +1,11 @@
 import * as core from '@actions/core'
-import { readInputDefaults } from '../../../src/action-yml.js'
 import { modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
-import { defaultedInput, secretInput } from '../../common/inputs.js'
+import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
 
-/** action.yml holds the defaults (Railway names); read them, never restate them. */
-const DEFAULTS = readInputDefaults(new URL('../action.yml', import.meta.url))
+/** Every default (thresholds, Railway names, timeouts) comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   target: 'target',
@@ -48,19 +48,13 @@ export interface Inputs {
   timeoutMinutes: number
   railway: {
     token: string
-    tokenKind: 'project' | 'workspace' | 'account'
+    tokenKind: RailwayTokenKind
     project?: string
     environment: string
     service: string
     variable: string
   }
   healthUrl?: string
-}
-
-function positive(name: string, fallback: string): number {
-  const value = Number(core.getInput(name) || fallback)
-  if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number, got "${core.getInput(name)}"`)
-  return value
 }
 
 function url(name: string, required: boolean): string | undefined {
@@ -75,15 +69,11 @@ export function readInputs(): Inputs {
   const hfToken = secretInput(INPUT.hfToken)
   const apiKey = secretInput(INPUT.apiKey)
   const railwayToken = secretInput(INPUT.railwayToken) ?? ''
-  const target = core.getInput(INPUT.target) || 'space'
-  if (target !== 'space' && target !== 'cognitia')
-    throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`)
-  const tokenKind = defaultedInput(INPUT.railwayTokenKind, DEFAULTS)
-  if (tokenKind !== 'project' && tokenKind !== 'workspace' && tokenKind !== 'account')
-    throw new ConfigurationError(`${INPUT.railwayTokenKind} must be project, workspace or account`)
+  const target = input.choice(INPUT.target, ['space', 'cognitia'] as const)
+  const tokenKind = input.choice(INPUT.railwayTokenKind, TOKEN_KINDS)
   if (target === 'cognitia' && !railwayToken)
     throw new ConfigurationError(`target cognitia needs ${INPUT.railwayToken} to read Cognitia's Railway variable`)
-  const spaceId = core.getInput(INPUT.spaceId) || undefined
+  const spaceId = input.optional(INPUT.spaceId)
   if (spaceId && !/^[\w.-]+\/[\w.-]+$/.test(spaceId))
     throw new ConfigurationError(`${INPUT.spaceId} must be owner/name, got "${spaceId}"`)
   return {
@@ -92,22 +82,22 @@ export function readInputs(): Inputs {
     hfToken,
     apiKey,
     spaceId,
-    models: modelsOrDefaults(core.getInput(INPUT.models)).map((m) => m.name),
-    ttftMsMax: positive(INPUT.ttftMsMax, '1000'),
-    tokensPerSecondMin: positive(INPUT.tokensPerSecondMin, '50'),
-    requireGpu: core.getBooleanInput(INPUT.requireGpu),
-    allowPaidHardware: core.getBooleanInput(INPUT.allowPaidHardware),
-    monthlyTokens: positive(INPUT.monthlyTokens, '1000000'),
-    reportPath: core.getInput(INPUT.reportPath) || 'zerollama-validate-report.json',
-    reportOnly: core.getBooleanInput(INPUT.reportOnly),
-    timeoutMinutes: positive(INPUT.timeoutMinutes, '15'),
+    models: modelsOrDefaults(input.optional(INPUT.models)).map((m) => m.name),
+    ttftMsMax: input.number(INPUT.ttftMsMax, { min: 1, max: 600_000 }),
+    tokensPerSecondMin: input.number(INPUT.tokensPerSecondMin, { min: 0.01, max: 100_000 }),
+    requireGpu: input.boolean(INPUT.requireGpu),
+    allowPaidHardware: input.boolean(INPUT.allowPaidHardware),
+    monthlyTokens: input.number(INPUT.monthlyTokens, { min: 1, max: 1e12 }),
+    reportPath: input.required(INPUT.reportPath),
+    reportOnly: input.boolean(INPUT.reportOnly),
+    timeoutMinutes: input.number(INPUT.timeoutMinutes, { min: 0.01, max: 360 }),
     railway: {
       token: railwayToken,
       tokenKind,
-      project: core.getInput(INPUT.railwayProject) || undefined,
-      environment: defaultedInput(INPUT.railwayEnvironment, DEFAULTS),
-      service: defaultedInput(INPUT.railwayService, DEFAULTS),
-      variable: defaultedInput(INPUT.variable, DEFAULTS),
+      project: input.optional(INPUT.railwayProject),
+      environment: input.required(INPUT.railwayEnvironment),
+      service: input.required(INPUT.railwayService),
+      variable: input.required(INPUT.variable),
     },
     healthUrl: url(INPUT.cognitiaHealthUrl, false),
   }
