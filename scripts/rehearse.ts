@@ -200,8 +200,9 @@ function closingTable(records: PhaseRecord[]) {
 
 function realRunNeeds() {
   print('\nA real run needs (docs/runbook.md):')
-  print('  • secrets HF_TOKEN (write access to the Space owner) and RAILWAY_TOKEN (project token of production)')
-  print('  • environments "production" and "decommission" with required reviewers (public repo or paid plan),')
+  print('  • environments huggingface, production, decommission and rollback holding the secrets HF_TOKEN')
+  print('    (write access to the Space owner) and RAILWAY_TOKEN (project token of production), as §1 lists;')
+  print('    production and decommission with required reviewers (public repo or paid plan),')
   print('    or the same gates from a terminal: npx zerollama migrate --space owner/name')
   print('  • a Hugging Face account that may use ZeroGPU (PRO or an organisation plan)')
   print('  • then Actions → "Move Ollama to ZeroGPU" → Run workflow (dry-run first)')
