@@ -37,8 +37,8 @@ options:
   --public               create a public Space (default private; Cognitia then sends an HF token)
   --health-url URL       Cognitia's health URL, checked after the switch
   --project NAME|ID      Railway project (a project token already names it)
-  --environment NAME     Railway environment (default ${RAILWAY.environment})
-  --service NAME         Cognitia's Railway service (default ${RAILWAY.service})
+  --environment NAME     Railway environment (default ${RAILWAY['railway-environment']})
+  --service NAME         Cognitia's Railway service (default ${RAILWAY['railway-service']})
   --ollama-service NAME  the old Ollama service (default ${RAILWAY['ollama-service']})
   --dry-run              rollback: show the change, make none
   --restore-default      rollback: with no usable record of the replaced URL, restore
@@ -65,8 +65,8 @@ const options = {
   public: { type: 'boolean', default: false },
   'health-url': { type: 'string', default: '' },
   project: { type: 'string', default: '' },
-  environment: { type: 'string', default: RAILWAY.environment },
-  service: { type: 'string', default: RAILWAY.service },
+  environment: { type: 'string', default: RAILWAY['railway-environment'] },
+  service: { type: 'string', default: RAILWAY['railway-service'] },
   'ollama-service': { type: 'string', default: RAILWAY['ollama-service'] },
   'dry-run': { type: 'boolean', default: false },
   'restore-default': { type: 'boolean', default: false },

@@ -87,9 +87,9 @@ function railwayInputs(s: MigrationSettings): Record<string, string> {
   return {
     'railway-token': r.token,
     'railway-token-kind': r.tokenKind,
-    project: r.project,
-    environment: r.environment,
-    service: r.service,
+    'railway-project': r.project,
+    'railway-environment': r.environment,
+    'railway-service': r.service,
     'ollama-service': r.ollamaService,
     'github-token': '',
     ...s.switchInputs,

@@ -69,7 +69,11 @@ describe('switch-railway dist bundle', () => {
 
   it('decommission then reactivate the old Ollama service with an account token', async () => {
     await run({ mode: 'switch', 'space-url': SPACE_URL })
-    const account = { 'railway-token': COGNITIA.accountToken, 'railway-token-kind': 'account', project: 'cognitia' }
+    const account = {
+      'railway-token': COGNITIA.accountToken,
+      'railway-token-kind': 'account',
+      'railway-project': 'cognitia',
+    }
     const stopped = await run({ mode: 'decommission', ...account })
     expect(stopped.exitCode, stopped.stdout).toBe(0)
     expect(fake.state.isRunning('ollama')).toBe(false)
