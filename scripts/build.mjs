@@ -27,6 +27,8 @@ for (const { entry, outfile } of bundles) {
     minify: false,
     legalComments: 'none',
     logLevel: 'warning',
+    // A node_modules that is a symlink (a worktree sharing one install) must not change the paths in the bundle.
+    preserveSymlinks: true,
     // @actions/http-client pulls in CommonJS `tunnel`, which calls require(); ESM bundles need this shim.
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   })

@@ -15,6 +15,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { defaultModelNames } from '../src/catalog.js'
 import { Migration, PhaseFailed, type PhaseRecord } from '../src/cli/pipeline.js'
 import { findLeaks, formatTable } from '../src/cli/render.js'
 import { fakeToken, startHfFake } from '../test/fakes/hf.js'
@@ -34,7 +35,9 @@ const { startSpaceServer } = (await import(new URL('./lib/space-server.mjs', imp
 }
 
 const SPACE = 'cognitia/zerollama'
-const MODELS = 'qwen2.5:7b, phi3, codellama:7b'
+/** Where the operator moves Cognitia after the first cycle: the second switch must record this, not the first URL. */
+const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
+const MODELS = defaultModelNames().join(', ')
 /** The local server's shared key: it stands in for HF's own gate in front of a private Space. */
 const API_KEY = 'zl-rehearsal-key-0f3c9a'
 /** What a 2-core CPU with tiny models can be held to; every other check runs as in a real migration. */
@@ -147,6 +150,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
     showState(railway, 'after the migration')
     await migration.railwayMode('rollback')
     showState(railway, 'after the rollback')
+    await switchOverStaleRecord(migration, railway)
   } catch (error) {
     if (!(error instanceof PhaseFailed)) throw error
     print(`\n✗ ${error.message}`)
@@ -156,8 +160,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
   const failed = migration.records.find((r) => r.result !== 'ok')
   if (failed) problems.push(`phase ${failed.phase} ${failed.result}`)
   const state = railwayState(railway)
-  if (state.ollamaBaseUrl !== COGNITIA.ollamaUrl)
-    problems.push(`OLLAMA_BASE_URL is ${state.ollamaBaseUrl} after rollback`)
+  if (state.ollamaBaseUrl !== OLLAMA_V2) problems.push(`OLLAMA_BASE_URL is ${state.ollamaBaseUrl} after rollback`)
   if (!state.ollamaRunning) problems.push('the old ollama service is not running after rollback')
   const leaks = findLeaks(Object.fromEntries(migration.transcript.map((text, i) => [`phase output ${i + 1}`, text])), [
     fakeToken,
@@ -166,6 +169,18 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
   ])
   if (leaks.length > 0) problems.push(`a token appeared in: ${leaks.join(', ')}`)
   return { records: migration.records, problems }
+}
+
+/**
+ * The operator later moves Cognitia to another Ollama by hand; the first cycle's record stays behind.
+ * A second switch must record the value it replaces, so the second rollback lands on the new Ollama.
+ */
+async function switchOverStaleRecord(migration: Migration, railway: Services['railway']) {
+  print(`\n   The operator now moves Cognitia to ${OLLAMA_V2} by hand (the old record stays), then switches again.`)
+  railway.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', OLLAMA_V2)
+  await migration.switchRailway('switch again')
+  await migration.railwayMode('rollback', 'rollback again')
+  showState(railway, 'after the second rollback')
 }
 
 function closingTable(records: PhaseRecord[]) {
@@ -185,8 +200,9 @@ function closingTable(records: PhaseRecord[]) {
 
 function realRunNeeds() {
   print('\nA real run needs (docs/runbook.md):')
-  print('  • secrets HF_TOKEN (write access to the Space owner) and RAILWAY_TOKEN (project token of production)')
-  print('  • environments "production" and "decommission" with required reviewers (public repo or paid plan),')
+  print('  • environments huggingface, production, decommission and rollback holding the secrets HF_TOKEN')
+  print('    (write access to the Space owner) and RAILWAY_TOKEN (project token of production), as §1 lists;')
+  print('    production and decommission with required reviewers (public repo or paid plan),')
   print('    or the same gates from a terminal: npx zerollama migrate --space owner/name')
   print('  • a Hugging Face account that may use ZeroGPU (PRO or an organisation plan)')
   print('  • then Actions → "Move Ollama to ZeroGPU" → Run workflow (dry-run first)')
@@ -255,7 +271,7 @@ async function main(): Promise<number> {
     return 1
   }
   print(
-    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the Space and rolled back to ${state.ollamaBaseUrl}.`,
+    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the Space and rolled back, twice; it ends on ${state.ollamaBaseUrl}.`,
   )
   realRunNeeds()
   return 0

@@ -53,6 +53,16 @@ export class UnknownModelError extends Error {
   }
 }
 
+/** The models a run uses when it names none: space/models.json's default_models, their only home. */
+export function defaultModelNames(source: Catalog = catalog): string[] {
+  return source.default_models
+}
+
+/** resolveModels, where an empty list means the catalog's default_models. */
+export function modelsOrDefaults(list: string | undefined, source: Catalog = catalog): CatalogModel[] {
+  return resolveModels(list?.trim() ? list : defaultModelNames(source).join(', '), source)
+}
+
 /**
  * Parses a comma/space/newline separated list of model names into catalog entries, in the order given,
  * without duplicates. Throws UnknownModelError naming every unknown name at once.

@@ -21,12 +21,15 @@ export function failRun(error: unknown): void {
   core.setFailed(errorMessage(error))
 }
 
-/** A Space that just restarted, or wakes from sleep, serves its port a little before its API routes. */
-const SPACE_API_READY_TIMEOUT_MS = 5 * 60_000
-
-export async function waitForSpaceApi(client: OllamaClient): Promise<void> {
+/**
+ * A Space that just restarted, or wakes from sleep, serves its port a little before its API routes.
+ * The wait lasts what is left of the step's own budget (its timeout-minutes input, counted from the
+ * start of this process), never a fixed time that could outlast the job or give up too early.
+ */
+export async function waitForSpaceApi(client: OllamaClient, budget: { timeoutMinutes: number }): Promise<void> {
+  const timeoutMs = Math.max(1000, budget.timeoutMinutes * 60_000 - process.uptime() * 1000)
   await core.group('Wait for the Space API', async () => {
-    core.info(`API version ${await client.waitUntilReady({ timeoutMs: SPACE_API_READY_TIMEOUT_MS })}`)
+    core.info(`API version ${await client.waitUntilReady({ timeoutMs })}`)
   })
 }
 

@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { renderActionOutput } from './render.js'
+import { parseInputDefaults } from '../action-yml.js'
+import { actionOutputRenderer } from './render.js'
 
 export interface ActionResult {
   exitCode: number
@@ -28,7 +29,7 @@ export interface ActionResult {
 export interface RunOptions {
   /** Extra environment: endpoints such as HF_ENDPOINT or RAILWAY_API_URL. */
   env?: Record<string, string>
-  /** Values never to print (tokens); masked in the rendered lines. */
+  /** Values never to print (tokens); masked in the rendered lines, as is every value the action masks. */
   secrets?: string[]
   /** Receives each rendered line as it arrives; default: stdout. `null` prints nothing. */
   print?: ((line: string) => void) | null
@@ -55,7 +56,7 @@ export async function runActionBundle(
 ): Promise<ActionResult> {
   const root = repoRoot()
   const actionDir = join(root, 'actions', name)
-  const defaults = parseInputDefaults(await readFile(join(actionDir, 'action.yml'), 'utf8'))
+  const defaults = withoutExpressions(parseInputDefaults(await readFile(join(actionDir, 'action.yml'), 'utf8')))
   const tempDir = await mkdtemp(join(tmpdir(), `zerollama-${name}-`))
   const outputFile = join(tempDir, 'output')
   const summaryFile = join(tempDir, 'summary')
@@ -72,7 +73,8 @@ export async function runActionBundle(
   for (const [input, value] of Object.entries({ ...defaults, ...inputs })) env[inputVariable(input)] = value
   const print = options.print === undefined ? (line: string) => console.log(line) : options.print
   try {
-    const onLines = print ? (text: string) => renderActionOutput(text, options.secrets).forEach(print) : () => {}
+    const render = actionOutputRenderer(options.secrets)
+    const onLines = print ? (text: string) => render(text).forEach(print) : () => {}
     const run = await spawnStreaming(join(actionDir, 'dist', 'index.mjs'), env, root, onLines, options.timeoutMs)
     return {
       ...run,
@@ -82,6 +84,14 @@ export async function runActionBundle(
   } finally {
     await rm(tempDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * A default such as `${{ github.token }}` is an expression only the runner can evaluate; outside it
+ * the input is empty, so nothing is sent anywhere with a literal "${{ … }}" for a token.
+ */
+function withoutExpressions(defaults: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, v.includes('${{') ? '' : v]))
 }
 
 /** Spawns node on `script`, handing complete lines to `onLines` as they arrive. */
@@ -143,59 +153,4 @@ export function parseOutputFile(text: string): Record<string, string> {
     }
   }
   return outputs
-}
-
-/**
- * Reads the `default:` of every input in an action.yml. There is no YAML parser among our
- * dependencies, so this understands the subset action.yml files use: block mappings, flow
- * mappings on one line (`x: { description: '…', default: 'y' }`), quoted or plain scalars,
- * and `|`/`>` block scalars.
- */
-export function parseInputDefaults(actionYml: string): Record<string, string> {
-  const lines = actionYml.split('\n')
-  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line))
-  if (start === -1) return {}
-  const defaults: Record<string, string> = {}
-  let inputIndent = -1
-  let current: string | undefined
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i] ?? ''
-    if (/^\s*(#.*)?$/.test(line)) continue
-    const indent = line.length - line.trimStart().length
-    if (indent === 0) break
-    if (inputIndent === -1) inputIndent = indent
-    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line)
-    if (indent === inputIndent && entry) {
-      const [, key = '', rest = ''] = entry
-      current = key.trim()
-      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest)
-      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? '')
-    } else if (current && indent > inputIndent && entry) {
-      const isDefault = entry[1]?.trim() === 'default'
-      const raw = (entry[2] ?? '').trim()
-      if (/^[|>][-+]?$/.test(raw)) {
-        // A block scalar's lines belong to its key, whatever they look like (a description may say "default:").
-        const block: string[] = []
-        while (i + 1 < lines.length) {
-          const next = lines[i + 1] ?? ''
-          if (next.trim() !== '' && next.length - next.trimStart().length <= indent) break
-          block.push(next.trim())
-          i++
-        }
-        if (isDefault) {
-          defaults[current] = raw.startsWith('>') ? block.join(' ').trim() : block.join('\n').replace(/\n+$/, '')
-        }
-      } else if (isDefault) {
-        defaults[current] = scalar(raw)
-      }
-    }
-  }
-  return defaults
-}
-
-function scalar(raw: string): string {
-  const value = raw.trim()
-  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'")
-  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1)) as string
-  return value.replace(/\s+#.*$/, '')
 }

@@ -3,16 +3,26 @@
  * cannot have required reviewers (a private repo on a free plan). The gates become typed
  * confirmations, shown after the validation figures. The phases are the committed actions themselves.
  */
+
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { readInputDefaults } from '../action-yml.js'
+import { defaultModelNames } from '../catalog.js'
 import { errorMessage } from '../errors.js'
 import { SpaceManager } from '../hf/space-manager.js'
-import { consoleLogger, type Logger } from '../logger.js'
+import type { Logger } from '../logger.js'
 import { RailwayClient, TOKEN_KINDS } from '../railway/client.js'
-import { displayUrl, readRailwayStatus } from '../railway/switch.js'
+import { displayUrl } from '../railway/plans.js'
+import { readRailwayStatus } from '../railway/switch.js'
+import { redact } from '../secrets.js'
+import { repoRoot } from './action-runner.js'
 import { Migration, type MigrationSettings, PhaseFailed } from './pipeline.js'
 import { formatTable } from './render.js'
+
+/** The Railway names' defaults live in switch-railway's action.yml; the CLI reads them from there. */
+const RAILWAY = readInputDefaults(join(repoRoot(), 'actions', 'switch-railway', 'action.yml'))
 
 export const USAGE = `zerollama — move Cognitia's Ollama backend to a Hugging Face ZeroGPU Space
 
@@ -23,14 +33,16 @@ usage:
   zerollama status   [--space owner/name]           where Cognitia points now, and the Space's stage
 
 options:
-  --models LIST          catalog names (default: qwen2.5:7b, phi3, codellama:7b)
+  --models LIST          catalog names (default: ${defaultModelNames().join(', ')}, from space/models.json)
   --public               create a public Space (default private; Cognitia then sends an HF token)
   --health-url URL       Cognitia's health URL, checked after the switch
   --project NAME|ID      Railway project (a project token already names it)
-  --environment NAME     Railway environment (default production)
-  --service NAME         Cognitia's Railway service (default cognitia)
-  --ollama-service NAME  the old Ollama service (default ollama)
+  --environment NAME     Railway environment (default ${RAILWAY['railway-environment']})
+  --service NAME         Cognitia's Railway service (default ${RAILWAY['railway-service']})
+  --ollama-service NAME  the old Ollama service (default ${RAILWAY['ollama-service']})
   --dry-run              rollback: show the change, make none
+  --restore-default      rollback: with no usable record of the replaced URL, restore
+                         http://ollama.railway.internal:11434 (otherwise rollback stops and says why)
 
 environment:
   HF_TOKEN               Hugging Face token with write access to the Space's owner
@@ -48,14 +60,16 @@ class UsageError extends Error {}
 
 const options = {
   space: { type: 'string' },
-  models: { type: 'string', default: 'qwen2.5:7b, phi3, codellama:7b' },
+  // Empty: each action falls back to the catalog's default_models.
+  models: { type: 'string', default: '' },
   public: { type: 'boolean', default: false },
   'health-url': { type: 'string', default: '' },
   project: { type: 'string', default: '' },
-  environment: { type: 'string', default: 'production' },
-  service: { type: 'string', default: 'cognitia' },
-  'ollama-service': { type: 'string', default: 'ollama' },
+  environment: { type: 'string', default: RAILWAY['railway-environment'] },
+  service: { type: 'string', default: RAILWAY['railway-service'] },
+  'ollama-service': { type: 'string', default: RAILWAY['ollama-service'] },
   'dry-run': { type: 'boolean', default: false },
+  'restore-default': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -156,6 +170,7 @@ async function rollback(flags: Flags, io: CliIo): Promise<number> {
     healthUrl: '',
     dryRun: flags['dry-run'],
     env: endpoints(io.env),
+    switchInputs: { 'restore-default': String(flags['restore-default']) },
   }
   const migration = new Migration(settings, { print: io.print, approve: async () => false })
   try {
@@ -170,7 +185,12 @@ async function rollback(flags: Flags, io: CliIo): Promise<number> {
 
 /** Read-only: Railway's side through src/railway, the Space's stage through src/hf. */
 async function status(flags: Flags, io: CliIo): Promise<number> {
-  const logger: Logger = { ...consoleLogger(), info: io.print, group: (_name, fn) => fn() }
+  const logger: Logger = {
+    info: io.print,
+    warning: (m) => io.print(`warning: ${m}`),
+    debug: (m) => (io.env.ZEROLLAMA_DEBUG ? io.print(`debug: ${m}`) : undefined),
+    group: (_name, fn) => fn(),
+  }
   const client = new RailwayClient({
     token: required(io.env, 'RAILWAY_TOKEN'),
     tokenKind: tokenKind(io.env),
@@ -182,11 +202,16 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
     environment: flags.environment,
     service: flags.service,
     ollamaService: flags['ollama-service'],
+    variable: RAILWAY.variable ?? '',
+    hfTokenVariable: RAILWAY['hf-token-variable'] ?? '',
   })
   const rows = [
     ['Railway', `${railway.projectName} / ${railway.environmentName}`],
     [`${flags.service} OLLAMA_BASE_URL`, displayUrl(railway.currentUrl)],
-    ['rollback would restore', displayUrl(railway.rollbackUrl)],
+    [
+      'rollback would leave',
+      railway.rollbackUrl ? displayUrl(railway.rollbackUrl) : `(stops) ${railway.rollbackProblem}`,
+    ],
     [
       `${flags['ollama-service']} service`,
       railway.ollamaRunning === undefined ? 'absent' : railway.ollamaRunning ? 'running' : 'stopped',
@@ -208,7 +233,21 @@ async function status(flags: Flags, io: CliIo): Promise<number> {
   return 0
 }
 
-export async function main(argv: string[], io: CliIo): Promise<number> {
+/** The environment variables that hold credentials: their values never reach the terminal. */
+const SECRET_ENV = ['HF_TOKEN', 'RAILWAY_TOKEN', 'ZEROLLAMA_API_KEY'] as const
+
+/**
+ * The one redaction of the CLI: every line goes through it before it is printed, whatever produced
+ * it (an action's output, an upstream error that echoes request headers, a table), and every form
+ * of each token (as given, URL-encoded, base64) becomes `***`.
+ */
+function redactingIo(io: CliIo): CliIo {
+  const secrets = SECRET_ENV.map((name) => io.env[name] ?? '').filter(Boolean)
+  return { ...io, print: (line) => io.print(redact(line, secrets)) }
+}
+
+export async function main(argv: string[], rawIo: CliIo): Promise<number> {
+  const io = redactingIo(rawIo)
   try {
     const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true })
     const [command] = positionals

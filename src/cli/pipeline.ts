@@ -86,10 +86,10 @@ function railwayInputs(s: MigrationSettings): Record<string, string> {
   const r = s.railway
   return {
     'railway-token': r.token,
-    'token-kind': r.tokenKind,
-    project: r.project,
-    environment: r.environment,
-    service: r.service,
+    'railway-token-kind': r.tokenKind,
+    'railway-project': r.project,
+    'railway-environment': r.environment,
+    'railway-service': r.service,
     'ollama-service': r.ollamaService,
     'github-token': '',
     ...s.switchInputs,
@@ -223,10 +223,10 @@ export class Migration {
     })
   }
 
-  async switchRailway(): Promise<void> {
+  async switchRailway(phase = 'switch'): Promise<void> {
     const s = this.settings
     await this.phase(
-      'switch',
+      phase,
       'switch-railway',
       {
         ...railwayInputs(s),

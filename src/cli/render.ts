@@ -1,3 +1,5 @@
+import { redact } from '../secrets.js'
+
 /**
  * Turning what the actions print for the GitHub runner into what a person reads in a terminal,
  * and the one summary table the rehearsal and the CLI end with.
@@ -5,27 +7,41 @@
 
 /**
  * Rewrites the runner's workflow commands (`::group::`, `::notice::`, …) of an action's stdout into
- * plain indented lines. `::add-mask::` lines are dropped: they carry the secret they mask. Any other
- * occurrence of a secret is replaced, so a leak shows as `***` here (and is caught by the scan).
+ * plain indented lines, hiding secrets as the runner does: the given ones, and from each
+ * `::add-mask::` line on, the value it names (in every encoding). The add-mask lines themselves are
+ * dropped. What a person reads here is therefore what a GitHub log would show, `***` included.
+ * The returned function keeps the masks between chunks of the same run.
  */
-export function renderActionOutput(stdout: string, secrets: string[] = [], indent = '    '): string[] {
-  const lines: string[] = []
-  for (const raw of stdout.split('\n')) {
-    const line = secrets.reduce((text, secret) => (secret ? text.split(secret).join('***') : text), raw)
-    const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
-    if (!command) {
-      if (line.trim()) lines.push(`${indent}${line}`)
-      continue
+export function actionOutputRenderer(secrets: readonly string[] = [], indent = '    '): (stdout: string) => string[] {
+  const masks = secrets.filter(Boolean)
+  return (stdout) => {
+    const lines: string[] = []
+    for (const raw of stdout.split('\n')) {
+      const mask = /^::add-mask::(.*)$/.exec(raw)
+      if (mask) {
+        if (mask[1]) masks.push(unescapeCommand(mask[1]))
+        continue
+      }
+      const rendered = renderLine(redact(raw, masks))
+      if (rendered !== undefined) lines.push(`${indent}${rendered}`)
     }
-    const [, name, message = ''] = command
-    const text = unescapeCommand(message)
-    if (name === 'group') lines.push(`${indent}▶ ${text}`)
-    else if (name === 'notice') lines.push(`${indent}✓ ${text}`)
-    else if (name === 'warning') lines.push(`${indent}⚠ ${text}`)
-    else if (name === 'error') lines.push(`${indent}✗ ${text}`)
-    // endgroup, add-mask, debug, set-output and the like say nothing a reader needs.
+    return lines
   }
-  return lines
+}
+
+/** One-shot form of actionOutputRenderer, for a whole output at once. */
+export function renderActionOutput(stdout: string, secrets: readonly string[] = [], indent = '    '): string[] {
+  return actionOutputRenderer(secrets, indent)(stdout)
+}
+
+function renderLine(line: string): string | undefined {
+  const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
+  if (!command) return line.trim() ? line : undefined
+  const [, name, message = ''] = command
+  const text = unescapeCommand(message)
+  const marks: Record<string, string> = { group: '▶', notice: '✓', warning: '⚠', error: '✗' }
+  // endgroup, debug, set-output and the like say nothing a reader needs.
+  return marks[name ?? ''] ? `${marks[name ?? '']} ${text}` : undefined
 }
 
 /** Undoes the escaping @actions/core applies to command messages (%25, %0D, %0A). */

@@ -6,7 +6,7 @@
  */
 import { ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { parseRetryAfter } from '../retry.js'
+import { rateLimitHint, rateLimitWaitMs } from '../retry.js'
 
 export const hubService = 'Hugging Face'
 
@@ -51,25 +51,25 @@ async function refusal(where: string, response: Response): Promise<ServiceError>
       }
     })
     .catch(() => '')
+  const retryAfterMs = rateLimitWaitMs({
+    retryAfter: response.headers.get('retry-after'),
+    reset: response.headers.get('ratelimit-reset') ?? response.headers.get('x-ratelimit-reset'),
+  })
   return new ServiceError(hubService, `${where} answered ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}`, {
     status,
-    retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+    retryAfterMs,
     retryable: status === 429 || status >= 500,
-    nextStep: nextStepFor(status),
+    nextStep: status === 429 ? rateLimitHint(retryAfterMs, HUB_RATE_LIMITED) : nextStepFor(status),
   })
 }
+
+const HUB_RATE_LIMITED = 'the Hub is rate limiting this token; wait a few minutes and re-run the job'
 
 function nextStepFor(status: number): string | undefined {
   if (status === 401) return 'check that the hf-token secret holds a valid token (huggingface.co/settings/tokens)'
   if (status === 403) return 'use a token with write access to the Space owner (a "write" or fine-grained token)'
-  if (status === 429) return 'the Hub is rate limiting this token; wait a few minutes and re-run the job'
   if (status >= 500) return 'the Hub is failing; re-run the job later (it is idempotent)'
   return undefined
-}
-
-/** True for failures whose outcome is unknown: the request may have been applied before the reply was lost. */
-export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof ServiceError && (error.status === undefined || error.status >= 500)
 }
 
 export function statusOf(error: unknown): number | undefined {

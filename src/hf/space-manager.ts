@@ -8,8 +8,8 @@ import { scryptSync } from 'node:crypto'
 import { commit, createRepo, listFiles, spaceInfo, whoAmI } from '@huggingface/hub'
 import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { type Clock, pollUntil, realClock, retryRead } from '../retry.js'
-import { createHubFetch, type HubFetch, hubService, outcomeUnknown, statusOf } from './hub-http.js'
+import { type Clock, pollUntil, realClock, retryRead, writeOnce } from '../retry.js'
+import { createHubFetch, type HubFetch, hubService, statusOf } from './hub-http.js'
 import { readSpaceFolder, type SpaceFile, type SpaceSdk } from './space-files.js'
 import { readLogTail } from './space-logs.js'
 import { parseSpaceId, type SpaceUrls, spaceUrls } from './space-urls.js'
@@ -131,27 +131,28 @@ export class SpaceManager {
       this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`)
       return { created: false, sdk: existing.sdk }
     }
-    try {
-      await createRepo({
-        repo: { type: 'space', name: spaceId },
-        visibility,
-        sdk: options.sdk,
-        accessToken: this.token,
-        hubUrl: this.hubUrl,
-        fetch: this.fetch,
-      })
-    } catch (error) {
-      const status = statusOf(error)
-      if (status === 409) {
-        this.logger.info(`Space ${spaceId} was created meanwhile; using it`)
-        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk }
-      }
-      if (status === 402) {
-        throw new ConfigurationError(
-          `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`,
-        )
-      }
-      if (!(outcomeUnknown(error) && (await this.findSpace(spaceId)))) throw error
+    const outcome = await writeOnce({
+      describe: `creating ${spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: () =>
+        createRepo({
+          repo: { type: 'space', name: spaceId },
+          visibility,
+          sdk: options.sdk,
+          accessToken: this.token,
+          hubUrl: this.hubUrl,
+          fetch: this.fetch,
+        }).then(
+          () => 'created' as const,
+          (error: unknown) => createRefusal(spaceId, error),
+        ),
+      confirm: async () => ((await this.findSpace(spaceId)) ? ('created' as const) : undefined),
+    })
+    if (outcome === 'existed') {
+      this.logger.info(`Space ${spaceId} was created meanwhile; using it`)
+      return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk }
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`)
     return { created: true, sdk: options.sdk }
@@ -190,38 +191,41 @@ export class SpaceManager {
     }
     for (const file of plan.changed) this.logger.info(`upload ${file.path} (${file.content.length} bytes)`)
     for (const path of plan.deleted) this.logger.info(`delete ${path}`)
-    try {
-      const output = await commit({
-        ...this.repoParams(options.spaceId),
-        fetch: this.uploadFetch,
-        title: options.commitMessage,
-        description: options.commitDescription,
-        parentCommit: plan.headSha,
-        operations: [
-          ...plan.changed.map((file) => ({
-            operation: 'addOrUpdate' as const,
-            path: file.path,
-            content: new Blob([new Uint8Array(file.content)]),
-          })),
-          ...plan.deleted.map((path) => ({ operation: 'delete' as const, path })),
-        ],
-      })
-      const commitSha = output?.commit.oid ?? ''
-      this.logger.info(`committed ${commitSha}`)
-      return { commitSha, changed: true }
-    } catch (error) {
-      if (statusOf(error) === 412 || statusOf(error) === 409) {
-        throw new ServiceError(hubService, `${options.spaceId} received another commit during the upload`, {
-          status: statusOf(error),
-          nextStep: 're-run the job; it uploads only what still differs',
+    return writeOnce({
+      describe: `the commit to ${options.spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
+        const output = await commit({
+          ...this.repoParams(options.spaceId),
+          fetch: this.uploadFetch,
+          title: options.commitMessage,
+          description: options.commitDescription,
+          parentCommit: plan.headSha,
+          operations: [
+            ...plan.changed.map((file) => ({
+              operation: 'addOrUpdate' as const,
+              path: file.path,
+              content: new Blob([new Uint8Array(file.content)]),
+            })),
+            ...plan.deleted.map((path) => ({ operation: 'delete' as const, path })),
+          ],
+        }).catch((error: unknown) => {
+          throw commitRefusal(options.spaceId, error)
         })
-      }
-      if (!outcomeUnknown(error)) throw error
-      const after = await this.planUpload(target)
-      if (after.changed.length > 0 || after.deleted.length > 0) throw error
-      this.logger.info(`the commit reply was lost, but the Space holds the files at ${after.headSha}`)
-      return { commitSha: after.headSha, changed: true }
-    }
+        const commitSha = output?.commit.oid ?? ''
+        this.logger.info(`committed ${commitSha}`)
+        return { commitSha, changed: true }
+      },
+      // Settled when the Space now holds every file: nothing differs any more.
+      confirm: async () => {
+        const after = await this.planUpload(target)
+        return after.changed.length === 0 && after.deleted.length === 0
+          ? { commitSha: after.headSha, changed: true }
+          : undefined
+      },
+    })
   }
 
   /** Requests `flavor` unless it is already the requested hardware. */
@@ -410,29 +414,19 @@ export class SpaceManager {
     })
   }
 
-  /**
-   * Runs a write once. A 429 means the Hub refused it, so it is tried again after Retry-After;
-   * a lost reply (timeout, 5xx) is settled by `verify` reading the state back, never by repeating.
-   */
+  /** Runs a write once through writeOnce: a lost reply is settled by `verify` reading the state back. */
   private async write(what: string, send: () => Promise<unknown>, verify: () => Promise<boolean>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await writeOnce({
+      describe: what,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
         await send()
-        return
-      } catch (error) {
-        if (statusOf(error) === 429 && attempt < 3 && error instanceof ServiceError) {
-          const delay = error.options.retryAfterMs ?? 5000
-          this.logger.warning(`${what} rate limited; trying again in ${Math.round(delay / 1000)} s`)
-          await this.clock.sleep(delay)
-          continue
-        }
-        if (outcomeUnknown(error) && (await verify().catch(() => false))) {
-          this.logger.info(`${what}: the reply was lost, but reading back shows it applied`)
-          return
-        }
-        throw error
-      }
-    }
+        return true
+      },
+      confirm: async () => ((await verify()) ? true : undefined),
+    })
   }
 
   private async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
@@ -459,6 +453,28 @@ function canWrite(
   return (access.fineGrained?.scoped ?? []).some(
     (scope) => scope.entity.name.toLowerCase() === owner.toLowerCase() && scope.permissions.includes('repo.write'),
   )
+}
+
+/** createRepo's refusals: 409 means the Space exists (someone was quicker); 402 needs a paid plan. */
+function createRefusal(spaceId: string, error: unknown): 'existed' {
+  const status = statusOf(error)
+  if (status === 409) return 'existed'
+  if (status === 402) {
+    throw new ConfigurationError(
+      `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`,
+    )
+  }
+  throw error
+}
+
+/** A commit refused because the Space moved on (412/409) is worth a re-run, which uploads only what still differs. */
+function commitRefusal(spaceId: string, error: unknown): unknown {
+  const status = statusOf(error)
+  if (status !== 412 && status !== 409) return error
+  return new ServiceError(hubService, `${spaceId} received another commit during the upload`, {
+    status,
+    nextStep: 're-run the job; it uploads only what still differs',
+  })
 }
 
 function hardwareRefusal(spaceId: string, flavor: string, error: unknown): ConfigurationError {

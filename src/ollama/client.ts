@@ -1,5 +1,5 @@
 import { errorMessage, ServiceError } from '../errors.js'
-import { type Clock, parseRetryAfter, pollUntil, type RetryOptions, retryRead } from '../retry.js'
+import { type Clock, parseRetryAfter, pollUntil, type RetryOptions, rateLimitHint, retryRead } from '../retry.js'
 import { parseZerollamaCatalog, type ZerollamaCatalog } from '../zerollama-catalog.js'
 import { DIAGNOSTICS_PATH, parseZerollamaDiagnostics, type ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import { readNdjson } from './ndjson.js'
@@ -52,11 +52,12 @@ export class OllamaApiError extends ServiceError {
   }
 }
 
+const QUOTA_SPENT = 'wait for the reset or add credits, then re-run'
+
 function nextStepFor(status: number): string | undefined {
   if (status === 401 || status === 403)
     return 'pass hf-token (an account with read access to the private Space) or the Space api-key'
   if (status === 404) return 'check the base-url and the model name'
-  if (status === 429) return 'the ZeroGPU quota is spent; wait for the reset or add credits, then re-run'
   if (status >= 500) return 'check the Space logs on huggingface.co, then re-run'
   return undefined
 }
@@ -115,7 +116,7 @@ export class OllamaClient {
       if (error instanceof ServiceError && error.service === 'timeout')
         throw new OllamaApiError(
           '/api/version',
-          `not ready after ${options.timeoutMs / 1000} s; last answer: ${lastProblem}`,
+          `not ready after ${Math.round(options.timeoutMs / 1000)} s; last answer: ${lastProblem}`,
           {
             nextStep: 'check the Space is RUNNING and its logs on huggingface.co',
           },
@@ -269,11 +270,15 @@ export class OllamaClient {
     try {
       message = String((JSON.parse(text) as { error?: unknown }).error ?? message)
     } catch {}
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
     throw new OllamaApiError(path, message, {
       status: response.status,
-      retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      retryAfterMs,
       retryable: response.status === 429 || response.status >= 500,
-      nextStep: nextStepFor(response.status),
+      nextStep:
+        response.status === 429
+          ? `the ZeroGPU quota is spent; ${rateLimitHint(retryAfterMs, QUOTA_SPENT)}`
+          : nextStepFor(response.status),
     })
   }
 }

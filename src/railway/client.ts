@@ -6,7 +6,7 @@
 import { request } from 'undici'
 import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { type Clock, parseRetryAfter, pollUntil, realClock, retryRead } from '../retry.js'
+import { type Clock, pollUntil, rateLimitHint, rateLimitWaitMs, realClock, retryRead } from '../retry.js'
 import {
   type Connection,
   type DeploymentStatus,
@@ -76,7 +76,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export class RailwayClient {
   private readonly endpoint: string
-  private readonly clock: Clock
+  /** Also paces the callers' write-then-confirm (writeOnce), so tests that pass an instant clock wait for nothing. */
+  readonly clock: Clock
   private readonly timeoutMs: number
   private readonly readAttempts: number
   private readonly pollIntervalMs: number
@@ -259,7 +260,7 @@ export class RailwayClient {
     const what = `Railway ${operation.name}`
     let status: number
     let text: string
-    let retryAfter: string | undefined
+    let limit: { retryAfter?: string; reset?: string } = {}
     try {
       // One deadline for connect, headers and body alike.
       const response = await request(this.endpoint, {
@@ -269,8 +270,10 @@ export class RailwayClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       })
       status = response.statusCode
-      const header = response.headers['retry-after']
-      retryAfter = Array.isArray(header) ? header[0] : header
+      limit = {
+        retryAfter: header(response.headers, 'retry-after'),
+        reset: header(response.headers, 'x-ratelimit-reset'),
+      }
       text = await response.body.text()
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
@@ -278,11 +281,15 @@ export class RailwayClient {
       throw new ServiceError(what, reason, { retryable: true, nextStep: railwayStatusHint })
     }
     if (status === 429) {
+      const waitMs = rateLimitWaitMs(limit, this.clock.now())
       throw new ServiceError(what, 'rate limited (HTTP 429)', {
         status,
         retryable: true,
-        retryAfterMs: parseRetryAfter(retryAfter, this.clock.now()),
-        nextStep: 'wait for the hourly limit to reset (Free 100, Hobby 1,000, Pro 10,000 requests/hour), then re-run',
+        retryAfterMs: waitMs,
+        nextStep: rateLimitHint(
+          waitMs,
+          'wait for the hourly limit to reset (Free 100, Hobby 1,000, Pro 10,000 requests/hour), then re-run',
+        ),
       })
     }
     if (status >= 500) {
@@ -316,6 +323,11 @@ export class RailwayClient {
 
 const railwayStatusHint = 'check https://status.railway.com, then re-run the job (it is idempotent)'
 
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
 function names(items: { name: string }[]): string {
   return items.length > 0 ? items.map((i) => i.name).join(', ') : '(none)'
 }
@@ -330,7 +342,7 @@ function graphqlError(what: string, status: number, messages: string[], tokenKin
   const lower = text.toLowerCase()
   if (lower.includes('not authorized') || lower.includes('project token not found')) {
     return new ConfigurationError(
-      `${what}: Railway refused the token (${text}). Check that token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`,
+      `${what}: Railway refused the token (${text}). Check that railway-token-kind "${tokenKind}" matches the token (project tokens use the Project-Access-Token header, workspace/account tokens Bearer) and that it can reach this project and environment`,
     )
   }
   if (lower.includes('not found')) {

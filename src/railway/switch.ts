@@ -1,52 +1,32 @@
 /**
- * The four things the pipeline does to Railway, as plain functions over RailwayClient:
- * switch Cognitia to the Space, roll it back, stop the old Ollama service, start it again.
+ * The four things the pipeline does to Railway, applied over RailwayClient: switch Cognitia to the
+ * Space, roll it back, stop the old Ollama service, start it again. What each one changes is decided
+ * by the pure plans of ./plans.ts; this file reads the state, prints the plan and carries it out.
  *
  * Invariant: at every failure point Cognitia's variable holds either its old value or the new
  * one, and the old value can be restored. It holds because the new URL and the record of the old
  * one travel in ONE upsert (Railway applies an upsert whole), nothing is deleted, and every write
- * whose answer is lost is read back before the run decides what happened.
+ * goes through writeOnce: a write whose answer is lost is read back before the run decides.
  */
 import { ConfigurationError, errorMessage, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { writeOnce } from '../retry.js'
+import { variableSecrets } from '../secrets.js'
 import { isInProgress, type RailwayClient, type RailwayTarget } from './client.js'
 import type { DeploymentSummary } from './documents.js'
-
-export const MODES = ['switch', 'rollback', 'decommission', 'reactivate'] as const
-export type SwitchMode = (typeof MODES)[number]
-
-/** What Cognitia used before the move: the CPU Ollama service on Railway's private network. */
-export const DEFAULT_ROLLBACK_URL = 'http://ollama.railway.internal:11434'
-export const DEFAULT_VARIABLE = 'OLLAMA_BASE_URL'
-export const DEFAULT_HF_TOKEN_VARIABLE = 'OLLAMA_HF_TOKEN'
-export const DEFAULT_ENVIRONMENT = 'production'
-export const DEFAULT_SERVICE = 'cognitia'
-export const DEFAULT_OLLAMA_SERVICE = 'ollama'
-
-/** `OLLAMA_BASE_URL` → `ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL`: where switch records the value it replaced. */
-export function previousVariableName(variable: string): string {
-  return `ZEROLLAMA_PREVIOUS_${variable}`
-}
-
-export interface SwitchSettings {
-  /** Name or id; optional with a project token (it knows its project). */
-  project?: string
-  environment: string
-  /** The app whose variable changes (Cognitia). */
-  service: string
-  /** The old CPU Ollama service. */
-  ollamaService: string
-  variable: string
-  /** switch only: the Space's API base URL. */
-  spaceUrl?: string
-  /** switch only, for a private Space: written next to the URL so Cognitia can authenticate. */
-  hfToken?: string
-  hfTokenVariable: string
-  dryRun: boolean
-  deploymentTimeoutMs: number
-  /** Receives every value read back that may be a secret, before anything can print it. */
-  onSecret?: (value: string) => void
-}
+import {
+  DEFAULT_ROLLBACK_URL,
+  displayUrl,
+  ollamaLine,
+  planDecommission,
+  planRollback,
+  planSwitch,
+  previousVariableName,
+  type RailwayRef,
+  requireSpaceUrl,
+  type SwitchMode,
+  type SwitchSettings,
+} from './plans.js'
 
 export interface ModeResult {
   mode: SwitchMode
@@ -62,63 +42,31 @@ export interface ModeResult {
   deploymentId?: string
 }
 
-export interface SwitchPlan {
-  /** Variables to write in the one upsert; empty when everything already holds. */
-  upsert: Record<string, string>
-  before?: string
-  after: string
-  recordedPrevious?: string
-  lines: string[]
-}
-
-/**
- * Decides the switch upsert from the variables as they are. The record of the old value is kept
- * once written: a re-run (the variable already holds a Space URL) must not record the Space as "old".
- */
-export function planSwitch(variables: Record<string, string>, settings: SwitchSettings): SwitchPlan {
-  const spaceUrl = requireSpaceUrl(settings)
-  const previousName = previousVariableName(settings.variable)
-  const current = variables[settings.variable]
-  const recorded = variables[previousName]
-  const previous = recorded ?? (current !== spaceUrl ? current : undefined)
-  const upsert: Record<string, string> = {}
-  const lines: string[] = []
-  if (current !== spaceUrl) upsert[settings.variable] = spaceUrl
-  lines.push(
-    current === spaceUrl
-      ? `${settings.variable}: already ${displayUrl(spaceUrl)}`
-      : `${settings.variable}: ${displayUrl(current)} → ${displayUrl(spaceUrl)}`,
-  )
-  if (previous !== undefined && recorded !== previous) {
-    upsert[previousName] = previous
-    lines.push(`${previousName}: (unset) → ${displayUrl(previous)}`)
-  } else if (previous === undefined) {
-    lines.push(`${previousName}: nothing to record; rollback will use ${DEFAULT_ROLLBACK_URL}`)
-  }
-  if (settings.hfToken && variables[settings.hfTokenVariable] !== settings.hfToken) {
-    upsert[settings.hfTokenVariable] = settings.hfToken
-    lines.push(`${settings.hfTokenVariable}: set (value masked)`)
-  }
-  return { upsert, before: current, after: spaceUrl, recordedPrevious: previous, lines }
+/** One run of a mode: who to ask, where, with which settings, and where to say what happens. */
+interface Run {
+  client: RailwayClient
+  target: RailwayTarget
+  settings: SwitchSettings
+  logger: Logger
 }
 
 /** mode=switch: one upsert (skipDeploys), one deploy, poll it to SUCCESS. */
 export async function switchToSpace(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
   const spaceUrl = requireSpaceUrl(settings)
-  const { target, serviceId, variables } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, 'none'),
-  )
+  const { target, serviceId, variables } = await readState(client, settings, logger, 'none')
   const plan = planSwitch(variables, settings)
   const result = startResult('switch', settings, plan.lines, { url: plan.before })
   result.recordedPreviousUrl = plan.recordedPrevious
-  announce(plan.lines, settings, logger)
+  const run: Run = { client, target, settings, logger }
+  announce(run, plan.lines)
   if (settings.dryRun) return result
 
   const rollbackHint = `run mode=rollback to restore ${displayUrl(plan.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`
-  const wrote = await writeVariables(client, target, serviceId, plan.upsert, variables, settings, logger)
+  const wrote = await writeVariables(run, { serviceId, changes: plan.upsert, before: variables })
   result.changed = wrote
   result.after = { url: spaceUrl }
-  const deployment = await deployWithChange(client, target, settings.service, settings, logger, {
+  const deployment = await deployWithChange(run, {
+    service: settings.service,
     changedNow: wrote,
     failureHint: `Cognitia keeps its previous deployment running; ${settings.variable} already holds the Space URL, so re-run the switch once Railway is healthy, or ${rollbackHint}`,
   })
@@ -129,38 +77,31 @@ export async function switchToSpace(client: RailwayClient, settings: SwitchSetti
 
 /** mode=rollback: restore exactly the recorded value, start the old Ollama service, redeploy Cognitia. */
 export async function rollback(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
-  const { target, serviceId, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, 'required'),
-  )
-  const current = variables[settings.variable]
-  const restore = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL
+  const { target, serviceId, variables, ollama } = await readState(client, settings, logger, 'required')
+  const plan = planRollback(variables, settings)
+  const restore = plan.after as string
   const ollamaRunning = (ollama?.activeDeployments.length ?? 0) > 0
   const lines = [
-    current === restore
-      ? `${settings.variable}: already ${displayUrl(restore)}`
-      : `${settings.variable}: ${displayUrl(current)} → ${displayUrl(restore)}`,
-    ollamaRunning ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: stopped → deploy it`,
+    ...plan.lines,
+    ollamaLine(settings.ollamaService, ollamaRunning),
     `${settings.service}: deploy with the restored value`,
   ]
-  const result = startResult('rollback', settings, lines, { url: current, ollamaRunning })
+  const result = startResult('rollback', settings, lines, { url: plan.before, ollamaRunning })
   result.recordedPreviousUrl = restore
-  announce(lines, settings, logger)
+  const run: Run = { client, target, settings, logger }
+  announce(run, lines)
   if (settings.dryRun) return result
 
-  const upsert = current === restore ? {} : { [settings.variable]: restore }
-  const wrote = await writeVariables(client, target, serviceId, upsert, variables, settings, logger)
+  const wrote = await writeVariables(run, { serviceId, changes: plan.upsert, before: variables })
   result.changed = wrote
   result.after = { url: restore, ollamaRunning }
-  const hint = `${settings.variable} already holds ${displayUrl(restore)}; re-run mode=rollback (it is idempotent)`
+  const failureHint = `${settings.variable} already holds ${displayUrl(restore)}; re-run mode=rollback (it is idempotent)`
   if (!ollamaRunning) {
-    await startService(client, target, settings.ollamaService, settings, logger, hint)
+    await startService(run, { service: settings.ollamaService, failureHint })
     result.after.ollamaRunning = true
     result.changed = true
   }
-  const deployment = await deployWithChange(client, target, settings.service, settings, logger, {
-    changedNow: wrote,
-    failureHint: hint,
-  })
+  const deployment = await deployWithChange(run, { service: settings.service, changedNow: wrote, failureHint })
   result.deploymentId = deployment.id
   result.changed ||= deployment.started
   return result
@@ -168,50 +109,39 @@ export async function rollback(client: RailwayClient, settings: SwitchSettings, 
 
 /** mode=decommission: stop the old Ollama service's running deployment; never delete a service or volume. */
 export async function decommission(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
-  const { target, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, 'required'),
-  )
-  const current = variables[settings.variable]
-  const oldUrl = variables[previousVariableName(settings.variable)] ?? DEFAULT_ROLLBACK_URL
-  if (current === undefined || current === oldUrl || current.includes(`//${settings.ollamaService}.railway.internal`)) {
-    throw new ConfigurationError(
-      `${settings.service}'s ${settings.variable} still points at ${displayUrl(current)} (the old Ollama service); run mode=switch first — stopping it now would cut ${settings.service} off`,
-    )
-  }
+  const { target, variables, ollama } = await readState(client, settings, logger, 'required')
   const running = ollama?.activeDeployments ?? []
-  const lines =
-    running.length === 0
-      ? [`${settings.ollamaService}: already stopped`]
-      : running.map((d) => `${settings.ollamaService}: stop deployment ${d.id} (undo: mode=reactivate)`)
-  const result = startResult('decommission', settings, lines, { url: current, ollamaRunning: running.length > 0 })
-  announce(lines, settings, logger)
+  const plan = planDecommission(variables, running, settings)
+  const url = variables[settings.variable]
+  const result = startResult('decommission', settings, plan.lines, { url, ollamaRunning: running.length > 0 })
+  const run: Run = { client, target, settings, logger }
+  announce(run, plan.lines)
   if (settings.dryRun) return result
 
-  const ollamaId = serviceIdOf(target, settings.ollamaService)
+  const serviceId = serviceIdOf(target, settings.ollamaService)
   await logger.group(`Stop ${settings.ollamaService}`, async () => {
-    for (const deployment of running) {
-      await stopDeployment(client, target, ollamaId, deployment.id, logger)
+    for (const deploymentId of plan.stop) {
+      await stopDeployment(run, { serviceId, deploymentId })
       result.changed = true
     }
   })
-  result.after = { url: current, ollamaRunning: false }
+  result.after = { url, ollamaRunning: false }
   return result
 }
 
 /** mode=reactivate: deploy the old Ollama service again when nothing of it runs. */
 export async function reactivate(client: RailwayClient, settings: SwitchSettings, logger: Logger) {
-  const { target, variables, ollama } = await logger.group('Read Railway state', () =>
-    readCurrent(client, settings, 'required'),
-  )
+  const { target, variables, ollama } = await readState(client, settings, logger, 'required')
   const running = (ollama?.activeDeployments.length ?? 0) > 0
-  const lines = [running ? `${settings.ollamaService}: already running` : `${settings.ollamaService}: deploy it`]
+  const lines = [running ? ollamaLine(settings.ollamaService, true) : `${settings.ollamaService}: deploy it`]
   const url = variables[settings.variable]
   const result = startResult('reactivate', settings, lines, { url, ollamaRunning: running })
-  announce(lines, settings, logger)
+  const run: Run = { client, target, settings, logger }
+  announce(run, lines)
   if (settings.dryRun || running) return result
 
-  const hint = 're-run mode=reactivate; the service and its volume were never deleted'
-  result.deploymentId = await startService(client, target, settings.ollamaService, settings, logger, hint)
+  const failureHint = 're-run mode=reactivate; the service and its volume were never deleted'
+  result.deploymentId = await startService(run, { service: settings.ollamaService, failureHint })
   result.changed = true
   result.after = { url, ollamaRunning: true }
   return result
@@ -234,53 +164,37 @@ export interface RailwayStatus {
   currentUrl?: string
   /** What switch recorded; undefined before the first switch. */
   recordedPreviousUrl?: string
-  /** What a rollback would restore. */
-  rollbackUrl: string
+  /** What a rollback would leave in the variable; undefined when it would stop (see rollbackProblem). */
+  rollbackUrl?: string
+  /** Why a rollback without restore-default would stop; undefined when it would not. */
+  rollbackProblem?: string
   /** Whether the old Ollama service has a running deployment; undefined when there is no such service. */
   ollamaRunning?: boolean
 }
 
+/** What readRailwayStatus needs: a RailwayRef whose old Ollama service may be left out (validate has none). */
+export type StatusRef = Omit<RailwayRef, 'ollamaService'> & { ollamaService?: string }
+
 /** Read-only view for validate and the CLI: where Cognitia points now and what a rollback would restore. */
-export async function readRailwayStatus(
-  client: RailwayClient,
-  ref: { project?: string; environment?: string; service?: string; ollamaService?: string; variable?: string },
-  onSecret?: (value: string) => void,
-): Promise<RailwayStatus> {
-  const settings: SwitchSettings = {
-    project: ref.project,
-    environment: ref.environment ?? DEFAULT_ENVIRONMENT,
-    service: ref.service ?? DEFAULT_SERVICE,
-    ollamaService: ref.ollamaService ?? DEFAULT_OLLAMA_SERVICE,
-    variable: ref.variable ?? DEFAULT_VARIABLE,
-    hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
-    dryRun: true,
-    deploymentTimeoutMs: 0,
-    onSecret,
-  }
-  const { target, variables, ollama } = await readCurrent(client, settings, 'optional')
-  const recorded = variables[previousVariableName(settings.variable)]
+export async function readRailwayStatus(client: RailwayClient, ref: StatusRef): Promise<RailwayStatus> {
+  const { target, variables, ollama } = await readCurrent(client, ref, 'optional')
   return {
     projectName: target.projectName,
     environmentName: target.environmentName,
-    currentUrl: variables[settings.variable],
-    recordedPreviousUrl: recorded,
-    rollbackUrl: recorded ?? DEFAULT_ROLLBACK_URL,
+    currentUrl: variables[ref.variable],
+    recordedPreviousUrl: variables[previousVariableName(ref.variable)],
+    ...rollbackOutlook(variables, ref),
     ollamaRunning: ollama ? ollama.activeDeployments.length > 0 : undefined,
   }
 }
 
-/** Hides a password in a URL's userinfo (`https://user:***@host`); other URLs are shown as they are. */
-export function displayUrl(url: string | undefined): string {
-  if (url === undefined) return '(unset)'
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^/@]*@/i, '$1***@')
-}
-
-function requireSpaceUrl(settings: SwitchSettings): string {
-  const url = settings.spaceUrl?.trim()
-  if (!url)
-    throw new ConfigurationError('mode=switch needs space-url (the Space API base, https://<owner>-<name>.hf.space)')
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigurationError(`space-url must be an http(s) URL, got "${url}"`)
-  return url.replace(/\/+$/, '')
+function rollbackOutlook(variables: Record<string, string>, ref: StatusRef) {
+  try {
+    return { rollbackUrl: planRollback(variables, ref).after }
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error
+    return { rollbackUrl: undefined, rollbackProblem: error.message }
+  }
 }
 
 function startResult(
@@ -292,8 +206,9 @@ function startResult(
   return { mode, dryRun: settings.dryRun, changed: false, plan, before, after: { ...before } }
 }
 
-function announce(lines: string[], settings: SwitchSettings, logger: Logger): void {
-  const heading = settings.dryRun ? 'Plan (dry run, nothing will change):' : 'Plan:'
+function announce({ settings, target, logger }: Run, lines: string[]): void {
+  const where = `${settings.service} in ${target.projectName} / ${target.environmentName}`
+  const heading = settings.dryRun ? `Plan for ${where} (dry run, nothing will change):` : `Plan for ${where}:`
   logger.info([heading, ...lines.map((l) => `  ${l}`)].join('\n'))
 }
 
@@ -303,88 +218,77 @@ function serviceIdOf(target: RailwayTarget, name: string): string {
   return id
 }
 
-/** Resolves the target, reads Cognitia's variables (masking every value that may be secret) and, if asked, the old Ollama service. */
-async function readCurrent(
-  client: RailwayClient,
-  settings: SwitchSettings,
-  ollamaService: 'required' | 'optional' | 'none',
-) {
+type OllamaLookup = 'required' | 'optional' | 'none'
+
+function readState(client: RailwayClient, settings: SwitchSettings, logger: Logger, ollama: OllamaLookup) {
+  return logger.group('Read Railway state', () => readCurrent(client, settings, ollama))
+}
+
+/** Resolves the target, reads Cognitia's variables (masking those that look secret) and, if asked, the old Ollama service. */
+async function readCurrent(client: RailwayClient, ref: StatusRef, ollamaService: OllamaLookup) {
+  const ollamaName = ref.ollamaService ?? ''
   const target = await client.resolveTarget({
-    project: settings.project,
-    environment: settings.environment,
-    services: ollamaService === 'required' ? [settings.service, settings.ollamaService] : [settings.service],
-    optionalServices: ollamaService === 'optional' ? [settings.ollamaService] : [],
+    project: ref.project,
+    environment: ref.environment,
+    services: ollamaService === 'required' ? [ref.service, ollamaName] : [ref.service],
+    optionalServices: ollamaService === 'optional' && ollamaName ? [ollamaName] : [],
   })
-  const serviceId = serviceIdOf(target, settings.service)
-  const variables = await client.serviceVariables(target, serviceId)
-  maskVariables(variables, settings)
-  const ollamaId = target.services[settings.ollamaService]
+  const serviceId = serviceIdOf(target, ref.service)
+  const variables = await readVariables(client, target, serviceId, ref)
+  const ollamaId = target.services[ollamaName]
   const ollama =
     ollamaService !== 'none' && ollamaId ? await client.serviceInstance(target.environmentId, ollamaId) : undefined
   return { target, serviceId, variables, ollama }
 }
 
-/** Every value is masked except the URL and its record, which the summary shows (their passwords still masked). */
-function maskVariables(variables: Record<string, string>, settings: SwitchSettings): void {
-  if (!settings.onSecret) return
-  const shown = new Set([settings.variable, previousVariableName(settings.variable)])
+/**
+ * Reads a service's variables and masks what looks like a credential (see variableSecrets) and the
+ * HF token switch writes, whatever its variable is called. Plain values stay readable: masking
+ * `NODE_ENV=production` would turn every later "production" in the log into `***`.
+ */
+async function readVariables(client: RailwayClient, target: RailwayTarget, serviceId: string, ref: StatusRef) {
+  const variables = await client.serviceVariables(target, serviceId)
   for (const [name, value] of Object.entries(variables)) {
-    if (!value) continue
-    if (!shown.has(name)) settings.onSecret(value)
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^/:@]*:([^/@]+)@/i.exec(value)?.[1]
-    if (password) settings.onSecret(password)
+    const secrets = name === ref.hfTokenVariable && value ? [value] : variableSecrets(name, value)
+    for (const secret of secrets) ref.onSecret?.(secret)
   }
+  return variables
 }
 
-/**
- * Writes the changes in one upsert. When the answer is lost, reads back: all applied → carry on;
- * nothing applied → say so; unreadable → say the variable is old or new and how to restore it.
- * Returns whether anything was written.
- */
+/** Writes the changes in one upsert, once (writeOnce). Returns whether anything was written. */
 async function writeVariables(
-  client: RailwayClient,
-  target: RailwayTarget,
-  serviceId: string,
-  changes: Record<string, string>,
-  before: Record<string, string>,
-  settings: SwitchSettings,
-  logger: Logger,
+  run: Run,
+  write: { serviceId: string; changes: Record<string, string>; before: Record<string, string> },
 ): Promise<boolean> {
+  const { client, target, settings, logger } = run
+  const { serviceId, changes, before } = write
   const names = Object.keys(changes)
   if (names.length === 0) {
     logger.info('variables already hold the wanted values; nothing to write')
     return false
   }
-  return logger.group(`Write ${names.join(', ')}`, async () => {
-    try {
-      await client.upsertVariables(target, serviceId, changes)
-      logger.info(`upserted ${names.join(', ')} on ${settings.service} (skipDeploys)`)
-      return true
-    } catch (error) {
-      if (error instanceof ConfigurationError) throw error
-      logger.warning(`the variable upsert failed (${errorMessage(error)}); reading the variables back`)
-      let now: Record<string, string>
-      try {
-        now = await client.serviceVariables(target, serviceId)
-        maskVariables(now, settings)
-      } catch (readError) {
-        throw new ServiceError(
-          'Railway',
-          `could not tell whether the variable upsert applied (${errorMessage(readError)})`,
-          {
-            nextStep: `${settings.variable} holds either ${displayUrl(before[settings.variable])} or ${displayUrl(changes[settings.variable] ?? before[settings.variable])} (an upsert applies whole); re-run this job once Railway answers`,
-          },
-        )
-      }
-      if (names.every((n) => now[n] === changes[n])) {
-        logger.info('the upsert had applied before its answer was lost')
+  const old = displayUrl(before[settings.variable])
+  return logger.group(`Write ${names.join(', ')}`, () =>
+    writeOnce({
+      describe: 'the variable upsert',
+      service: 'Railway',
+      logger,
+      clock: client.clock,
+      send: async () => {
+        await client.upsertVariables(target, serviceId, changes)
+        logger.info(`upserted ${names.join(', ')} on ${settings.service} (skipDeploys)`)
         return true
-      }
-      throw new ServiceError('Railway', `the variable upsert did not apply (${errorMessage(error)})`, {
-        nextStep: `nothing changed: ${settings.variable} is still ${displayUrl(now[settings.variable])}; re-run this job`,
-      })
-    }
-  })
+      },
+      confirm: async () => {
+        const now = await readVariables(client, target, serviceId, settings)
+        return names.every((n) => now[n] === changes[n]) ? true : undefined
+      },
+      nextStep: {
+        notApplied: `nothing changed: ${settings.variable} is still ${old}; re-run this job`,
+        unknown: `${settings.variable} holds either ${old} or ${displayUrl(changes[settings.variable] ?? before[settings.variable])} (an upsert applies whole); re-run this job once Railway answers`,
+      },
+    }),
+  )
 }
 
 /**
@@ -393,13 +297,11 @@ async function writeVariables(
  * (a previous run may have written the variable and died before deploying). Then polls to SUCCESS.
  */
 async function deployWithChange(
-  client: RailwayClient,
-  target: RailwayTarget,
-  service: string,
-  settings: SwitchSettings,
-  logger: Logger,
-  options: { changedNow: boolean; failureHint: string },
+  run: Run,
+  options: { service: string; changedNow: boolean; failureHint: string },
 ): Promise<{ id: string; started: boolean }> {
+  const { client, target, settings, logger } = run
+  const { service, failureHint } = options
   const serviceId = serviceIdOf(target, service)
   return logger.group(`Deploy ${service}`, async () => {
     const { latestDeployment } = await client.serviceInstance(target.environmentId, serviceId)
@@ -412,29 +314,24 @@ async function deployWithChange(
       }
     }
     const started = deploymentId === undefined
-    deploymentId ??= await startDeployment(client, target, serviceId, service, latestDeployment?.id, logger, options)
-    await waitForSuccess(client, deploymentId, service, settings, options.failureHint)
+    deploymentId ??= await startDeployment(run, { serviceId, service, previousId: latestDeployment?.id, failureHint })
+    await waitForSuccess(run, { id: deploymentId, service, failureHint })
     return { id: deploymentId, started }
   })
 }
 
 /** Deploys a stopped service (the old Ollama) and waits for SUCCESS; returns the deployment id. */
-async function startService(
-  client: RailwayClient,
-  target: RailwayTarget,
-  service: string,
-  settings: SwitchSettings,
-  logger: Logger,
-  failureHint: string,
-): Promise<string> {
+async function startService(run: Run, options: { service: string; failureHint: string }): Promise<string> {
+  const { client, target, logger } = run
+  const { service, failureHint } = options
   const serviceId = serviceIdOf(target, service)
   return logger.group(`Start ${service}`, async () => {
     const { latestDeployment } = await client.serviceInstance(target.environmentId, serviceId)
     const id =
       latestDeployment && isInProgress(latestDeployment.status)
         ? latestDeployment.id
-        : await startDeployment(client, target, serviceId, service, latestDeployment?.id, logger, { failureHint })
-    await waitForSuccess(client, id, service, settings, failureHint)
+        : await startDeployment(run, { serviceId, service, previousId: latestDeployment?.id, failureHint })
+    await waitForSuccess(run, { id, service, failureHint })
     return id
   })
 }
@@ -443,52 +340,35 @@ function isUsable(deployment: DeploymentSummary): boolean {
   return deployment.status === 'SUCCESS' || isInProgress(deployment.status)
 }
 
-/** One serviceInstanceDeployV2; a lost answer is resolved by looking for a deployment newer than `previousId`. */
-async function startDeployment(
-  client: RailwayClient,
-  target: RailwayTarget,
-  serviceId: string,
-  service: string,
-  previousId: string | undefined,
-  logger: Logger,
-  options: { failureHint: string },
+/** One serviceInstanceDeployV2; a lost answer is settled by looking for a deployment newer than `previousId`. */
+function startDeployment(
+  { client, target, logger }: Run,
+  options: { serviceId: string; service: string; previousId?: string; failureHint: string },
 ): Promise<string> {
-  try {
-    const id = await client.deploy(target.environmentId, serviceId)
-    logger.info(`started deployment ${id} of ${service}`)
-    return id
-  } catch (error) {
-    if (error instanceof ConfigurationError) throw error
-    logger.warning(`starting a deployment of ${service} failed (${errorMessage(error)}); looking for it`)
-    let latest: DeploymentSummary | null
-    try {
-      latest = (await client.serviceInstance(target.environmentId, serviceId)).latestDeployment
-    } catch (readError) {
-      throw new ServiceError(
-        'Railway',
-        `could not tell whether ${service} started deploying (${errorMessage(readError)})`,
-        {
-          nextStep: options.failureHint,
-        },
-      )
-    }
-    if (latest && latest.id !== previousId) {
-      logger.info(`the deployment had started: ${latest.id}`)
-      return latest.id
-    }
-    throw new ServiceError('Railway', `could not start a deployment of ${service} (${errorMessage(error)})`, {
-      nextStep: options.failureHint,
-    })
-  }
+  const { serviceId, service } = options
+  return writeOnce({
+    describe: `a deployment of ${service}`,
+    service: 'Railway',
+    logger,
+    clock: client.clock,
+    send: async () => {
+      const id = await client.deploy(target.environmentId, serviceId)
+      logger.info(`started deployment ${id} of ${service}`)
+      return id
+    },
+    confirm: async () => {
+      const latest = (await client.serviceInstance(target.environmentId, serviceId)).latestDeployment
+      return latest && latest.id !== options.previousId ? latest.id : undefined
+    },
+    nextStep: { notApplied: options.failureHint, unknown: options.failureHint },
+  })
 }
 
 async function waitForSuccess(
-  client: RailwayClient,
-  id: string,
-  service: string,
-  settings: SwitchSettings,
-  failureHint: string,
+  { client, settings }: Run,
+  options: { id: string; service: string; failureHint: string },
 ): Promise<void> {
+  const { id, service, failureHint } = options
   let final: DeploymentSummary
   try {
     final = await client.waitForDeployment(id, settings.deploymentTimeoutMs)
@@ -505,38 +385,27 @@ async function waitForSuccess(
   }
 }
 
-/** deploymentRemove once; a lost answer is resolved by checking whether the deployment is still running. */
+/** deploymentRemove once; a lost answer is settled by checking whether the deployment still runs. */
 async function stopDeployment(
-  client: RailwayClient,
-  target: RailwayTarget,
-  serviceId: string,
-  deploymentId: string,
-  logger: Logger,
+  { client, target, logger }: Run,
+  options: { serviceId: string; deploymentId: string },
 ): Promise<void> {
+  const { serviceId, deploymentId } = options
   const hint = 're-run mode=decommission (it only stops what still runs); mode=reactivate starts the service again'
-  try {
-    await client.removeDeployment(deploymentId)
-    logger.info(`stopped deployment ${deploymentId}`)
-  } catch (error) {
-    if (error instanceof ConfigurationError) throw error
-    logger.warning(`stopping deployment ${deploymentId} failed (${errorMessage(error)}); checking whether it stopped`)
-    let active: DeploymentSummary[]
-    try {
-      active = (await client.serviceInstance(target.environmentId, serviceId)).activeDeployments
-    } catch (readError) {
-      throw new ServiceError(
-        'Railway',
-        `could not tell whether deployment ${deploymentId} stopped (${errorMessage(readError)})`,
-        {
-          nextStep: hint,
-        },
-      )
-    }
-    if (active.some((d) => d.id === deploymentId)) {
-      throw new ServiceError('Railway', `deployment ${deploymentId} is still running (${errorMessage(error)})`, {
-        nextStep: hint,
-      })
-    }
-    logger.info(`deployment ${deploymentId} had stopped before the answer was lost`)
-  }
+  await writeOnce({
+    describe: `stopping deployment ${deploymentId}`,
+    service: 'Railway',
+    logger,
+    clock: client.clock,
+    send: async () => {
+      await client.removeDeployment(deploymentId)
+      logger.info(`stopped deployment ${deploymentId}`)
+      return true
+    },
+    confirm: async () => {
+      const { activeDeployments } = await client.serviceInstance(target.environmentId, serviceId)
+      return activeDeployments.some((d) => d.id === deploymentId) ? undefined : true
+    },
+    nextStep: { notApplied: hint, unknown: hint },
+  })
 }

@@ -10,6 +10,7 @@ import { expect, it } from 'vitest'
 import { fakeToken } from '../fakes/hf.js'
 import { COGNITIA } from '../fakes/railway.js'
 
+const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
 const root = new URL('../../', import.meta.url).pathname
 
 function rehearse(reportPath: string): Promise<{ code: number; output: string }> {
@@ -49,10 +50,13 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
       'gate decommission:ok',
       'decommission:ok',
       'rollback:ok',
+      'switch again:ok',
+      'rollback again:ok',
     ])
+    // The second cycle started from another Ollama: the record holds it, not the first cycle's URL.
     expect(report.railway).toEqual({
-      ollamaBaseUrl: COGNITIA.ollamaUrl,
-      previousUrl: COGNITIA.ollamaUrl,
+      ollamaBaseUrl: OLLAMA_V2,
+      previousUrl: OLLAMA_V2,
       ollamaRunning: true,
       cognitiaRunning: true,
     })
@@ -64,8 +68,14 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
     expect(output).toContain(
       'OLLAMA_BASE_URL: http://ollama.railway.internal:11434 → https://cognitia-zerollama.hf.space',
     )
+    expect(output).toContain(`ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL: ${COGNITIA.ollamaUrl} → ${OLLAMA_V2}`)
     expect(output).toMatch(/rehearsal passed in \d+\.\d s/)
-    for (const token of [fakeToken, COGNITIA.projectToken]) expect(output).not.toContain(token)
+    // The log reads as GitHub would show it (every ::add-mask:: applied): no token, no credential-looking
+    // variable, yet a plain value such as NODE_ENV=production does not hide the environment's name.
+    const secrets = [fakeToken, COGNITIA.projectToken, COGNITIA.databaseUrl, COGNITIA.sessionSecret, 'pg-s3cret-4d1f']
+    for (const secret of secrets) expect(output).not.toContain(secret)
+    expect(output).toContain('Plan for cognitia in cognitia / production:')
+    expect(output).not.toContain('cognitia / ***')
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -55,9 +55,12 @@ describe('switch-railway dist bundle', () => {
     expect(result.summary).toMatch(/<td>cognitia OLLAMA_BASE_URL<\/td><td>http:\/\/ollama.railway.internal:11434<\/td>/)
   })
 
-  it('dry-run rollback prints the plan and writes nothing', async () => {
+  it('dry-run rollback without a record stops, and with restore-default prints the plan; neither writes', async () => {
     fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', SPACE_URL)
-    const result = await run({ mode: 'rollback', 'dry-run': 'true' })
+    const refused = await run({ mode: 'rollback', 'dry-run': 'true' })
+    expect(refused.exitCode, refused.stdout).toBe(1)
+    expect(refused.stdout).toMatch(/::error::there is no record of the value switch replaced.*restore-default: true/)
+    const result = await run({ mode: 'rollback', 'dry-run': 'true', 'restore-default': 'true' })
     expect(result.exitCode, result.stdout).toBe(0)
     expect(result.stdout).toContain(`OLLAMA_BASE_URL: ${SPACE_URL} → ${COGNITIA.ollamaUrl}`)
     expect(fake.state.calls.map((c) => c.operation)).not.toContain('UpsertVariables')
@@ -66,7 +69,11 @@ describe('switch-railway dist bundle', () => {
 
   it('decommission then reactivate the old Ollama service with an account token', async () => {
     await run({ mode: 'switch', 'space-url': SPACE_URL })
-    const account = { 'railway-token': COGNITIA.accountToken, 'token-kind': 'account', project: 'cognitia' }
+    const account = {
+      'railway-token': COGNITIA.accountToken,
+      'railway-token-kind': 'account',
+      'railway-project': 'cognitia',
+    }
     const stopped = await run({ mode: 'decommission', ...account })
     expect(stopped.exitCode, stopped.stdout).toBe(0)
     expect(fake.state.isRunning('ollama')).toBe(false)

@@ -1,7 +1,7 @@
 /** Shared set-up for tests that drive RailwayClient against the Railway fake. */
 import { type Logger, recordingLogger } from '../../src/logger.js'
 import { RailwayClient, type RailwayClientOptions } from '../../src/railway/client.js'
-import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, type SwitchSettings } from '../../src/railway/switch.js'
+import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, type SwitchSettings } from '../../src/railway/plans.js'
 import { instantClock } from '../support/clock.js'
 import { COGNITIA, type RailwayFake } from './railway.js'
 

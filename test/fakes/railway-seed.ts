@@ -34,6 +34,7 @@ export const COGNITIA = {
   accountToken: 'rw-account-3f9d1c5e-token-value',
   projectToken: 'rw-project-7a2b6c4d-token-value',
   databaseUrl: 'postgresql://cognitia:pg-s3cret-4d1f@postgres.railway.internal:5432/cognitia',
+  sessionSecret: 'cognitia-session-5b7e1d9a',
 } as const
 
 export function cognitiaSeed(): RailwayFakeSeed {
@@ -58,6 +59,9 @@ export function cognitiaSeed(): RailwayFakeSeed {
           OLLAMA_BASE_URL: COGNITIA.ollamaUrl,
           OLLAMA_MODEL: 'qwen2.5:7b',
           DATABASE_URL: COGNITIA.databaseUrl,
+          // A plain value that names the environment: masking it would hide "production" in every log line.
+          NODE_ENV: 'production',
+          SESSION_SECRET: COGNITIA.sessionSecret,
         },
       },
       {

@@ -4,7 +4,8 @@
  */
 import { type ActionResult, runActionBundle } from '../../src/cli/action-runner.js'
 
-export { inputVariable, parseInputDefaults, parseOutputFile } from '../../src/cli/action-runner.js'
+export { parseInputDefaults } from '../../src/action-yml.js'
+export { inputVariable, parseOutputFile } from '../../src/cli/action-runner.js'
 export type ActionRun = ActionResult
 
 const runTimeoutMs = 120_000

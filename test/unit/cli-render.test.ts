@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
 import { describe, expect, it } from 'vitest'
-import { findLeaks, formatTable, renderActionOutput } from '../../src/cli/render.js'
+import { actionOutputRenderer, findLeaks, formatTable, renderActionOutput } from '../../src/cli/render.js'
 import { summaryToText } from '../../src/cli/summary-text.js'
 
 describe('renderActionOutput', () => {
@@ -26,6 +26,16 @@ describe('renderActionOutput', () => {
       '✓ 3 checks passed',
       '⚠ slow\nsecond line',
       '✗ token *** refused',
+    ])
+  })
+
+  it('hides what the action masked from the add-mask line on, in every encoding, as the runner does', () => {
+    const secret = 'p@ss/word'
+    const render = actionOutputRenderer([], '')
+    expect(render(`before ${secret}\n::add-mask::${secret}`)).toEqual([`before ${secret}`])
+    expect(render(`after ${secret} and ${encodeURIComponent(secret)}\nproduction stays`)).toEqual([
+      'after *** and ***',
+      'production stays',
     ])
   })
 

@@ -126,6 +126,16 @@ describe('zerollama CLI', () => {
     expect(after.output).toMatch(/ollama service\s+running/)
   })
 
+  it('status never prints a token, even when an upstream error echoes it in any encoding', async () => {
+    const token = COGNITIA.projectToken
+    const echoed = [token, encodeURIComponent(`${token}/`), Buffer.from(token).toString('base64')].join(' | ')
+    railway.failNext({ kind: 'graphql-error', message: `bad request, headers: project-access-token=${echoed}` })
+    const { code, output } = await cli(['status'])
+    expect(code).toBe(1)
+    expect(output).toContain('project-access-token=*** | ***%2F | ***')
+    expect(output).not.toContain(Buffer.from(token).toString('base64'))
+  })
+
   it('fails with what to set when a token is missing, and explains unknown commands', async () => {
     const missing = await cli(['migrate', '--space', SPACE], [], { RAILWAY_TOKEN: '' })
     expect(missing.code).toBe(2)

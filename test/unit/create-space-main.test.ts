@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseVariables } from '../../src/hf/deploy.js'
+import { secretForms } from '../../src/secrets.js'
 import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
 import { makeSpaceFolder, removeFolder } from '../fakes/hf-fixtures.js'
 import { answerInputs } from '../support/core-mock.js'
@@ -57,7 +58,9 @@ describe('create-space main', () => {
     })
     await run()
     expect(failure()).toBeUndefined()
-    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual([fakeToken, apiKey, readToken])
+    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual(
+      [fakeToken, apiKey, readToken].flatMap(secretForms),
+    )
     const firstMask = Math.min(...vi.mocked(core.setSecret).mock.invocationCallOrder)
     const firstPrint = Math.min(
       ...vi.mocked(core.info).mock.invocationCallOrder,
@@ -91,8 +94,8 @@ describe('create-space main', () => {
   it.each([
     [{ space: '' }, 'Input required and not supplied: space'],
     [{ 'hf-token': '' }, 'Input required and not supplied: hf-token'],
-    [{ runtime: 'gpu' }, 'runtime must be zerogpu or docker, got "gpu"'],
-    [{ 'wait-timeout-minutes': 'soon' }, 'wait-timeout-minutes must be a number of minutes between 1 and 360'],
+    [{ runtime: 'gpu' }, 'input runtime must be one of zerogpu, docker; got "gpu"'],
+    [{ 'wait-timeout-minutes': 'soon' }, 'input wait-timeout-minutes must be a number from 1 to 360, got "soon"'],
     [{ variables: 'OK=1\nnot a pair' }, 'variables line 2 is not KEY=VALUE'],
     [{ variables: 'HF_TOKEN=x' }, 'HF_TOKEN is a secret: pass it through its own input, not variables'],
     [{ runtime: 'docker' }, 'runtime docker needs a paid GPU flavor (e.g. l4x1, a10g-small, l40sx1), not zero-a10g'],

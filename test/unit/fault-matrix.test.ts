@@ -13,7 +13,14 @@ import { fakeClient, HF_TOKEN, SPACE_URL, switchSettings } from '../fakes/railwa
 
 const PREVIOUS = 'ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL'
 const WRITES = new Set(['UpsertVariables', 'DeployService', 'RemoveDeployment'])
-const SECRETS = [COGNITIA.projectToken, COGNITIA.accountToken, HF_TOKEN, COGNITIA.databaseUrl, 'pg-s3cret-4d1f']
+const SECRETS = [
+  COGNITIA.projectToken,
+  COGNITIA.accountToken,
+  HF_TOKEN,
+  COGNITIA.databaseUrl,
+  'pg-s3cret-4d1f',
+  COGNITIA.sessionSecret,
+]
 
 const FAULTS: Record<string, RailwayFault> = {
   '503': { kind: 'status', status: 503 },
@@ -24,7 +31,9 @@ const FAULTS: Record<string, RailwayFault> = {
 }
 
 interface Scenario {
-  name: 'switch' | 'rollback'
+  name: 'switch' | 'rollback' | 'switch after a stale record'
+  /** The value Cognitia used before the scenario's switch: what every case must be able to restore. */
+  original: string
   /** Brings the fake to the scenario's starting point (through the same domain code). */
   prepare(fake: RailwayFake): Promise<void>
   run(fake: RailwayFake, lines: string[]): Promise<unknown>
@@ -41,20 +50,36 @@ const runWith = async (fake: RailwayFake, lines: string[], action: typeof switch
   }
 }
 
+/** Where the operator moved Cognitia after an earlier switch and rollback, leaving that cycle's record behind. */
+const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
+
 const scenarios: Scenario[] = [
   {
     name: 'switch',
+    original: COGNITIA.ollamaUrl,
     prepare: async () => undefined,
     run: (fake, lines) => runWith(fake, lines, switchToSpace),
   },
   {
     name: 'rollback',
+    original: COGNITIA.ollamaUrl,
     // Switched and the old Ollama stopped: rollback has every step to do.
     prepare: async (fake) => {
       await runWith(fake, [], switchToSpace)
       await runWith(fake, [], decommission)
     },
     run: (fake, lines) => runWith(fake, lines, rollback),
+  },
+  {
+    name: 'switch after a stale record',
+    original: OLLAMA_V2,
+    // A full cycle, then Cognitia moved by hand: the record still names the first Ollama.
+    prepare: async (fake) => {
+      await runWith(fake, [], switchToSpace)
+      await runWith(fake, [], rollback)
+      fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', OLLAMA_V2)
+    },
+    run: (fake, lines) => runWith(fake, lines, switchToSpace),
   },
 ]
 
@@ -105,7 +130,7 @@ afterAll(() => {
 })
 
 describe('fault matrix', () => {
-  it('recorded the calls of a full switch and a full rollback', () => {
+  it('recorded the calls of a full switch, a full rollback and a switch over a stale record', () => {
     expect(sequences.switch).toEqual(
       expect.arrayContaining([
         'ProjectToken',
@@ -116,6 +141,10 @@ describe('fault matrix', () => {
       ]),
     )
     expect(sequences.switch?.filter((op) => WRITES.has(op))).toEqual(['UpsertVariables', 'DeployService'])
+    expect(sequences['switch after a stale record']?.filter((op) => WRITES.has(op))).toEqual([
+      'UpsertVariables',
+      'DeployService',
+    ])
     expect(sequences.rollback?.filter((op) => WRITES.has(op))).toEqual([
       'UpsertVariables',
       'DeployService',
@@ -154,16 +183,17 @@ describe('fault matrix', () => {
           expect(errorMessage(failure)).toMatch(/ — .*(re-run|rollback|check|wait)/)
         }
 
+        const { original } = c.scenario
         const url = fake.state.variable('cognitia', 'OLLAMA_BASE_URL')
-        expect([COGNITIA.ollamaUrl, SPACE_URL]).toContain(url)
-        if (url === SPACE_URL) expect(fake.state.variable('cognitia', PREVIOUS)).toBe(COGNITIA.ollamaUrl)
+        expect([original, SPACE_URL]).toContain(url)
+        if (url === SPACE_URL) expect(fake.state.variable('cognitia', PREVIOUS)).toBe(original)
 
         fake.clearFaults()
         await runWith(fake, output, rollback)
-        expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(COGNITIA.ollamaUrl)
+        expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(original)
         expect(fake.state.isRunning('ollama')).toBe(true)
         const live = fake.state.deploymentsOf('cognitia').filter((d) => d.status === 'SUCCESS')
-        expect(live.map((d) => d.variables.OLLAMA_BASE_URL)).toEqual([COGNITIA.ollamaUrl])
+        expect(live.map((d) => d.variables.OLLAMA_BASE_URL)).toEqual([original])
 
         const captured = output.join('\n')
         for (const secret of SECRETS) expect(captured).not.toContain(secret)

@@ -128,7 +128,7 @@ describe('deploySpace', () => {
     [
       'persistent 429 on tree',
       { path: /\/tree\//, status: 429, retryAfter: '2', times: 9 },
-      /answered 429.*wait a few minutes/,
+      /answered 429.*wait 2 s \(as the server asked\), then re-run/,
     ],
     ['persistent 503 on runtime', { path: /\/runtime$/, status: 503, times: 9 }, /answered 503.*re-run the job later/],
     ['hanging secrets read', { path: /\/secrets$/, hang: true, times: 9 }, /got no answer within 0.3 s/],

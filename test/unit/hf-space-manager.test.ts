@@ -364,6 +364,17 @@ describe('hardware, secrets and variables', () => {
   })
 })
 
+describe('a Hub that keeps rate limiting', () => {
+  it('gives up after three tries and quotes the wait the Hub asked for', async () => {
+    await createdSpace()
+    fake.fail({ method: 'POST', path: /\/variables$/, status: 429, retryAfter: '1', times: 3 })
+    const { spaces } = manager()
+    await expect(spaces.setVariables(spaceId, { OLLAMA_KEEP_ALIVE: '5m' })).rejects.toThrow(
+      /answered 429.* — wait 1 s \(as the server asked\), then re-run/,
+    )
+  })
+})
+
 describe('getRuntime and waitUntilRunning', () => {
   it('streams stage changes to RUNNING after an upload', async () => {
     await createdSpace()

@@ -1,5 +1,8 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as core from '@actions/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { secretForms } from '../../src/secrets.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 import { answerInputs } from '../support/core-mock.js'
 
@@ -30,7 +33,9 @@ describe('pull-models main', () => {
     }
     await run()
     expect(core.setFailed).not.toHaveBeenCalled()
-    expect(vi.mocked(core.setSecret).mock.calls).toEqual([['hf_pull_secret'], ['key_pull_secret']])
+    expect(vi.mocked(core.setSecret).mock.calls.map(([value]) => value)).toEqual(
+      ['hf_pull_secret', 'key_pull_secret'].flatMap(secretForms),
+    )
     expect(vi.mocked(core.setSecret).mock.invocationCallOrder[1]).toBeLessThan(
       vi.mocked(core.info).mock.invocationCallOrder[0] ?? Number.POSITIVE_INFINITY,
     )
@@ -63,12 +68,26 @@ describe('pull-models main', () => {
     expect(fake.requests).toEqual([])
   })
 
+  it('waits for the Space API only as long as its own timeout-minutes budget, not a fixed 5 minutes', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as AddressInfo
+    await new Promise((resolve) => closed.close(resolve))
+    inputs = { models: 'phi3', 'base-url': `http://127.0.0.1:${port}`, 'timeout-minutes': '0.05' }
+    const started = Date.now()
+    await run()
+    expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/\/api\/version: not ready after \d+ s/)
+    expect(Date.now() - started).toBeLessThan(20_000)
+  }, 30_000)
+
   it('rejects a base-url that is not a URL, and a bad timeout', async () => {
     inputs = { 'base-url': 'owner/space' }
     await run()
     expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/base-url must be the Space API URL/)
     inputs = { 'base-url': 'https://o-s.hf.space', 'timeout-minutes': 'soon' }
     await run()
-    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(/timeout-minutes must be a positive number/)
+    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(
+      /input timeout-minutes must be a number from 0.01 to 360, got "soon"/,
+    )
   })
 })

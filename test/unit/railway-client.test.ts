@@ -58,14 +58,14 @@ describe('RailwayClient lookups', () => {
     )
   })
 
-  it('turns a refused token into a ConfigurationError about token-kind, without the token', async () => {
+  it('turns a refused token into a ConfigurationError about railway-token-kind, without the token', async () => {
     fake = await startRailwayFake()
     const { client } = fakeClient(fake, { token: COGNITIA.projectToken, tokenKind: 'workspace' })
     const error = await client
       .resolveTarget({ project: 'cognitia', environment: 'production', services: [] })
       .catch((e) => e)
     expect(error).toBeInstanceOf(ConfigurationError)
-    expect(error.message).toMatch(/Not Authorized.*token-kind "workspace"/)
+    expect(error.message).toMatch(/Not Authorized.*railway-token-kind "workspace"/)
     expect(error.message).not.toContain(COGNITIA.projectToken)
   })
 
@@ -95,6 +95,19 @@ describe('RailwayClient reliability', () => {
     expect(variables.OLLAMA_BASE_URL).toBe(COGNITIA.ollamaUrl)
     expect(setup.clock.sleeps).toEqual([7000])
     expect(setup.logger.lines.join('\n')).toMatch(/rate limited \(HTTP 429\).*retrying in 7 s/)
+  })
+
+  it('a 429 on a write quotes the wait Railway asked for, not the hourly limit', async () => {
+    fake = await startRailwayFake()
+    fake.failNext({ kind: 'rate-limit', retryAfterSeconds: 1 }, 'UpsertVariables')
+    const { client } = fakeClient(fake)
+    const target = await client.resolveTarget({ environment: 'production', services: ['cognitia'] })
+    const error = await client
+      .upsertVariables(target, COGNITIA.cognitiaServiceId, { OLLAMA_MODEL: 'phi3' })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ServiceError)
+    expect((error as ServiceError).message).toMatch(/rate limited \(HTTP 429\) — wait 1 s \(as the server asked\)/)
+    expect((error as ServiceError).message).not.toMatch(/hourly limit/)
   })
 
   it.each([

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  decommission,
-  planSwitch,
-  reactivate,
-  readRailwayStatus,
-  rollback,
-  switchToSpace,
-} from '../../src/railway/switch.js'
+import { planSwitch } from '../../src/railway/plans.js'
+import { decommission, reactivate, readRailwayStatus, rollback, switchToSpace } from '../../src/railway/switch.js'
 import { COGNITIA, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 import { fakeClient, HF_TOKEN, SPACE_URL, switchSettings } from '../fakes/railway-harness.js'
 
@@ -31,11 +25,18 @@ describe('planSwitch', () => {
     const first = planSwitch({ OLLAMA_BASE_URL: COGNITIA.ollamaUrl }, switchSettings())
     expect(first.upsert).toEqual({ OLLAMA_BASE_URL: SPACE_URL, [PREVIOUS]: COGNITIA.ollamaUrl })
     expect(first.lines[0]).toBe(`OLLAMA_BASE_URL: ${COGNITIA.ollamaUrl} → ${SPACE_URL}`)
+    expect(first.lines[1]).toBe(`${PREVIOUS}: (unset) → ${COGNITIA.ollamaUrl}`)
     const rerun = planSwitch({ OLLAMA_BASE_URL: SPACE_URL, [PREVIOUS]: COGNITIA.ollamaUrl }, switchSettings())
     expect(rerun.upsert).toEqual({})
     const lostRecord = planSwitch({ OLLAMA_BASE_URL: SPACE_URL }, switchSettings())
     expect(lostRecord.upsert).toEqual({})
-    expect(lostRecord.lines.join('\n')).toMatch(/nothing to record; rollback will use http:\/\/ollama/)
+    expect(lostRecord.lines.join('\n')).toMatch(/nothing to record; a rollback will need restore-default/)
+  })
+
+  it('blanks an older record when the variable was unset, so a rollback cannot restore it', () => {
+    const plan = planSwitch({ [PREVIOUS]: COGNITIA.ollamaUrl }, switchSettings())
+    expect(plan.upsert).toEqual({ OLLAMA_BASE_URL: SPACE_URL, [PREVIOUS]: '' })
+    expect(plan.recordedPrevious).toBeUndefined()
   })
 
   it('keeps the original record when moving from one Space to another, and adds the HF token', () => {
@@ -65,7 +66,7 @@ describe('switchToSpace', () => {
     const secrets: string[] = []
     const result = await switchToSpace(
       client,
-      switchSettings({ hfToken: HF_TOKEN, onSecret: (s) => secrets.push(s) }),
+      switchSettings({ hfToken: HF_TOKEN, onSecret: (s: string) => secrets.push(s) }),
       logger,
     )
     expect(writesSent()).toEqual(['UpsertVariables', 'DeployService'])
@@ -89,6 +90,9 @@ describe('switchToSpace', () => {
     expect(secrets).toContain(COGNITIA.databaseUrl)
     expect(secrets).toContain('pg-s3cret-4d1f')
     expect(secrets).not.toContain(COGNITIA.ollamaUrl)
+    expect(secrets).toContain(COGNITIA.sessionSecret)
+    expect(secrets).not.toContain('production')
+    expect(logger.lines.join('\n')).toContain('Plan for cognitia in cognitia / production:')
     expect(logger.lines.join('\n')).not.toContain(HF_TOKEN)
   })
 
@@ -137,6 +141,52 @@ describe('switchToSpace', () => {
   })
 })
 
+describe('the record of the replaced value', () => {
+  const V2 = 'http://ollama-v2.railway.internal:11434'
+
+  it('switch → rollback → Cognitia moved to another Ollama → switch → rollback restores that other Ollama', async () => {
+    await start()
+    const { client, logger } = fakeClient(fake)
+    await switchToSpace(client, switchSettings(), logger)
+    await rollback(client, switchSettings(), logger)
+    expect(fake.state.variable('cognitia', PREVIOUS)).toBe(COGNITIA.ollamaUrl)
+    // The operator moves Cognitia to another Ollama by hand; the old record stays behind.
+    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', V2)
+
+    const switched = await switchToSpace(client, switchSettings(), logger)
+    expect(switched.plan).toContain(`${PREVIOUS}: ${COGNITIA.ollamaUrl} → ${V2}`)
+    expect(fake.state.variable('cognitia', PREVIOUS)).toBe(V2)
+    await rollback(client, switchSettings(), logger)
+    expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(V2)
+    expect(fake.state.deploymentsOf('cognitia').at(-1)?.variables.OLLAMA_BASE_URL).toBe(V2)
+  })
+
+  it('a rollback when Cognitia is not on a Space leaves the variable alone, whatever the record says', async () => {
+    await start()
+    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, PREVIOUS, COGNITIA.ollamaUrl)
+    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', V2)
+    const { client, logger } = fakeClient(fake)
+    const result = await rollback(client, switchSettings({ spaceUrl: undefined }), logger)
+    expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(V2)
+    expect(result.plan.join('\n')).toMatch(/not on a Space/)
+    expect(writesSent().filter((op) => op === 'UpsertVariables')).toEqual([])
+  })
+
+  it('a rollback without a usable record says so and restores the default only when told to', async () => {
+    await start()
+    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', SPACE_URL)
+    const { client, logger } = fakeClient(fake)
+    await expect(rollback(client, switchSettings(), logger)).rejects.toThrow(
+      /no record of the value switch replaced.*restore-default/,
+    )
+    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, PREVIOUS, SPACE_URL)
+    await expect(rollback(client, switchSettings(), logger)).rejects.toThrow(/looks wrong.*restore-default/)
+    expect(writesSent()).toEqual([])
+    await rollback(client, switchSettings({ restoreDefault: true }), logger)
+    expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(COGNITIA.ollamaUrl)
+  })
+})
+
 describe('rollback, decommission, reactivate', () => {
   it('decommission refuses while Cognitia still uses the old Ollama service', async () => {
     await start()
@@ -167,12 +217,12 @@ describe('rollback, decommission, reactivate', () => {
     expect(restored).toMatchObject({ changed: true, after: { url: reference, ollamaRunning: true } })
   })
 
-  it('rollback without a record restores the default URL; a second rollback changes nothing', async () => {
+  it('a second rollback changes nothing', async () => {
     await start()
-    fake.state.setVariable(COGNITIA.cognitiaServiceId, COGNITIA.environmentId, 'OLLAMA_BASE_URL', SPACE_URL)
     const { client, logger } = fakeClient(fake)
+    await switchToSpace(client, switchSettings(), logger)
     await rollback(client, switchSettings(), logger)
-    expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe('http://ollama.railway.internal:11434')
+    expect(fake.state.variable('cognitia', 'OLLAMA_BASE_URL')).toBe(COGNITIA.ollamaUrl)
     const calls = fake.state.calls.length
     expect((await rollback(client, switchSettings(), logger)).changed).toBe(false)
     expect(fake.state.calls.slice(calls).filter((c) => WRITES.includes(c.operation))).toEqual([])
@@ -194,7 +244,7 @@ describe('readRailwayStatus', () => {
   it('reports the current URL, the record and what a rollback would restore', async () => {
     await start()
     const { client, logger } = fakeClient(fake)
-    expect(await readRailwayStatus(client, {})).toEqual({
+    expect(await readRailwayStatus(client, switchSettings())).toEqual({
       projectName: 'cognitia',
       environmentName: 'production',
       currentUrl: COGNITIA.ollamaUrl,
@@ -203,7 +253,7 @@ describe('readRailwayStatus', () => {
       ollamaRunning: true,
     })
     await switchToSpace(client, switchSettings(), logger)
-    expect(await readRailwayStatus(client, {})).toMatchObject({
+    expect(await readRailwayStatus(client, switchSettings())).toMatchObject({
       currentUrl: SPACE_URL,
       recordedPreviousUrl: COGNITIA.ollamaUrl,
     })
@@ -213,7 +263,7 @@ describe('readRailwayStatus', () => {
   it('works without an old Ollama service (ollamaRunning is then undefined)', async () => {
     await start()
     const { client } = fakeClient(fake)
-    const status = await readRailwayStatus(client, { ollamaService: 'ollama-gone' })
+    const status = await readRailwayStatus(client, switchSettings({ ollamaService: 'ollama-gone' }))
     expect(status).toMatchObject({ currentUrl: COGNITIA.ollamaUrl, ollamaRunning: undefined })
   })
 })

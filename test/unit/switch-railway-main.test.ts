@@ -26,6 +26,7 @@ beforeEach(async () => {
   fake = await startRailwayFake()
   vi.stubEnv('RAILWAY_API_URL', fake.url)
   vi.stubEnv('GITHUB_REPOSITORY', 'acme/zerollama')
+  vi.stubEnv('GITHUB_API_URL', 'https://api.github.com')
   inputs.clear()
   answerInputs(core, (name) => inputs.get(name))
   for (const [name, value] of Object.entries({
@@ -34,6 +35,7 @@ beforeEach(async () => {
     'space-url': SPACE_URL,
     'hf-token': HF_TOKEN,
     'dry-run': 'false',
+    'restore-default': 'false',
     'poll-interval-seconds': '0',
     'github-token': 'ghs_fakeJobToken',
   })) {
@@ -57,6 +59,11 @@ describe('switch-railway main', () => {
     const masked = vi.mocked(core.setSecret).mock.calls.map(([s]) => s)
     expect(masked).toEqual(expect.arrayContaining([COGNITIA.projectToken, HF_TOKEN, 'ghs_fakeJobToken']))
     expect(masked).toContain(COGNITIA.databaseUrl)
+    expect(masked).toContain(COGNITIA.sessionSecret)
+    // Tokens in their URL-encoded and base64 forms too; plain values such as NODE_ENV=production never.
+    expect(masked).toContain(Buffer.from(COGNITIA.projectToken).toString('base64'))
+    expect(masked).not.toContain('production')
+    expect(masked).not.toContain('qwen2.5:7b')
     const firstMask = vi.mocked(core.setSecret).mock.invocationCallOrder[0] ?? 0
     const firstInfo = vi.mocked(core.info).mock.invocationCallOrder[0] ?? Number.POSITIVE_INFINITY
     expect(firstMask).toBeLessThan(firstInfo)
@@ -74,6 +81,15 @@ describe('switch-railway main', () => {
     const table = summaryCalls(core.summary).find(([m]) => m === 'addTable')?.[1] as unknown[][]
     expect(table[1]).toEqual(['cognitia OLLAMA_BASE_URL', COGNITIA.ollamaUrl, SPACE_URL])
     expect(JSON.stringify([summaryCalls(core.summary), repos.createDeployment.mock.calls])).not.toContain(HF_TOKEN)
+  })
+
+  it('outside a workflow run (no GITHUB_API_URL) records no GitHub Deployment, even with a token', async () => {
+    vi.stubEnv('GITHUB_API_URL', '')
+    const github = await import('@actions/github')
+    await run()
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(github.getOctokit).not.toHaveBeenCalled()
+    expect(repos.createDeployment).not.toHaveBeenCalled()
   })
 
   it('dry-run changes nothing and records nothing', async () => {
@@ -119,10 +135,10 @@ describe('switch-railway main', () => {
       'input mode must be one of switch, rollback, decommission, reactivate; got "delete"',
     )
     inputs.set('mode', 'rollback')
-    inputs.set('token-kind', 'team')
+    inputs.set('railway-token-kind', 'team')
     await run()
     expect(vi.mocked(core.setFailed).mock.lastCall?.[0]).toMatch(
-      /token-kind must be one of project, workspace, account/,
+      /railway-token-kind must be one of project, workspace, account/,
     )
     expect(fake.state.calls).toEqual([])
   })

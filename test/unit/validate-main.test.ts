@@ -119,10 +119,10 @@ describe('validate main, target space', () => {
   it('refuses bad inputs with the input name', async () => {
     inputs = { ...defaults, 'base-url': 'https://o-s.hf.space', 'ttft-ms-max': '-5' }
     await run()
-    expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/ttft-ms-max must be a positive number/)
+    expect(vi.mocked(core.setFailed).mock.calls[0]?.[0]).toMatch(/input ttft-ms-max must be a number from 1 to 600000/)
     inputs = { ...defaults, 'base-url': 'https://o-s.hf.space', target: 'railway' }
     await run()
-    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(/target must be space or cognitia/)
+    expect(vi.mocked(core.setFailed).mock.calls[1]?.[0]).toMatch(/input target must be one of space, cognitia; got/)
     inputs = { ...defaults, 'base-url': 'https://o-s.hf.space', target: 'cognitia' }
     await run()
     expect(vi.mocked(core.setFailed).mock.calls[2]?.[0]).toMatch(/target cognitia needs railway-token/)

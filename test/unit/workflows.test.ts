@@ -17,6 +17,7 @@ const python = join(root, '.venv', 'bin', 'python')
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, unknown> }
 type Job = {
   'timeout-minutes'?: number
+  if?: string
   permissions?: Record<string, string> | string
   environment?: string | { name: string }
   needs?: string | string[]
@@ -169,11 +170,14 @@ describe('workflows', () => {
 
   it('migrate.yml runs the phases in order, with the two gates before the Railway changes', () => {
     const { workflow } = read('migrate.yml')
-    const order = ['create-space', 'pull-models', 'validate', 'switch', 'validate-cognitia', 'decommission']
+    const order = ['create-space', 'pull-models', 'validate', 'switch', 'decommission']
     for (let i = 1; i < order.length; i++) {
       expect(dependsOn(workflow, order[i] ?? '', order[i - 1] ?? ''), `${order[i]} after ${order[i - 1]}`).toBe(true)
     }
     expect(environmentOf(workflow.jobs.switch)).toBe('production')
+    // Cognitia's own check follows the switch inside the gated job, so the Railway token stays there.
+    const switchSteps = (workflow.jobs.switch?.steps ?? []).map((s) => `${s.uses}:${s.with?.mode ?? s.with?.target}`)
+    expect(switchSteps.slice(-2)).toEqual(['./actions/switch-railway:switch', './actions/validate:cognitia'])
     expect(environmentOf(workflow.jobs.decommission)).toBe('decommission')
     const modes = Object.fromEntries(
       Object.entries(workflow.jobs).flatMap(([name, job]) =>
@@ -234,5 +238,74 @@ describe('workflows', () => {
     ]) {
       expect(problems).toContain(expected)
     }
+  })
+})
+
+/** The secrets a job reads: every `secrets.NAME` in its steps' inputs and env. */
+function secretsOf(job: Job): string[] {
+  const text = JSON.stringify((job.steps ?? []).map((s) => [s.with, s.env]))
+  return [...new Set([...text.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1] ?? ''))]
+}
+
+/** environment → the secrets the runbook's §1 table says it holds. */
+function runbookEnvironments(): Map<string, string[]> {
+  const text = readFileSync(join(root, 'docs', 'runbook.md'), 'utf8')
+  const rows = [...text.matchAll(/^\| `([a-z-]+)` \|([^\n]*)$/gm)]
+  return new Map(rows.map((m) => [m[1] ?? '', [...(m[2] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((s) => s[1] ?? '')]))
+}
+
+describe('secrets live in environments', () => {
+  const jobs = workflowFiles.flatMap((file) =>
+    Object.entries(read(file).workflow.jobs).map(([name, job]) => ({ where: `${file} job ${name}`, job })),
+  )
+
+  it('every job that reads a token runs in an environment, and the runbook puts that token there', () => {
+    const documented = runbookEnvironments()
+    const problems = jobs.flatMap(({ where, job }) => {
+      const secrets = secretsOf(job)
+      if (secrets.length === 0) return []
+      const environment = environmentOf(job)
+      if (!environment) return [`${where} reads ${secrets.join(', ')} outside any environment`]
+      const held = documented.get(environment) ?? []
+      return secrets.filter((s) => !held.includes(s)).map((s) => `${where}: runbook puts no ${s} in ${environment}`)
+    })
+    expect(problems).toEqual([])
+    expect(jobs.filter(({ job }) => secretsOf(job).length > 0).length).toBeGreaterThan(5)
+  })
+
+  it('the rule catches a job that reads a secret without an environment', () => {
+    const expression = ['$', '{{ secrets.HF_TOKEN }}'].join('')
+    const job: Job = { steps: [{ uses: './actions/validate', with: { 'hf-token': expression } }] }
+    expect(secretsOf(job)).toEqual(['HF_TOKEN'])
+    expect(environmentOf(job)).toBeUndefined()
+  })
+})
+
+describe('waits fit their jobs', () => {
+  const budgets: Record<string, string> = {
+    'create-space': 'wait-timeout-minutes',
+    'pull-models': 'timeout-minutes',
+    validate: 'timeout-minutes',
+    'switch-railway': 'deployment-timeout-minutes',
+  }
+
+  it("each action's own time budget (given or its default) is below its job's timeout-minutes", () => {
+    const problems: string[] = []
+    for (const file of workflowFiles) {
+      for (const [name, job] of Object.entries(read(file).workflow.jobs)) {
+        for (const step of job.steps ?? []) {
+          const action = /^\.\/actions\/([\w-]+)$/.exec(step.uses ?? '')?.[1]
+          const input = budgets[action ?? '']
+          if (!action || !input) continue
+          const budget = Number(step.with?.[input] ?? actionInputs(action)?.[input]?.default)
+          if (!(budget < (job['timeout-minutes'] ?? 0))) {
+            problems.push(
+              `${file} job ${name}: ${action} ${input}=${budget} ≥ timeout-minutes ${job['timeout-minutes']}`,
+            )
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([])
   })
 })

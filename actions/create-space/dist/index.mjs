@@ -3325,21 +3325,21 @@ var require_data_url = __commonJS({
     var HTTP_QUOTED_STRING_TOKENS = /^[\u0009\u0020-\u007E\u0080-\u00FF]+$/;
     function dataURLProcessor(dataURL) {
       assert(dataURL.protocol === "data:");
-      let input = URLSerializer(dataURL, true);
-      input = input.slice(5);
+      let input2 = URLSerializer(dataURL, true);
+      input2 = input2.slice(5);
       const position = { position: 0 };
       let mimeType = collectASequenceOfCodePointsFast(
         ",",
-        input,
+        input2,
         position
       );
       const mimeTypeLength = mimeType.length;
       mimeType = removeASCIIWhitespace(mimeType, true, true);
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
-      const encodedBody = input.slice(mimeTypeLength + 1);
+      const encodedBody = input2.slice(mimeTypeLength + 1);
       let body = stringPercentDecode(encodedBody);
       if (/;(\u0020){0,}base64$/i.test(mimeType)) {
         const stringBody = isomorphicDecode(body);
@@ -3372,26 +3372,26 @@ var require_data_url = __commonJS({
       }
       return serialized;
     }
-    function collectASequenceOfCodePoints(condition, input, position) {
+    function collectASequenceOfCodePoints(condition, input2, position) {
       let result2 = "";
-      while (position.position < input.length && condition(input[position.position])) {
-        result2 += input[position.position];
+      while (position.position < input2.length && condition(input2[position.position])) {
+        result2 += input2[position.position];
         position.position++;
       }
       return result2;
     }
-    function collectASequenceOfCodePointsFast(char, input, position) {
-      const idx = input.indexOf(char, position.position);
+    function collectASequenceOfCodePointsFast(char, input2, position) {
+      const idx = input2.indexOf(char, position.position);
       const start = position.position;
       if (idx === -1) {
-        position.position = input.length;
-        return input.slice(start);
+        position.position = input2.length;
+        return input2.slice(start);
       }
       position.position = idx;
-      return input.slice(start, position.position);
+      return input2.slice(start, position.position);
     }
-    function stringPercentDecode(input) {
-      const bytes = encoder.encode(input);
+    function stringPercentDecode(input2) {
+      const bytes = encoder.encode(input2);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -3403,41 +3403,41 @@ var require_data_url = __commonJS({
         byte >= 48 && byte <= 57 ? byte - 48 : (byte & 223) - 55
       );
     }
-    function percentDecode(input) {
-      const length = input.length;
+    function percentDecode(input2) {
+      const length = input2.length;
       const output = new Uint8Array(length);
       let j = 0;
       for (let i = 0; i < length; ++i) {
-        const byte = input[i];
+        const byte = input2[i];
         if (byte !== 37) {
           output[j++] = byte;
-        } else if (byte === 37 && !(isHexCharByte(input[i + 1]) && isHexCharByte(input[i + 2]))) {
+        } else if (byte === 37 && !(isHexCharByte(input2[i + 1]) && isHexCharByte(input2[i + 2]))) {
           output[j++] = 37;
         } else {
-          output[j++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
+          output[j++] = hexByteToNumber(input2[i + 1]) << 4 | hexByteToNumber(input2[i + 2]);
           i += 2;
         }
       }
       return length === j ? output : output.subarray(0, j);
     }
-    function parseMIMEType(input) {
-      input = removeHTTPWhitespace(input, true, true);
+    function parseMIMEType(input2) {
+      input2 = removeHTTPWhitespace(input2, true, true);
       const position = { position: 0 };
       const type = collectASequenceOfCodePointsFast(
         "/",
-        input,
+        input2,
         position
       );
       if (type.length === 0 || !HTTP_TOKEN_CODEPOINTS.test(type)) {
         return "failure";
       }
-      if (position.position > input.length) {
+      if (position.position > input2.length) {
         return "failure";
       }
       position.position++;
       let subtype = collectASequenceOfCodePointsFast(
         ";",
-        input,
+        input2,
         position
       );
       subtype = removeHTTPWhitespace(subtype, false, true);
@@ -3454,41 +3454,41 @@ var require_data_url = __commonJS({
         // https://mimesniff.spec.whatwg.org/#mime-type-essence
         essence: `${typeLowercase}/${subtypeLowercase}`
       };
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         position.position++;
         collectASequenceOfCodePoints(
           // https://fetch.spec.whatwg.org/#http-whitespace
           (char) => HTTP_WHITESPACE_REGEX.test(char),
-          input,
+          input2,
           position
         );
         let parameterName = collectASequenceOfCodePoints(
           (char) => char !== ";" && char !== "=",
-          input,
+          input2,
           position
         );
         parameterName = parameterName.toLowerCase();
-        if (position.position < input.length) {
-          if (input[position.position] === ";") {
+        if (position.position < input2.length) {
+          if (input2[position.position] === ";") {
             continue;
           }
           position.position++;
         }
-        if (position.position > input.length) {
+        if (position.position > input2.length) {
           break;
         }
         let parameterValue = null;
-        if (input[position.position] === '"') {
-          parameterValue = collectAnHTTPQuotedString(input, position, true);
+        if (input2[position.position] === '"') {
+          parameterValue = collectAnHTTPQuotedString(input2, position, true);
           collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
         } else {
           parameterValue = collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
           parameterValue = removeHTTPWhitespace(parameterValue, false, true);
@@ -3522,28 +3522,28 @@ var require_data_url = __commonJS({
       const buffer = Buffer.from(data, "base64");
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     }
-    function collectAnHTTPQuotedString(input, position, extractValue) {
+    function collectAnHTTPQuotedString(input2, position, extractValue) {
       const positionStart = position.position;
       let value = "";
-      assert(input[position.position] === '"');
+      assert(input2[position.position] === '"');
       position.position++;
       while (true) {
         value += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== "\\",
-          input,
+          input2,
           position
         );
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
-        const quoteOrBackslash = input[position.position];
+        const quoteOrBackslash = input2[position.position];
         position.position++;
         if (quoteOrBackslash === "\\") {
-          if (position.position >= input.length) {
+          if (position.position >= input2.length) {
             value += "\\";
             break;
           }
-          value += input[position.position];
+          value += input2[position.position];
           position.position++;
         } else {
           assert(quoteOrBackslash === '"');
@@ -3553,7 +3553,7 @@ var require_data_url = __commonJS({
       if (extractValue) {
         return value;
       }
-      return input.slice(positionStart, position.position);
+      return input2.slice(positionStart, position.position);
     }
     function serializeAMimeType(mimeType) {
       assert(mimeType !== "failure");
@@ -3595,10 +3595,10 @@ var require_data_url = __commonJS({
       }
       return lead === 0 && trail === str.length - 1 ? str : str.slice(lead, trail + 1);
     }
-    function isomorphicDecode(input) {
-      const length = input.length;
+    function isomorphicDecode(input2) {
+      const length = input2.length;
       if ((2 << 15) - 1 > length) {
-        return String.fromCharCode.apply(null, input);
+        return String.fromCharCode.apply(null, input2);
       }
       let result2 = "";
       let i = 0;
@@ -3607,7 +3607,7 @@ var require_data_url = __commonJS({
         if (i + addition > length) {
           addition = length - i;
         }
-        result2 += String.fromCharCode.apply(null, input.subarray(i, i += addition));
+        result2 += String.fromCharCode.apply(null, input2.subarray(i, i += addition));
       }
       return result2;
     }
@@ -4664,9 +4664,9 @@ var require_util2 = __commonJS({
       }
     }
     var invalidIsomorphicEncodeValueRegex = /[^\x00-\xFF]/;
-    function isomorphicEncode(input) {
-      assert(!invalidIsomorphicEncodeValueRegex.test(input));
-      return input;
+    function isomorphicEncode(input2) {
+      assert(!invalidIsomorphicEncodeValueRegex.test(input2));
+      return input2;
     }
     async function readAllBytes(reader) {
       const bytes = [];
@@ -4837,27 +4837,27 @@ var require_util2 = __commonJS({
       return mimeType;
     }
     function gettingDecodingSplitting(value) {
-      const input = value;
+      const input2 = value;
       const position = { position: 0 };
       const values = [];
       let temporaryValue = "";
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         temporaryValue += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== ",",
-          input,
+          input2,
           position
         );
-        if (position.position < input.length) {
-          if (input.charCodeAt(position.position) === 34) {
+        if (position.position < input2.length) {
+          if (input2.charCodeAt(position.position) === 34) {
             temporaryValue += collectAnHTTPQuotedString(
-              input,
+              input2,
               position
             );
-            if (position.position < input.length) {
+            if (position.position < input2.length) {
               continue;
             }
           } else {
-            assert(input.charCodeAt(position.position) === 44);
+            assert(input2.charCodeAt(position.position) === 44);
             position.position++;
           }
         }
@@ -5215,7 +5215,7 @@ var require_formdata_parser = __commonJS({
       }
       return true;
     }
-    function multipartFormDataParser(input, mimeType) {
+    function multipartFormDataParser(input2, mimeType) {
       assert(mimeType !== "failure" && mimeType.essence === "multipart/form-data");
       const boundaryString = mimeType.parameters.get("boundary");
       if (boundaryString === void 0) {
@@ -5224,30 +5224,30 @@ var require_formdata_parser = __commonJS({
       const boundary = Buffer.from(`--${boundaryString}`, "utf8");
       const entryList = [];
       const position = { position: 0 };
-      while (input[position.position] === 13 && input[position.position + 1] === 10) {
+      while (input2[position.position] === 13 && input2[position.position + 1] === 10) {
         position.position += 2;
       }
-      let trailing = input.length;
-      while (input[trailing - 1] === 10 && input[trailing - 2] === 13) {
+      let trailing = input2.length;
+      while (input2[trailing - 1] === 10 && input2[trailing - 2] === 13) {
         trailing -= 2;
       }
-      if (trailing !== input.length) {
-        input = input.subarray(0, trailing);
+      if (trailing !== input2.length) {
+        input2 = input2.subarray(0, trailing);
       }
       while (true) {
-        if (input.subarray(position.position, position.position + boundary.length).equals(boundary)) {
+        if (input2.subarray(position.position, position.position + boundary.length).equals(boundary)) {
           position.position += boundary.length;
         } else {
           return "failure";
         }
-        if (position.position === input.length - 2 && bufferStartsWith(input, dd, position) || position.position === input.length - 4 && bufferStartsWith(input, ddcrlf, position)) {
+        if (position.position === input2.length - 2 && bufferStartsWith(input2, dd, position) || position.position === input2.length - 4 && bufferStartsWith(input2, ddcrlf, position)) {
           return entryList;
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           return "failure";
         }
         position.position += 2;
-        const result2 = parseMultipartFormDataHeaders(input, position);
+        const result2 = parseMultipartFormDataHeaders(input2, position);
         if (result2 === "failure") {
           return "failure";
         }
@@ -5255,17 +5255,17 @@ var require_formdata_parser = __commonJS({
         position.position += 2;
         let body;
         {
-          const boundaryIndex = input.indexOf(boundary.subarray(2), position.position);
+          const boundaryIndex = input2.indexOf(boundary.subarray(2), position.position);
           if (boundaryIndex === -1) {
             return "failure";
           }
-          body = input.subarray(position.position, boundaryIndex - 4);
+          body = input2.subarray(position.position, boundaryIndex - 4);
           position.position += body.length;
           if (encoding === "base64") {
             body = Buffer.from(body.toString(), "base64");
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           return "failure";
         } else {
           position.position += 2;
@@ -5285,13 +5285,13 @@ var require_formdata_parser = __commonJS({
         entryList.push(makeEntry(name, value, filename));
       }
     }
-    function parseMultipartFormDataHeaders(input, position) {
+    function parseMultipartFormDataHeaders(input2, position) {
       let name = null;
       let filename = null;
       let contentType = null;
       let encoding = null;
       while (true) {
-        if (input[position.position] === 13 && input[position.position + 1] === 10) {
+        if (input2[position.position] === 13 && input2[position.position + 1] === 10) {
           if (name === null) {
             return "failure";
           }
@@ -5299,44 +5299,44 @@ var require_formdata_parser = __commonJS({
         }
         let headerName = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 58,
-          input,
+          input2,
           position
         );
         headerName = removeChars(headerName, true, true, (char) => char === 9 || char === 32);
         if (!HTTP_TOKEN_CODEPOINTS.test(headerName.toString())) {
           return "failure";
         }
-        if (input[position.position] !== 58) {
+        if (input2[position.position] !== 58) {
           return "failure";
         }
         position.position++;
         collectASequenceOfBytes(
           (char) => char === 32 || char === 9,
-          input,
+          input2,
           position
         );
         switch (bufferToLowerCasedHeaderName(headerName)) {
           case "content-disposition": {
             name = filename = null;
-            if (!bufferStartsWith(input, formDataNameBuffer, position)) {
+            if (!bufferStartsWith(input2, formDataNameBuffer, position)) {
               return "failure";
             }
             position.position += 17;
-            name = parseMultipartFormDataName(input, position);
+            name = parseMultipartFormDataName(input2, position);
             if (name === null) {
               return "failure";
             }
-            if (bufferStartsWith(input, filenameBuffer, position)) {
+            if (bufferStartsWith(input2, filenameBuffer, position)) {
               let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              if (input2[check] === 42) {
                 position.position += 1;
                 check += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input2[check] !== 61 || input2[check + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
-              filename = parseMultipartFormDataName(input, position);
+              filename = parseMultipartFormDataName(input2, position);
               if (filename === null) {
                 return "failure";
               }
@@ -5346,7 +5346,7 @@ var require_formdata_parser = __commonJS({
           case "content-type": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -5356,7 +5356,7 @@ var require_formdata_parser = __commonJS({
           case "content-transfer-encoding": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -5366,26 +5366,26 @@ var require_formdata_parser = __commonJS({
           default: {
             collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
           }
         }
-        if (input[position.position] !== 13 && input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 && input2[position.position + 1] !== 10) {
           return "failure";
         } else {
           position.position += 2;
         }
       }
     }
-    function parseMultipartFormDataName(input, position) {
-      assert(input[position.position - 1] === 34);
+    function parseMultipartFormDataName(input2, position) {
+      assert(input2[position.position - 1] === 34);
       let name = collectASequenceOfBytes(
         (char) => char !== 10 && char !== 13 && char !== 34,
-        input,
+        input2,
         position
       );
-      if (input[position.position] !== 34) {
+      if (input2[position.position] !== 34) {
         return null;
       } else {
         position.position++;
@@ -5393,12 +5393,12 @@ var require_formdata_parser = __commonJS({
       name = new TextDecoder().decode(name).replace(/%0A/ig, "\n").replace(/%0D/ig, "\r").replace(/%22/g, '"');
       return name;
     }
-    function collectASequenceOfBytes(condition, input, position) {
+    function collectASequenceOfBytes(condition, input2, position) {
       let start = position.position;
-      while (start < input.length && condition(input[start])) {
+      while (start < input2.length && condition(input2[start])) {
         ++start;
       }
-      return input.subarray(position.position, position.position = start);
+      return input2.subarray(position.position, position.position = start);
     }
     function removeChars(buf, leading, trailing, predicate) {
       let lead = 0;
@@ -12885,39 +12885,39 @@ var require_request2 = __commonJS({
     var patchMethodWarning = false;
     var Request2 = class _Request {
       // https://fetch.spec.whatwg.org/#dom-request
-      constructor(input, init = {}) {
+      constructor(input2, init = {}) {
         webidl.util.markAsUncloneable(this);
-        if (input === kConstruct) {
+        if (input2 === kConstruct) {
           return;
         }
         const prefix = "Request constructor";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        input = webidl.converters.RequestInfo(input, prefix, "input");
+        input2 = webidl.converters.RequestInfo(input2, prefix, "input");
         init = webidl.converters.RequestInit(init, prefix, "init");
         let request = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
-        if (typeof input === "string") {
+        if (typeof input2 === "string") {
           this[kDispatcher] = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input2, baseUrl);
           } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+            throw new TypeError("Failed to parse URL from " + input2, { cause: err });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
-              "Request cannot be constructed from a URL that includes credentials: " + input
+              "Request cannot be constructed from a URL that includes credentials: " + input2
             );
           }
           request = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
-          this[kDispatcher] = init.dispatcher || input[kDispatcher];
-          assert(input instanceof _Request);
-          request = input[kState];
-          signal = input[kSignal];
+          this[kDispatcher] = init.dispatcher || input2[kDispatcher];
+          assert(input2 instanceof _Request);
+          request = input2[kState];
+          signal = input2[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
@@ -13119,7 +13119,7 @@ var require_request2 = __commonJS({
             fillHeaders(this[kHeaders], headers);
           }
         }
-        const inputBody = input instanceof _Request ? input[kState].body : null;
+        const inputBody = input2 instanceof _Request ? input2[kState].body : null;
         if ((init.body != null || inputBody != null) && (request.method === "GET" || request.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
@@ -13148,7 +13148,7 @@ var require_request2 = __commonJS({
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
-          if (bodyUnusable(input)) {
+          if (bodyUnusable(input2)) {
             throw new TypeError(
               "Cannot construct a Request with a Request object that has already been used."
             );
@@ -13619,12 +13619,12 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch2(input, init = void 0) {
+    function fetch2(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
       try {
-        requestObject = new Request2(input, init);
+        requestObject = new Request2(input2, init);
       } catch (e) {
         p.reject(e);
         return p.promise;
@@ -19793,13 +19793,13 @@ var init_sub_paths_HFKHI55E = __esm({
 import * as os from "os";
 
 // node_modules/@actions/core/lib/utils.js
-function toCommandValue(input) {
-  if (input === null || input === void 0) {
+function toCommandValue(input2) {
+  if (input2 === null || input2 === void 0) {
     return "";
-  } else if (typeof input === "string" || input instanceof String) {
-    return input;
+  } else if (typeof input2 === "string" || input2 instanceof String) {
+    return input2;
   }
-  return JSON.stringify(input);
+  return JSON.stringify(input2);
 }
 function toCommandProperties(annotationProperties) {
   if (!Object.keys(annotationProperties).length) {
@@ -20295,17 +20295,6 @@ function getInput(name, options) {
     return val;
   }
   return val.trim();
-}
-function getBooleanInput(name, options) {
-  const trueValue = ["true", "True", "TRUE"];
-  const falseValue = ["false", "False", "FALSE"];
-  const val = getInput(name, options);
-  if (trueValue.includes(val))
-    return true;
-  if (falseValue.includes(val))
-    return false;
-  throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}
-Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
 }
 function setOutput(name, value) {
   const filePath = process.env["GITHUB_OUTPUT"] || "";
@@ -22015,9 +22004,9 @@ var PERMUTATIONS = new Uint8Array([
 
 // node_modules/@huggingface/blake3-jit/dist/esm/utils.js
 var IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([16909060]).buffer)[0] === 4;
-function readLittleEndianWordsFull(input, offset, words) {
+function readLittleEndianWordsFull(input2, offset, words) {
   for (let i = 0; i < 16; ++i, offset += 4) {
-    words[i] = input[offset] | input[offset + 1] << 8 | input[offset + 2] << 16 | input[offset + 3] << 24;
+    words[i] = input2[offset] | input2[offset + 1] << 8 | input2[offset + 2] << 16 | input2[offset + 3] << 24;
   }
 }
 function writeLittleEndianBytesPartial(words, wordOffset, output, byteOffset, byteCount) {
@@ -22192,7 +22181,7 @@ var ChunkState = class {
    * Update the chunk state with input data.
    * Returns the number of bytes consumed.
    */
-  update(input, inputOffset, inputLen) {
+  update(input2, inputOffset, inputLen) {
     let consumed = 0;
     while (inputLen > 0) {
       if (this.blockLen === BLOCK_LEN) {
@@ -22203,16 +22192,16 @@ var ChunkState = class {
       const want = BLOCK_LEN - this.blockLen;
       const take = Math.min(want, inputLen);
       if (this.blockLen === 0 && take === BLOCK_LEN) {
-        readLittleEndianWordsFull(input, inputOffset, this.blockWords);
+        readLittleEndianWordsFull(input2, inputOffset, this.blockWords);
       } else {
         for (let i = 0; i < take; i++) {
           const pos = this.blockLen + i;
           const wordIdx = pos >>> 2;
           const byteIdx = pos & 3;
           if (byteIdx === 0) {
-            this.blockWords[wordIdx] = input[inputOffset + i];
+            this.blockWords[wordIdx] = input2[inputOffset + i];
           } else {
-            this.blockWords[wordIdx] |= input[inputOffset + i] << (byteIdx << 3);
+            this.blockWords[wordIdx] |= input2[inputOffset + i] << (byteIdx << 3);
           }
         }
       }
@@ -22356,9 +22345,9 @@ var Hasher2 = class _Hasher {
    * @param input - Data to hash
    * @returns this (for chaining)
    */
-  update(input) {
+  update(input2) {
     let inputOffset = 0;
-    let inputLen = input.length;
+    let inputLen = input2.length;
     while (inputLen > 0) {
       if (this.chunkState.len() === CHUNK_LEN) {
         const output = this.chunkState.output();
@@ -22370,7 +22359,7 @@ var Hasher2 = class _Hasher {
       }
       const want = CHUNK_LEN - this.chunkState.len();
       const take = Math.min(want, inputLen);
-      this.chunkState.update(input, inputOffset, take);
+      this.chunkState.update(input2, inputOffset, take);
       inputOffset += take;
       inputLen -= take;
     }
@@ -25084,11 +25073,11 @@ async function getHttp1Dispatcher() {
   }
   return cached.http1;
 }
-var undiciHttp1Fetch = async (input, init) => {
+var undiciHttp1Fetch = async (input2, init) => {
   const dispatcher = await getHttp1Dispatcher();
-  return dispatcher ? fetch(input, { ...init, dispatcher }) : fetch(input, init);
+  return dispatcher ? fetch(input2, { ...init, dispatcher }) : fetch(input2, init);
 };
-var http1Fetch = hasH2Fetch() ? undiciHttp1Fetch : (input, init) => fetch(input, init);
+var http1Fetch = hasH2Fetch() ? undiciHttp1Fetch : (input2, init) => fetch(input2, init);
 var JWT_SAFETY_PERIOD = 6e4;
 var JWT_CACHE_SIZE = 1e3;
 var PARALLEL_DEFAULT_MAX_CONCURRENCY = isFrontend ? 4 : 8;
@@ -28935,6 +28924,22 @@ function parseRetryAfter(value, now = Date.now()) {
   const date = Date.parse(value);
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
+function rateLimitWaitMs(headers, now = Date.now()) {
+  const retryAfter = parseRetryAfter(headers.retryAfter, now);
+  if (retryAfter !== void 0 || !headers.reset) return retryAfter;
+  const reset = Number(headers.reset);
+  if (Number.isFinite(reset) && reset > 1e9) return Math.max(0, reset * 1e3 - now);
+  return parseRetryAfter(headers.reset, now);
+}
+function formatWait(ms) {
+  const seconds = Math.max(1, Math.ceil(ms / 1e3));
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.ceil(minutes / 60)} h`;
+}
+function rateLimitHint(waitMs, fallback) {
+  return waitMs === void 0 ? fallback : `wait ${formatWait(waitMs)} (as the server asked), then re-run`;
+}
 async function pollUntil(check, options) {
   const clock = options.clock ?? realClock;
   const deadline = clock.now() + options.timeoutMs;
@@ -28953,19 +28958,69 @@ async function pollUntil(check, options) {
     await clock.sleep(options.intervalMs);
   }
 }
+async function writeOnce(options) {
+  const { describe, logger, clock = realClock, attempts = 3 } = options;
+  for (let attempt = 1; ; attempt++) {
+    let failure;
+    try {
+      return await options.send();
+    } catch (error2) {
+      failure = error2;
+    }
+    if (!mayHaveApplied(failure)) throw failure;
+    logger.warning(`${describe} failed (${errorMessage(failure)}); reading back whether it applied`);
+    const applied = await confirmAfter(options, failure);
+    if (applied !== void 0) {
+      logger.info(`${describe}: the answer was lost, but reading back shows it applied`);
+      return applied;
+    }
+    if (!(failure instanceof ServiceError && failure.status === 429) || attempt >= attempts) {
+      throw notApplied(options, failure);
+    }
+    const delay2 = failure.options.retryAfterMs ?? 5e3;
+    logger.warning(`${describe} was rate limited and did not apply; sending it again in ${formatWait(delay2)}`);
+    await clock.sleep(delay2);
+  }
+}
+function mayHaveApplied(error2) {
+  if (error2 instanceof ConfigurationError) return false;
+  if (!(error2 instanceof ServiceError) || error2.status === void 0) return true;
+  return !(error2.status >= 400 && error2.status < 500) || error2.status === 408 || error2.status === 429;
+}
+async function confirmAfter(options, failure) {
+  try {
+    return await options.confirm();
+  } catch (readError) {
+    if (readError instanceof ConfigurationError) throw readError;
+    throw new ServiceError(
+      options.service,
+      `could not tell whether ${options.describe} applied (${errorMessage(failure)}; reading back: ${errorMessage(readError)})`,
+      { nextStep: options.nextStep?.unknown ?? nextStepOf(failure) }
+    );
+  }
+}
+function notApplied(options, failure) {
+  if (failure instanceof ServiceError && failure.status === 429) return failure;
+  return new ServiceError(options.service, `${options.describe} did not apply (${errorMessage(failure)})`, {
+    nextStep: options.nextStep?.notApplied ?? nextStepOf(failure)
+  });
+}
+function nextStepOf(error2) {
+  return error2 instanceof ServiceError && error2.options.nextStep || "re-run the job (it is idempotent)";
+}
 
 // src/hf/hub-http.ts
 var hubService = "Hugging Face";
 function createHubFetch(options) {
-  return async (input, init = {}) => {
-    const url = new URL(input instanceof Request ? input.url : input);
+  return async (input2, init = {}) => {
+    const url = new URL(input2 instanceof Request ? input2.url : input2);
     const method = init.method ?? "GET";
     const where = `${method} ${url.pathname}`;
     const deadline = AbortSignal.timeout(options.timeoutMs);
     const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
     let response;
     try {
-      response = await fetch(input, { ...init, signal });
+      response = await fetch(input2, { ...init, signal });
     } catch (error2) {
       if (init.signal?.aborted) throw error2;
       if (deadline.aborted) {
@@ -28991,22 +29046,23 @@ async function refusal(where, response) {
       return text;
     }
   }).catch(() => "");
+  const retryAfterMs = rateLimitWaitMs({
+    retryAfter: response.headers.get("retry-after"),
+    reset: response.headers.get("ratelimit-reset") ?? response.headers.get("x-ratelimit-reset")
+  });
   return new ServiceError(hubService, `${where} answered ${status}${detail ? `: ${detail.slice(0, 300)}` : ""}`, {
     status,
-    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+    retryAfterMs,
     retryable: status === 429 || status >= 500,
-    nextStep: nextStepFor(status)
+    nextStep: status === 429 ? rateLimitHint(retryAfterMs, HUB_RATE_LIMITED) : nextStepFor(status)
   });
 }
+var HUB_RATE_LIMITED = "the Hub is rate limiting this token; wait a few minutes and re-run the job";
 function nextStepFor(status) {
   if (status === 401) return "check that the hf-token secret holds a valid token (huggingface.co/settings/tokens)";
   if (status === 403) return 'use a token with write access to the Space owner (a "write" or fine-grained token)';
-  if (status === 429) return "the Hub is rate limiting this token; wait a few minutes and re-run the job";
   if (status >= 500) return "the Hub is failing; re-run the job later (it is idempotent)";
   return void 0;
-}
-function outcomeUnknown(error2) {
-  return error2 instanceof ServiceError && (error2.status === void 0 || error2.status >= 500);
 }
 function statusOf(error2) {
   return error2 instanceof ServiceError ? error2.status : void 0;
@@ -29151,27 +29207,27 @@ var SpaceManager = class {
       this.logger.info(`Space ${spaceId} exists (${existing.sdk} SDK)`);
       return { created: false, sdk: existing.sdk };
     }
-    try {
-      await createRepo({
+    const outcome = await writeOnce({
+      describe: `creating ${spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: () => createRepo({
         repo: { type: "space", name: spaceId },
         visibility,
         sdk: options.sdk,
         accessToken: this.token,
         hubUrl: this.hubUrl,
         fetch: this.fetch
-      });
-    } catch (error2) {
-      const status = statusOf(error2);
-      if (status === 409) {
-        this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
-        return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
-      }
-      if (status === 402) {
-        throw new ConfigurationError(
-          `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
-        );
-      }
-      if (!(outcomeUnknown(error2) && await this.findSpace(spaceId))) throw error2;
+      }).then(
+        () => "created",
+        (error2) => createRefusal(spaceId, error2)
+      ),
+      confirm: async () => await this.findSpace(spaceId) ? "created" : void 0
+    });
+    if (outcome === "existed") {
+      this.logger.info(`Space ${spaceId} was created meanwhile; using it`);
+      return { created: false, sdk: (await this.findSpace(spaceId))?.sdk ?? options.sdk };
     }
     this.logger.info(`created ${visibility} ${options.sdk} Space ${spaceId}`);
     return { created: true, sdk: options.sdk };
@@ -29202,38 +29258,39 @@ var SpaceManager = class {
     }
     for (const file of plan2.changed) this.logger.info(`upload ${file.path} (${file.content.length} bytes)`);
     for (const path of plan2.deleted) this.logger.info(`delete ${path}`);
-    try {
-      const output = await commit({
-        ...this.repoParams(options.spaceId),
-        fetch: this.uploadFetch,
-        title: options.commitMessage,
-        description: options.commitDescription,
-        parentCommit: plan2.headSha,
-        operations: [
-          ...plan2.changed.map((file) => ({
-            operation: "addOrUpdate",
-            path: file.path,
-            content: new Blob([new Uint8Array(file.content)])
-          })),
-          ...plan2.deleted.map((path) => ({ operation: "delete", path }))
-        ]
-      });
-      const commitSha = output?.commit.oid ?? "";
-      this.logger.info(`committed ${commitSha}`);
-      return { commitSha, changed: true };
-    } catch (error2) {
-      if (statusOf(error2) === 412 || statusOf(error2) === 409) {
-        throw new ServiceError(hubService, `${options.spaceId} received another commit during the upload`, {
-          status: statusOf(error2),
-          nextStep: "re-run the job; it uploads only what still differs"
+    return writeOnce({
+      describe: `the commit to ${options.spaceId}`,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
+        const output = await commit({
+          ...this.repoParams(options.spaceId),
+          fetch: this.uploadFetch,
+          title: options.commitMessage,
+          description: options.commitDescription,
+          parentCommit: plan2.headSha,
+          operations: [
+            ...plan2.changed.map((file) => ({
+              operation: "addOrUpdate",
+              path: file.path,
+              content: new Blob([new Uint8Array(file.content)])
+            })),
+            ...plan2.deleted.map((path) => ({ operation: "delete", path }))
+          ]
+        }).catch((error2) => {
+          throw commitRefusal(options.spaceId, error2);
         });
+        const commitSha = output?.commit.oid ?? "";
+        this.logger.info(`committed ${commitSha}`);
+        return { commitSha, changed: true };
+      },
+      // Settled when the Space now holds every file: nothing differs any more.
+      confirm: async () => {
+        const after = await this.planUpload(target);
+        return after.changed.length === 0 && after.deleted.length === 0 ? { commitSha: after.headSha, changed: true } : void 0;
       }
-      if (!outcomeUnknown(error2)) throw error2;
-      const after = await this.planUpload(target);
-      if (after.changed.length > 0 || after.deleted.length > 0) throw error2;
-      this.logger.info(`the commit reply was lost, but the Space holds the files at ${after.headSha}`);
-      return { commitSha: after.headSha, changed: true };
-    }
+    });
   }
   /** Requests `flavor` unless it is already the requested hardware. */
   async setHardware(spaceId, flavor) {
@@ -29405,29 +29462,19 @@ ${tail.join("\n")}` : "";
       onRetry: (error2, delayMs, attempt) => this.logger.warning(`${error2.message}; retry ${attempt} in ${Math.round(delayMs / 1e3)} s`)
     });
   }
-  /**
-   * Runs a write once. A 429 means the Hub refused it, so it is tried again after Retry-After;
-   * a lost reply (timeout, 5xx) is settled by `verify` reading the state back, never by repeating.
-   */
+  /** Runs a write once through writeOnce: a lost reply is settled by `verify` reading the state back. */
   async write(what, send, verify) {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await writeOnce({
+      describe: what,
+      service: hubService,
+      logger: this.logger,
+      clock: this.clock,
+      send: async () => {
         await send();
-        return;
-      } catch (error2) {
-        if (statusOf(error2) === 429 && attempt < 3 && error2 instanceof ServiceError) {
-          const delay2 = error2.options.retryAfterMs ?? 5e3;
-          this.logger.warning(`${what} rate limited; trying again in ${Math.round(delay2 / 1e3)} s`);
-          await this.clock.sleep(delay2);
-          continue;
-        }
-        if (outcomeUnknown(error2) && await verify().catch(() => false)) {
-          this.logger.info(`${what}: the reply was lost, but reading back shows it applied`);
-          return;
-        }
-        throw error2;
-      }
-    }
+        return true;
+      },
+      confirm: async () => await verify() ? true : void 0
+    });
   }
   async api(method, path, body) {
     const response = await this.fetch(`${this.hubUrl}${path}`, {
@@ -29450,6 +29497,24 @@ function canWrite(access2, owner) {
     (scope) => scope.entity.name.toLowerCase() === owner.toLowerCase() && scope.permissions.includes("repo.write")
   );
 }
+function createRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status === 409) return "existed";
+  if (status === 402) {
+    throw new ConfigurationError(
+      `the Hub refused to create ${spaceId} (402 Payment Required): a Gradio or Docker Space needs a paid plan (PRO, Team or Enterprise) on ${parseSpaceId(spaceId).owner}; upgrade at huggingface.co/pricing and re-run`
+    );
+  }
+  throw error2;
+}
+function commitRefusal(spaceId, error2) {
+  const status = statusOf(error2);
+  if (status !== 412 && status !== 409) return error2;
+  return new ServiceError(hubService, `${spaceId} received another commit during the upload`, {
+    status,
+    nextStep: "re-run the job; it uploads only what still differs"
+  });
+}
 function hardwareRefusal(spaceId, flavor, error2) {
   const status = statusOf(error2);
   const { owner } = parseSpaceId(spaceId);
@@ -29471,6 +29536,108 @@ async function collect(items) {
   return all;
 }
 
+// src/action-yml.ts
+import { readFileSync } from "node:fs";
+function readInputDefaults(file) {
+  return parseInputDefaults(readFileSync(file, "utf8"));
+}
+function parseInputDefaults(actionYml) {
+  const lines = actionYml.split("\n");
+  const start = lines.findIndex((line) => /^inputs:\s*(#.*)?$/.test(line));
+  if (start === -1) return {};
+  const defaults = {};
+  let inputIndent = -1;
+  let current;
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const indent = line.length - line.trimStart().length;
+    if (indent === 0) break;
+    if (inputIndent === -1) inputIndent = indent;
+    const entry = /^\s*([^\s:#][^:]*):\s*(.*)$/.exec(line);
+    if (indent === inputIndent && entry) {
+      const [, key = "", rest = ""] = entry;
+      current = key.trim();
+      const flowDefault = /^\{.*\bdefault:\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,}]*)/.exec(rest);
+      if (flowDefault) defaults[current] = scalar(flowDefault[1] ?? "");
+    } else if (current && indent > inputIndent && entry) {
+      const isDefault = entry[1]?.trim() === "default";
+      const raw = (entry[2] ?? "").trim();
+      if (/^[|>][-+]?$/.test(raw)) {
+        const block = [];
+        while (i + 1 < lines.length) {
+          const next = lines[i + 1] ?? "";
+          if (next.trim() !== "" && next.length - next.trimStart().length <= indent) break;
+          block.push(next.trim());
+          i++;
+        }
+        if (isDefault) {
+          defaults[current] = raw.startsWith(">") ? block.join(" ").trim() : block.join("\n").replace(/\n+$/, "");
+        }
+      } else if (isDefault) {
+        defaults[current] = scalar(raw);
+      }
+    }
+  }
+  return defaults;
+}
+function scalar(raw) {
+  const value = raw.trim();
+  if (value.startsWith("'")) return value.slice(1, value.lastIndexOf("'")).replace(/''/g, "'");
+  if (value.startsWith('"')) return JSON.parse(value.slice(0, value.lastIndexOf('"') + 1));
+  return value.replace(/\s+#.*$/, "");
+}
+
+// src/secrets.ts
+function secretForms(secret) {
+  if (!secret) return [];
+  return [.../* @__PURE__ */ new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")])];
+}
+
+// actions/common/inputs.ts
+function maskSecret(value) {
+  for (const form of secretForms(value)) setSecret(form);
+}
+function secretInput(name, options = {}) {
+  const value = getInput(name, { required: options.required ?? false });
+  maskSecret(value);
+  return value || void 0;
+}
+var YAML_TRUE = ["true", "True", "TRUE"];
+var YAML_FALSE = ["false", "False", "FALSE"];
+function actionInputs(actionYml) {
+  const defaults = readInputDefaults(actionYml);
+  const value = (name) => getInput(name) || defaults[name] || getInput(name, { required: true });
+  return {
+    /** A value that must be there (given, or its action.yml default). */
+    required: value,
+    /** Undefined when empty and action.yml gives no default. */
+    optional: (name) => getInput(name) || defaults[name] || void 0,
+    /** A YAML 1.2 boolean (what core.getBooleanInput accepts). */
+    boolean(name) {
+      const raw = value(name);
+      if (YAML_TRUE.includes(raw)) return true;
+      if (YAML_FALSE.includes(raw)) return false;
+      throw new ConfigurationError(`input ${name} must be true or false, got "${raw}"`);
+    },
+    /** A number within [min, max]. */
+    number(name, range2) {
+      const raw = value(name);
+      const parsed = Number(raw);
+      if (!Number.isFinite(parsed) || parsed < range2.min || parsed > range2.max) {
+        throw new ConfigurationError(`input ${name} must be a number from ${range2.min} to ${range2.max}, got "${raw}"`);
+      }
+      return parsed;
+    },
+    /** One of a fixed list. */
+    choice(name, allowed) {
+      const raw = value(name);
+      if (allowed.includes(raw)) return raw;
+      throw new ConfigurationError(`input ${name} must be one of ${allowed.join(", ")}; got "${raw}"`);
+    }
+  };
+}
+
 // actions/common/toolkit.ts
 var coreLogger = {
   info: (m) => info(m),
@@ -29482,7 +29649,6 @@ function failRun(error2) {
   if (!(error2 instanceof ConfigurationError) && error2 instanceof Error && error2.stack) debug(error2.stack);
   setFailed(errorMessage(error2));
 }
-var SPACE_API_READY_TIMEOUT_MS = 5 * 6e4;
 
 // actions/create-space/src/main.ts
 var Inputs = {
@@ -29498,51 +29664,38 @@ var Inputs = {
   waitTimeoutMinutes: "wait-timeout-minutes",
   dryRun: "dry-run"
 };
+var input = actionInputs(new URL("../action.yml", import.meta.url));
 var Outputs = {
   spaceId: "space-id",
   spaceUrl: "space-url",
   apiBaseUrl: "api-base-url",
   commitSha: "commit-sha"
 };
-function secretInput(name, required = false) {
-  const value = getInput(name, { required });
-  if (value) setSecret(value);
-  return value;
-}
-function booleanInput(name, fallback) {
-  return getInput(name) === "" ? fallback : getBooleanInput(name);
-}
 function readInputs() {
-  const token = secretInput(Inputs.hfToken, true);
+  const token = secretInput(Inputs.hfToken, { required: true }) ?? "";
   const apiKey = secretInput(Inputs.apiKey);
   const hfReadToken = secretInput(Inputs.hfReadToken);
-  const runtime = getInput(Inputs.runtime) || "zerogpu";
-  if (runtime !== "zerogpu" && runtime !== "docker") {
-    throw new ConfigurationError(`runtime must be zerogpu or docker, got "${runtime}"`);
-  }
-  const minutes = Number(getInput(Inputs.waitTimeoutMinutes) || "30");
-  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 360) {
-    throw new ConfigurationError(`wait-timeout-minutes must be a number of minutes between 1 and 360`);
-  }
+  const runtime = input.choice(Inputs.runtime, ["zerogpu", "docker"]);
+  const minutes = input.number(Inputs.waitTimeoutMinutes, { min: 1, max: 360 });
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: runId } = process.env;
   const runUrl = repo && runId ? `${server ?? "https://github.com"}/${repo}/actions/runs/${runId}` : void 0;
-  const spaceDir = getInput(Inputs.spaceDir) || "space";
+  const spaceDir = input.required(Inputs.spaceDir);
   return {
     token,
-    spaceId: getInput(Inputs.space, { required: true }),
-    private: booleanInput(Inputs.private, true),
+    spaceId: input.required(Inputs.space),
+    private: input.boolean(Inputs.private),
     runtime,
-    hardware: getInput(Inputs.hardware) || "zero-a10g",
+    hardware: input.required(Inputs.hardware),
     folder: spaceDir,
     secrets: {
       ...apiKey ? { [spaceSecretNames.apiKey]: apiKey } : {},
       ...hfReadToken ? { [spaceSecretNames.hfReadToken]: hfReadToken } : {}
     },
-    variables: parseVariables(getInput(Inputs.variables)),
+    variables: parseVariables(input.optional(Inputs.variables) ?? ""),
     commitMessage: runUrl ? `Deploy ${spaceDir}/ from ${repo} run ${runId}` : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
     commitDescription: runUrl,
     waitTimeoutMs: minutes * 6e4,
-    dryRun: booleanInput(Inputs.dryRun, false)
+    dryRun: input.boolean(Inputs.dryRun)
   };
 }
 async function writeSummary(result2, request) {

@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import { ConfigurationError } from '../../../src/errors.js'
 import {
   type DeployRequest,
   type DeployResult,
@@ -9,6 +8,7 @@ import {
 } from '../../../src/hf/deploy.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { spaceUrls } from '../../../src/hf/space-urls.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
 import { coreLogger, failRun } from '../../common/toolkit.js'
 
 export const Inputs = {
@@ -25,6 +25,9 @@ export const Inputs = {
   dryRun: 'dry-run',
 } as const
 
+/** Every default comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
+
 export const Outputs = {
   spaceId: 'space-id',
   spaceUrl: 'space-url',
@@ -32,51 +35,33 @@ export const Outputs = {
   commitSha: 'commit-sha',
 } as const
 
-/** Reads a credential and masks it before anything can print it. */
-function secretInput(name: string, required = false): string {
-  const value = core.getInput(name, { required })
-  if (value) core.setSecret(value)
-  return value
-}
-
-/** A workflow expression that evaluates to '' (e.g. an unset dispatch input) means the action.yml default. */
-function booleanInput(name: string, fallback: boolean): boolean {
-  return core.getInput(name) === '' ? fallback : core.getBooleanInput(name)
-}
-
 function readInputs(): DeployRequest & { token: string } {
-  const token = secretInput(Inputs.hfToken, true)
+  const token = secretInput(Inputs.hfToken, { required: true }) ?? ''
   const apiKey = secretInput(Inputs.apiKey)
   const hfReadToken = secretInput(Inputs.hfReadToken)
-  const runtime = core.getInput(Inputs.runtime) || 'zerogpu'
-  if (runtime !== 'zerogpu' && runtime !== 'docker') {
-    throw new ConfigurationError(`runtime must be zerogpu or docker, got "${runtime}"`)
-  }
-  const minutes = Number(core.getInput(Inputs.waitTimeoutMinutes) || '30')
-  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 360) {
-    throw new ConfigurationError(`wait-timeout-minutes must be a number of minutes between 1 and 360`)
-  }
+  const runtime = input.choice(Inputs.runtime, ['zerogpu', 'docker'] as const)
+  const minutes = input.number(Inputs.waitTimeoutMinutes, { min: 1, max: 360 })
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: runId } = process.env
   const runUrl = repo && runId ? `${server ?? 'https://github.com'}/${repo}/actions/runs/${runId}` : undefined
-  const spaceDir = core.getInput(Inputs.spaceDir) || 'space'
+  const spaceDir = input.required(Inputs.spaceDir)
   return {
     token,
-    spaceId: core.getInput(Inputs.space, { required: true }),
-    private: booleanInput(Inputs.private, true),
+    spaceId: input.required(Inputs.space),
+    private: input.boolean(Inputs.private),
     runtime,
-    hardware: core.getInput(Inputs.hardware) || 'zero-a10g',
+    hardware: input.required(Inputs.hardware),
     folder: spaceDir,
     secrets: {
       ...(apiKey ? { [spaceSecretNames.apiKey]: apiKey } : {}),
       ...(hfReadToken ? { [spaceSecretNames.hfReadToken]: hfReadToken } : {}),
     },
-    variables: parseVariables(core.getInput(Inputs.variables)),
+    variables: parseVariables(input.optional(Inputs.variables) ?? ''),
     commitMessage: runUrl
       ? `Deploy ${spaceDir}/ from ${repo} run ${runId}`
       : `Deploy ${spaceDir}/ (run outside GitHub Actions)`,
     commitDescription: runUrl,
     waitTimeoutMs: minutes * 60_000,
-    dryRun: booleanInput(Inputs.dryRun, false),
+    dryRun: input.boolean(Inputs.dryRun),
   }
 }
 

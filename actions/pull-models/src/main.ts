@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
-import { type CatalogModel, resolveModels } from '../../../src/catalog.js'
+import { type CatalogModel, modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
 import { type PulledModel, type PullFailure, pullModels } from '../../../src/ollama/pull-models.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
 import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 
 export const INPUT = {
@@ -11,6 +12,9 @@ export const INPUT = {
   apiKey: 'api-key',
   timeoutMinutes: 'timeout-minutes',
 } as const
+
+/** Every default comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export interface Inputs {
   models: CatalogModel[]
@@ -22,20 +26,17 @@ export interface Inputs {
 
 /** Reads every input once; secrets are masked before anything else can print them. */
 export function readInputs(): Inputs {
-  const hfToken = core.getInput(INPUT.hfToken)
-  const apiKey = core.getInput(INPUT.apiKey)
-  for (const secret of [hfToken, apiKey]) if (secret) core.setSecret(secret)
-  const baseUrl = core.getInput(INPUT.baseUrl, { required: true }).replace(/\/+$/, '')
+  const hfToken = secretInput(INPUT.hfToken)
+  const apiKey = secretInput(INPUT.apiKey)
+  const baseUrl = input.required(INPUT.baseUrl).replace(/\/+$/, '')
   if (!/^https?:\/\/\S+$/.test(baseUrl))
     throw new ConfigurationError(
       `${INPUT.baseUrl} must be the Space API URL (https://<owner>-<name>.hf.space), got "${baseUrl}"`,
     )
-  const timeoutMinutes = Number(core.getInput(INPUT.timeoutMinutes) || '60')
-  if (!(timeoutMinutes > 0))
-    throw new ConfigurationError(`${INPUT.timeoutMinutes} must be a positive number of minutes`)
-  const models = resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b')
+  const timeoutMinutes = input.number(INPUT.timeoutMinutes, { min: 0.01, max: 360 })
+  const models = modelsOrDefaults(input.optional(INPUT.models))
   if (models.length === 0) throw new ConfigurationError(`${INPUT.models} names no model`)
-  return { models, baseUrl, hfToken: hfToken || undefined, apiKey: apiKey || undefined, timeoutMinutes }
+  return { models, baseUrl, hfToken, apiKey, timeoutMinutes }
 }
 
 async function writeSummary(inputs: Inputs, pulled: PulledModel[], failed: PullFailure[]): Promise<void> {
@@ -66,7 +67,7 @@ export async function run(): Promise<void> {
   try {
     const inputs = readInputs()
     const client = spaceClient(inputs)
-    await waitForSpaceApi(client)
+    await waitForSpaceApi(client, inputs)
     const { pulled, failed } = await pullModels(client, inputs.models, coreLogger)
     core.setOutput('models', pulled.map((p) => p.model).join(','))
     await writeSummary(inputs, pulled, failed)

@@ -1,29 +1,23 @@
-import * as core from '@actions/core'
-import { ConfigurationError } from '../../../src/errors.js'
 import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
-import {
-  DEFAULT_ENVIRONMENT,
-  DEFAULT_HF_TOKEN_VARIABLE,
-  DEFAULT_OLLAMA_SERVICE,
-  DEFAULT_SERVICE,
-  DEFAULT_VARIABLE,
-  MODES,
-  type SwitchMode,
-  type SwitchSettings,
-} from '../../../src/railway/switch.js'
+import { MODES, type SwitchMode, type SwitchSettings } from '../../../src/railway/plans.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
+
+/** Every default (environment, services, variable names, timeouts) comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   mode: 'mode',
   railwayToken: 'railway-token',
-  tokenKind: 'token-kind',
-  project: 'project',
-  environment: 'environment',
-  service: 'service',
+  tokenKind: 'railway-token-kind',
+  project: 'railway-project',
+  environment: 'railway-environment',
+  service: 'railway-service',
   ollamaService: 'ollama-service',
   variable: 'variable',
   spaceUrl: 'space-url',
   hfToken: 'hf-token',
   hfTokenVariable: 'hf-token-variable',
+  restoreDefault: 'restore-default',
   dryRun: 'dry-run',
   deploymentTimeoutMinutes: 'deployment-timeout-minutes',
   pollIntervalSeconds: 'poll-interval-seconds',
@@ -40,50 +34,27 @@ export interface Inputs extends Omit<SwitchSettings, 'onSecret'> {
   githubToken?: string
 }
 
-/** Masks a secret, and its URL-encoded form, before anything can print it. */
-export function mask(secret: string): void {
-  if (!secret) return
-  core.setSecret(secret)
-  if (encodeURIComponent(secret) !== secret) core.setSecret(encodeURIComponent(secret))
-}
-
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T
-  throw new ConfigurationError(`input ${name} must be one of ${allowed.join(', ')}; got "${value}"`)
-}
-
-function numberInput(name: string, fallback: string, min: number, max: number): number {
-  const value = Number(core.getInput(name) || fallback)
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigurationError(`input ${name} must be a number from ${min} to ${max}`)
-  }
-  return value
-}
-
 /** Reads and checks every input once; secrets are masked the moment they are read. */
 export function readInputs(): Inputs {
-  const optional = (name: string) => core.getInput(name) || undefined
-  const railwayToken = core.getInput(INPUT.railwayToken, { required: true })
-  mask(railwayToken)
-  const hfToken = optional(INPUT.hfToken)
-  if (hfToken) mask(hfToken)
-  const githubToken = optional(INPUT.githubToken)
-  if (githubToken) mask(githubToken)
-  const minutes = numberInput(INPUT.deploymentTimeoutMinutes, '15', 1, 360)
-  const pollSeconds = numberInput(INPUT.pollIntervalSeconds, '5', 0, 300)
+  const railwayToken = secretInput(INPUT.railwayToken, { required: true }) ?? ''
+  const hfToken = secretInput(INPUT.hfToken)
+  const githubToken = secretInput(INPUT.githubToken)
+  const minutes = input.number(INPUT.deploymentTimeoutMinutes, { min: 1, max: 360 })
+  const pollSeconds = input.number(INPUT.pollIntervalSeconds, { min: 0, max: 300 })
   return {
-    mode: oneOf(INPUT.mode, core.getInput(INPUT.mode, { required: true }), MODES),
+    mode: input.choice(INPUT.mode, MODES),
     railwayToken,
-    tokenKind: oneOf(INPUT.tokenKind, core.getInput(INPUT.tokenKind) || 'project', TOKEN_KINDS),
-    project: optional(INPUT.project),
-    environment: core.getInput(INPUT.environment) || DEFAULT_ENVIRONMENT,
-    service: core.getInput(INPUT.service) || DEFAULT_SERVICE,
-    ollamaService: core.getInput(INPUT.ollamaService) || DEFAULT_OLLAMA_SERVICE,
-    variable: core.getInput(INPUT.variable) || DEFAULT_VARIABLE,
-    spaceUrl: optional(INPUT.spaceUrl),
+    tokenKind: input.choice(INPUT.tokenKind, TOKEN_KINDS),
+    project: input.optional(INPUT.project),
+    environment: input.required(INPUT.environment),
+    service: input.required(INPUT.service),
+    ollamaService: input.required(INPUT.ollamaService),
+    variable: input.required(INPUT.variable),
+    spaceUrl: input.optional(INPUT.spaceUrl),
     hfToken,
-    hfTokenVariable: core.getInput(INPUT.hfTokenVariable) || DEFAULT_HF_TOKEN_VARIABLE,
-    dryRun: core.getBooleanInput(INPUT.dryRun),
+    hfTokenVariable: input.required(INPUT.hfTokenVariable),
+    restoreDefault: input.boolean(INPUT.restoreDefault),
+    dryRun: input.boolean(INPUT.dryRun),
     deploymentTimeoutMs: minutes * 60_000,
     pollIntervalMs: pollSeconds * 1000,
     githubToken,

@@ -3,9 +3,11 @@ import * as github from '@actions/github'
 import { type DeploymentRecord, startDeploymentRecord } from '../../../src/deployments.js'
 import { errorMessage } from '../../../src/errors.js'
 import { RailwayClient } from '../../../src/railway/client.js'
-import { displayUrl, type ModeResult, runMode } from '../../../src/railway/switch.js'
+import { displayUrl } from '../../../src/railway/plans.js'
+import { type ModeResult, runMode } from '../../../src/railway/switch.js'
+import { maskSecret } from '../../common/inputs.js'
 import { coreLogger, failRun } from '../../common/toolkit.js'
-import { type Inputs, mask, readInputs } from './inputs.js'
+import { type Inputs, readInputs } from './inputs.js'
 
 const nextSteps: Record<Inputs['mode'], string> = {
   switch: 'Validate Cognitia through its new backend; undo with mode=rollback.',
@@ -24,7 +26,7 @@ export async function run(): Promise<void> {
       logger: coreLogger,
       pollIntervalMs: inputs.pollIntervalMs,
     })
-    const settings = { ...inputs, onSecret: mask }
+    const settings = { ...inputs, onSecret: maskSecret }
     const record = inputs.dryRun ? undefined : await recordDeployment(inputs)
     let result: ModeResult
     try {
@@ -48,15 +50,17 @@ export async function run(): Promise<void> {
 
 /** A GitHub Deployment per real change, when the job's token may create one; never fails the run. */
 async function recordDeployment(inputs: Inputs): Promise<DeploymentRecord | undefined> {
-  const repository = process.env.GITHUB_REPOSITORY
-  if (!inputs.githubToken || !repository) {
-    core.debug('no github-token or repository context: not recording a GitHub Deployment')
+  // The runner always sets GITHUB_API_URL; without it this is not a workflow run (the CLI, the
+  // rehearsal), and nothing may reach api.github.com by accident.
+  const { GITHUB_REPOSITORY: repository, GITHUB_API_URL: apiUrl } = process.env
+  if (!inputs.githubToken || !repository || !apiUrl) {
+    core.debug('no github-token, repository or GITHUB_API_URL (not a workflow run): not recording a GitHub Deployment')
     return undefined
   }
   const { owner, repo } = github.context.repo
   const runUrl = `${github.context.serverUrl}/${repository}/actions/runs/${github.context.runId}`
   return startDeploymentRecord(
-    github.getOctokit(inputs.githubToken).rest.repos,
+    github.getOctokit(inputs.githubToken, { baseUrl: apiUrl }).rest.repos,
     {
       owner,
       repo,

@@ -1,6 +1,11 @@
 import * as core from '@actions/core'
-import { resolveModels } from '../../../src/catalog.js'
+import { modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
+import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
+import { actionInputs, secretInput } from '../../common/inputs.js'
+
+/** Every default (thresholds, Railway names, timeouts) comes from this action's action.yml. */
+const input = actionInputs(new URL('../action.yml', import.meta.url))
 
 export const INPUT = {
   target: 'target',
@@ -43,25 +48,13 @@ export interface Inputs {
   timeoutMinutes: number
   railway: {
     token: string
-    tokenKind: 'project' | 'workspace' | 'account'
+    tokenKind: RailwayTokenKind
     project?: string
     environment: string
     service: string
     variable: string
   }
   healthUrl?: string
-}
-
-function secret(name: string): string | undefined {
-  const value = core.getInput(name)
-  if (value) core.setSecret(value)
-  return value || undefined
-}
-
-function positive(name: string, fallback: string): number {
-  const value = Number(core.getInput(name) || fallback)
-  if (!(value > 0)) throw new ConfigurationError(`${name} must be a positive number, got "${core.getInput(name)}"`)
-  return value
 }
 
 function url(name: string, required: boolean): string | undefined {
@@ -73,18 +66,14 @@ function url(name: string, required: boolean): string | undefined {
 
 /** Reads and checks every input once; credentials are masked before anything can print them. */
 export function readInputs(): Inputs {
-  const hfToken = secret(INPUT.hfToken)
-  const apiKey = secret(INPUT.apiKey)
-  const railwayToken = secret(INPUT.railwayToken) ?? ''
-  const target = core.getInput(INPUT.target) || 'space'
-  if (target !== 'space' && target !== 'cognitia')
-    throw new ConfigurationError(`${INPUT.target} must be space or cognitia, got "${target}"`)
-  const tokenKind = core.getInput(INPUT.railwayTokenKind) || 'project'
-  if (tokenKind !== 'project' && tokenKind !== 'workspace' && tokenKind !== 'account')
-    throw new ConfigurationError(`${INPUT.railwayTokenKind} must be project, workspace or account`)
+  const hfToken = secretInput(INPUT.hfToken)
+  const apiKey = secretInput(INPUT.apiKey)
+  const railwayToken = secretInput(INPUT.railwayToken) ?? ''
+  const target = input.choice(INPUT.target, ['space', 'cognitia'] as const)
+  const tokenKind = input.choice(INPUT.railwayTokenKind, TOKEN_KINDS)
   if (target === 'cognitia' && !railwayToken)
     throw new ConfigurationError(`target cognitia needs ${INPUT.railwayToken} to read Cognitia's Railway variable`)
-  const spaceId = core.getInput(INPUT.spaceId) || undefined
+  const spaceId = input.optional(INPUT.spaceId)
   if (spaceId && !/^[\w.-]+\/[\w.-]+$/.test(spaceId))
     throw new ConfigurationError(`${INPUT.spaceId} must be owner/name, got "${spaceId}"`)
   return {
@@ -93,22 +82,22 @@ export function readInputs(): Inputs {
     hfToken,
     apiKey,
     spaceId,
-    models: resolveModels(core.getInput(INPUT.models) || 'qwen2.5:7b, phi3, codellama:7b').map((m) => m.name),
-    ttftMsMax: positive(INPUT.ttftMsMax, '1000'),
-    tokensPerSecondMin: positive(INPUT.tokensPerSecondMin, '50'),
-    requireGpu: core.getBooleanInput(INPUT.requireGpu),
-    allowPaidHardware: core.getBooleanInput(INPUT.allowPaidHardware),
-    monthlyTokens: positive(INPUT.monthlyTokens, '1000000'),
-    reportPath: core.getInput(INPUT.reportPath) || 'zerollama-validate-report.json',
-    reportOnly: core.getBooleanInput(INPUT.reportOnly),
-    timeoutMinutes: positive(INPUT.timeoutMinutes, '15'),
+    models: modelsOrDefaults(input.optional(INPUT.models)).map((m) => m.name),
+    ttftMsMax: input.number(INPUT.ttftMsMax, { min: 1, max: 600_000 }),
+    tokensPerSecondMin: input.number(INPUT.tokensPerSecondMin, { min: 0.01, max: 100_000 }),
+    requireGpu: input.boolean(INPUT.requireGpu),
+    allowPaidHardware: input.boolean(INPUT.allowPaidHardware),
+    monthlyTokens: input.number(INPUT.monthlyTokens, { min: 1, max: 1e12 }),
+    reportPath: input.required(INPUT.reportPath),
+    reportOnly: input.boolean(INPUT.reportOnly),
+    timeoutMinutes: input.number(INPUT.timeoutMinutes, { min: 0.01, max: 360 }),
     railway: {
       token: railwayToken,
       tokenKind,
-      project: core.getInput(INPUT.railwayProject) || undefined,
-      environment: core.getInput(INPUT.railwayEnvironment) || 'production',
-      service: core.getInput(INPUT.railwayService) || 'cognitia',
-      variable: core.getInput(INPUT.variable) || 'OLLAMA_BASE_URL',
+      project: input.optional(INPUT.railwayProject),
+      environment: input.required(INPUT.railwayEnvironment),
+      service: input.required(INPUT.railwayService),
+      variable: input.required(INPUT.variable),
     },
     healthUrl: url(INPUT.cognitiaHealthUrl, false),
   }

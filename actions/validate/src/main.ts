@@ -1,10 +1,12 @@
 import * as core from '@actions/core'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { RailwayClient } from '../../../src/railway/client.js'
+import { DEFAULT_HF_TOKEN_VARIABLE } from '../../../src/railway/plans.js'
 import { readRailwayStatus } from '../../../src/railway/switch.js'
 import { type CognitiaReport, validateCognitia } from '../../../src/validate/cognitia.js'
 import { summaryTables, type ValidationReport, writeReport } from '../../../src/validate/report.js'
 import { type SpaceReport, validateSpace } from '../../../src/validate/space.js'
+import { maskSecret } from '../../common/inputs.js'
 import { coreLogger, failRun, spaceClient, waitForSpaceApi } from '../../common/toolkit.js'
 import { type Inputs, readInputs } from './inputs.js'
 
@@ -13,7 +15,7 @@ export const OUTPUT = { passed: 'passed', reportPath: 'report-path' } as const
 async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
   const client = spaceClient(inputs)
   // The Hub's word on hardware beats the Space's own; it needs the Space id and a token that can read it.
-  await waitForSpaceApi(client)
+  await waitForSpaceApi(client, inputs)
   const runtime =
     inputs.spaceId && inputs.hfToken
       ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger: coreLogger })
@@ -44,11 +46,14 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
   const variables = {
     readVariable: async (name: string) =>
       (
-        await readRailwayStatus(
-          client,
-          { project: railway.project, environment: railway.environment, service: railway.service, variable: name },
-          (value) => core.setSecret(value),
-        )
+        await readRailwayStatus(client, {
+          project: railway.project,
+          environment: railway.environment,
+          service: railway.service,
+          variable: name,
+          hfTokenVariable: DEFAULT_HF_TOKEN_VARIABLE,
+          onSecret: maskSecret,
+        })
       ).currentUrl,
   }
   return validateCognitia(
