@@ -113,7 +113,7 @@ def sample(started: float, stamps: list[float], tokens: int) -> Sample:
 
 
 def device_and_dtype() -> tuple[str, torch.dtype]:
-    """The same choice the server makes (zerollama.server.runtime_from_env)."""
+    """The same choice the server makes (zerollama.server.runtime_for)."""
     return ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from .catalog import CatalogModel
-from .costs import CostSettings, estimated_tokens_per_second, load_cost_settings, per_1k_tokens
+from .costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
 from .http import guarded, json_response
 from .registry import ModelRegistry, ModelStatus
 
@@ -182,12 +182,11 @@ def build_catalog(
 def register(
     app: FastAPI,
     registry: ModelRegistry,
-    costs: CostSettings | None = None,
+    costs: CostSettings,
     ledger: QuotaLedger | None = None,
 ) -> QuotaLedger:
     """Adds the route in front of Gradio's, behind the server's shared-key check. Pass the `ledger` the
     generation routes record into (a fresh one is made otherwise) and get it back for the page."""
-    costs = costs or load_cost_settings()
     ledger = ledger if ledger is not None else QuotaLedger()
 
     async def zerollama_catalog(request: Request) -> Response:

@@ -26,9 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .errors import ApiError
-from .http import UNAUTHORIZED, HttpSettings, error_response, key_matches, off_loop, offered_keys
+from .http import UNAUTHORIZED, error_response, key_matches, off_loop, offered_keys
 from .openai_routes import openai_error
 from .schemas import check_tree
+from .settings import HttpSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -21,14 +21,14 @@ from starlette.middleware import Middleware
 from . import catalog_route, diagnostics, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
-from .costs import CostSettings, load_cost_settings
 from .demo_models import SharedGgufLoader, smollm2_store
-from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget_from_env, install_runtime, zerogpu_node
+from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
 from .guard import AccessGuard
-from .http import HttpSettings, RootProbe
+from .http import RootProbe
 from .registry import ModelRegistry
 from .runtime import ModelRuntime
 from .service import Service
+from .settings import ModelSettings, Settings
 from .slow_clients import install_header_deadline
 from .store import ModelStore
 from .tiny_models import build_all
@@ -40,37 +40,28 @@ DEMO_MODEL_DIR = REPO_ROOT / ".zerollama" / "demo-models"
 DEMO_CACHE_DIR = REPO_ROOT / ".zerollama"
 
 
-def demo_from_env() -> str:
-    """ "tiny" (ZEROLLAMA_DEMO=1), "smollm2", or "" (the real catalog weights)."""
-    value = os.environ.get("ZEROLLAMA_DEMO", "").strip().lower()
-    if value in ("1", "true", "yes", "tiny"):
-        return "tiny"
-    return "smollm2" if value == "smollm2" else ""
-
-
-def runtime_from_env() -> ModelRuntime:
+def runtime_for(settings: ModelSettings) -> ModelRuntime:
     """ZeroGPU: bf16 on (emulated, then real) cuda within a 48 GB slice; else the local GPU or the CPU."""
     if ON_ZEROGPU or torch.cuda.is_available():
         device, dtype = "cuda", torch.bfloat16
         default_budget = 44.0 if ON_ZEROGPU else torch.cuda.get_device_properties(0).total_memory / 1e9 * 0.85
     else:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
-    budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
-    loader = SharedGgufLoader() if demo_from_env() == "smollm2" else None
+    budget_gb = settings.memory_budget_gb if settings.memory_budget_gb is not None else default_budget
+    loader = SharedGgufLoader() if settings.demo == "smollm2" else None
     return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader, packs_placed=ON_ZEROGPU)
 
 
-def store_from_env(catalog: Catalog) -> ModelStore:
+def store_for(settings: ModelSettings, catalog: Catalog) -> ModelStore:
     """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use);
     ZEROLLAMA_DEMO=smollm2 serves SmolLM2-135M-Instruct under all of them (demo_models.py)."""
-    demo = demo_from_env()
-    if demo == "smollm2":
+    if settings.demo == "smollm2":
         log.info("demo mode: SmolLM2-135M-Instruct stands in for every catalog model")
         return smollm2_store(catalog, DEMO_CACHE_DIR)
-    if demo != "tiny":
-        return ModelStore.from_env()
-    if os.environ.get("ZEROLLAMA_MODEL_DIR"):
-        model_dir = build_all(catalog, Path(os.environ["ZEROLLAMA_MODEL_DIR"]))
+    if settings.demo != "tiny":
+        return ModelStore(settings.model_dir)
+    if settings.model_dir is not None:
+        model_dir = build_all(catalog, settings.model_dir)
     else:
         # Each demo server works on its own copy, so one server's /api/delete does not affect another's.
         build_all(catalog, DEMO_MODEL_DIR)
@@ -83,41 +74,48 @@ def store_from_env(catalog: Catalog) -> ModelStore:
 
 
 class Server:
-    """Everything the routes need; also what the page and the catalog route read (`registry`)."""
+    """Everything the routes need; also what the page and the catalog route read (`registry`).
+
+    Built from its parts (the tests pass their own runner, store and runtime); `from_settings` builds the
+    production ones."""
 
     def __init__(
         self,
         catalog: Catalog,
         store: ModelStore,
         runtime: ModelRuntime,
-        costs: CostSettings,
-        http: HttpSettings | None = None,
+        runner: GpuRunner,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings or Settings()
         self.catalog = catalog
-        self.costs = costs
-        self.http = http or HttpSettings.from_env()
+        self.costs = self.settings.costs
+        self.http = self.settings.http
         self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
-        self.runner = GpuRunner()
+        self.runner = runner
         self.ledger = QuotaLedger()
-        self.service = Service(self.registry, self.runner, costs, self.ledger, gpu_budget_from_env())
+        budget = gpu_budget(self.settings.gpu)
+        self.service = Service(self.registry, runner, self.costs, self.ledger, budget, self.settings.limits)
         install_runtime(runtime)
 
     @classmethod
-    def from_env(cls) -> Server:
+    def from_settings(cls, settings: Settings) -> Server:
         catalog = load_catalog()
-        return cls(catalog, store_from_env(catalog), runtime_from_env(), load_cost_settings())
+        runner = GpuRunner(max_concurrency=settings.gpu.max_concurrency, max_queue=settings.gpu.max_queue)
+        models = settings.models
+        return cls(catalog, store_for(models, catalog), runtime_for(models), runner, settings)
 
     def preload_defaults(self) -> None:
         """Default models go resident before launch. On ZeroGPU they are packed: resident in every GPU worker
         for good, and copied into each new worker inside its grant. ZEROLLAMA_PACKED_MODELS (comma-separated)
         picks them instead of the catalog's defaults; their total stays under the node's `xlarge` threshold
         (above it every call would cost 2x quota) unless ZEROLLAMA_ALLOW_XLARGE=1."""
-        if os.environ.get("ZEROLLAMA_PRELOAD", "1") in ("0", "false", "no"):
+        models = self.settings.models
+        if not models.preload:
             return
-        configured = os.environ.get("ZEROLLAMA_PACKED_MODELS", "").strip()
-        names = [n.strip() for n in configured.split(",") if n.strip()] if configured else self.catalog.default_models
+        names = list(models.packed_models) or self.catalog.default_models
         node = zerogpu_node()
-        threshold = node.xlarge_threshold if node and os.environ.get("ZEROLLAMA_ALLOW_XLARGE") != "1" else None
+        threshold = node.xlarge_threshold if node and not models.allow_xlarge else None
         total = 0
         for name in names:
             entry = self.catalog.find(name)
@@ -173,7 +171,8 @@ class Server:
 
 def build_page(server: Server) -> gr.Blocks:
     keyed = bool(server.http.api_key)
-    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env(), keyed)
+    demo = server.settings.models.demo
+    return build_demo(server.registry, server.costs, server.service, server.ledger, demo, keyed)
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
@@ -202,7 +201,7 @@ def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server.from_env()
+    server = Server.from_settings(Settings.from_env())
     server.preload_defaults()
     server.start_sweeper()
     page = launch(server, build_page(server))

@@ -23,6 +23,7 @@ from .options import GenerationOptions, parse_keep_alive, parse_options
 from .registry import ModelRegistry
 from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
+from .settings import GenerationLimits
 from .store import StoredModel
 from .textstream import ToolSyntax, tool_syntax_for
 
@@ -42,12 +43,14 @@ class Service:
         costs: CostSettings,
         ledger: QuotaLedger,
         budget: GpuBudget | None = None,
+        limits: GenerationLimits | None = None,
     ) -> None:
         self.registry = registry
         self.runner = runner
         self.costs = costs
         self.ledger = ledger
         self.budget = budget or GpuBudget(on_zerogpu=False)
+        self.limits = limits or GenerationLimits()
 
     # ---- jobs -------------------------------------------------------------------------------------
 
@@ -67,7 +70,7 @@ class Service:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
         if not messages:
             return self._residency_job(entry, stored, keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         rendered = [self._message(m) for m in messages]
         self._check_length(entry, options, [m["content"] for m in rendered], tools)
         tokenizer = self.registry.runtime.tokenizer(stored.path)
@@ -96,7 +99,7 @@ class Service:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
         if not req.prompt:
             return self._residency_job(entry, stored, keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         self._check_length(entry, options, [req.prompt, req.system or ""], [])
         tokenizer = self.registry.runtime.tokenizer(stored.path)
         self._check_context(entry, tokenizer, req.context or [])
@@ -116,7 +119,7 @@ class Service:
             raise model_not_pulled("")
         entry, stored = self.registry.find(req.model, not_found=model_not_pulled)
         keep_alive = parse_keep_alive(req.keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         if legacy:
             texts = [req.prompt] if req.prompt else []
             truncate, dimensions = True, None

@@ -9,7 +9,6 @@ Two sources, looked up in this order:
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -79,11 +78,6 @@ class ModelStore:
     def __init__(self, model_dir: Path | None = None) -> None:
         self.model_dir = model_dir
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls) -> ModelStore:
-        configured = os.environ.get("ZEROLLAMA_MODEL_DIR", "").strip()
-        return cls(Path(configured) if configured else None)
 
     def _local_folder(self, model: CatalogModel) -> Path | None:
         if self.model_dir is None:

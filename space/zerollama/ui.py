@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
-from .costs import CostSettings, load_cost_settings
+from .costs import CostSettings
 from .demo_models import SMOLLM2
 from .errors import ApiError
 from .generation import Failed, TextDelta
@@ -80,7 +80,7 @@ def models_table(document: dict[str, Any]) -> str:
 
 
 def demo_note(demo_mode: str) -> str:
-    """What a demo server (server.demo_from_env()) must tell visitors: one stand-in model answers under every
+    """What a demo server (settings.ModelSettings.demo) must tell visitors: one stand-in model answers under every
     catalog name, so the table's sizes are the catalog's while its speeds are the stand-in's. Empty for the
     real Space."""
     if demo_mode == "smollm2":
@@ -176,7 +176,7 @@ async def playground_reply(
 
 def build_demo(
     registry: ModelRegistry,
-    costs: CostSettings | None = None,
+    costs: CostSettings,
     service: Service | None = None,
     ledger: QuotaLedger | None = None,
     demo_mode: str = "",
@@ -189,7 +189,6 @@ def build_demo(
     entered. Every event takes the box as its first input: that is where the access guard (guard.py) looks
     for the key, since the browser's Gradio client cannot add headers. Without the key the page shows its
     shell only (title, the key box, the model names of the public catalog)."""
-    costs = costs or load_cost_settings()
     ledger = ledger if ledger is not None else QuotaLedger()
     curated = [model["name"] for model in build_catalog(registry.statuses(), costs, ledger, {})["models"]]
 
