@@ -14,7 +14,6 @@ from starlette.concurrency import iterate_in_threadpool
 
 from .catalog import CatalogModel, display_name
 from .costs import CostSettings, reply_cost
-from .demo_models import stand_in_for
 from .errors import ApiError, bad_request, model_not_found
 from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
 from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
@@ -30,7 +29,7 @@ from .schemas import (
     parse_body,
 )
 from .service import Service
-from .store import StoredModel
+from .store import StoredModel, stand_in_for
 
 OLLAMA_VERSION = "0.33.0"  # a recent Ollama release: some integrations gate features on it
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,26 +17,21 @@ from starlette.middleware import Middleware
 from . import catalog_route, diagnostics, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
 from .catalog_route import QuotaLedger
-from .demo_models import SharedGgufLoader, smollm2_store
 from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
 from .guard import AccessGuard
 from .http import RootProbe
 from .registry import ModelRegistry
-from .runtime import ModelRuntime
+from .runtime import ModelRuntime, TransformersLoader
 from .service import Service
 from .settings import ModelSettings, Settings
 from .slow_clients import install_header_deadline
 from .store import ModelStore
-from .tiny_models import build_all
 from .ui import build_demo
 
 log = logging.getLogger("zerollama")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_MODEL_DIR = REPO_ROOT / ".zerollama" / "demo-models"
-DEMO_CACHE_DIR = REPO_ROOT / ".zerollama"
 
 
-def runtime_for(settings: ModelSettings) -> ModelRuntime:
+def runtime_for(settings: ModelSettings, loader: TransformersLoader | None) -> ModelRuntime:
     """ZeroGPU: bf16 on (emulated, then real) cuda within a 48 GB slice; else the local GPU or the CPU."""
     if ON_ZEROGPU or torch.cuda.is_available():
         device, dtype = "cuda", torch.bfloat16
@@ -48,29 +39,18 @@ def runtime_for(settings: ModelSettings) -> ModelRuntime:
     else:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
     budget_gb = settings.memory_budget_gb if settings.memory_budget_gb is not None else default_budget
-    loader = SharedGgufLoader() if settings.demo == "smollm2" else None
     return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader, packs_placed=ON_ZEROGPU)
 
 
-def store_for(settings: ModelSettings, catalog: Catalog) -> ModelStore:
-    """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use);
-    ZEROLLAMA_DEMO=smollm2 serves SmolLM2-135M-Instruct under all of them (demo_models.py)."""
-    if settings.demo == "smollm2":
-        log.info("demo mode: SmolLM2-135M-Instruct stands in for every catalog model")
-        return smollm2_store(catalog, DEMO_CACHE_DIR)
-    if settings.demo != "tiny":
-        return ModelStore(settings.model_dir)
-    if settings.model_dir is not None:
-        model_dir = build_all(catalog, settings.model_dir)
-    else:
-        # Each demo server works on its own copy, so one server's /api/delete does not affect another's.
-        build_all(catalog, DEMO_MODEL_DIR)
-        model_dir = Path(tempfile.mkdtemp(prefix="zerollama-demo-"))
-        atexit.register(shutil.rmtree, model_dir, ignore_errors=True)
-        for entry in catalog.models:
-            shutil.copytree(DEMO_MODEL_DIR / entry.folder_name, model_dir / entry.folder_name)
-    log.info("demo mode: tiny random-weight models in %s", model_dir)
-    return ModelStore(model_dir)
+def models_for(settings: ModelSettings, catalog: Catalog) -> tuple[ModelStore, TransformersLoader | None, str]:
+    """The store, its loader (None: the runtime's own) and the page's note: the real weights, or with
+    ZEROLLAMA_DEMO the stand-ins of the demo package (imported only then: the Space has no demo/)."""
+    if not settings.demo:
+        return ModelStore(settings.model_dir), None, ""
+    from .demo import stand_ins
+
+    demo = stand_ins(settings.demo, catalog, settings.model_dir)
+    return demo.store, demo.loader, demo.note
 
 
 class Server:
@@ -86,8 +66,10 @@ class Server:
         runtime: ModelRuntime,
         runner: GpuRunner,
         settings: Settings | None = None,
+        demo_note: str = "",
     ) -> None:
         self.settings = settings or Settings()
+        self.demo_note = demo_note  # what the page says stands in for the catalog models, if anything
         self.catalog = catalog
         self.costs = self.settings.costs
         self.http = self.settings.http
@@ -102,8 +84,8 @@ class Server:
     def from_settings(cls, settings: Settings) -> Server:
         catalog = load_catalog()
         runner = GpuRunner(max_concurrency=settings.gpu.max_concurrency, max_queue=settings.gpu.max_queue)
-        models = settings.models
-        return cls(catalog, store_for(models, catalog), runtime_for(models), runner, settings)
+        store, loader, demo_note = models_for(settings.models, catalog)
+        return cls(catalog, store, runtime_for(settings.models, loader), runner, settings, demo_note)
 
     def preload_defaults(self) -> None:
         """Default models go resident before launch. On ZeroGPU they are packed: resident in every GPU worker
@@ -171,8 +153,7 @@ class Server:
 
 def build_page(server: Server) -> gr.Blocks:
     keyed = bool(server.http.api_key)
-    demo = server.settings.models.demo
-    return build_demo(server.registry, server.costs, server.service, server.ledger, demo, keyed)
+    return build_demo(server.registry, server.costs, server.service, server.ledger, server.demo_note, keyed)
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:

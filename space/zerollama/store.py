@@ -9,6 +9,7 @@ Two sources, looked up in this order:
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -44,6 +45,28 @@ class StoredModel:
     size: int
     modified_at: datetime
     digest: str
+
+
+STAND_IN_MARKER = "zerollama-stand-in.json"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """What really answers under a catalog name when a folder says so (a demo's marker file): shown in
+    /api/tags and /api/show details instead of the catalog model's."""
+
+    model: str
+    source: str
+    family: str
+    parameter_size: str
+    parameter_count: int
+    quantization_level: str
+    format: str = "gguf"
+
+
+def stand_in_for(folder: Path) -> StandIn | None:
+    marker = folder / STAND_IN_MARKER
+    return StandIn(**json.loads(marker.read_text())) if marker.is_file() else None
 
 
 @dataclass(frozen=True)

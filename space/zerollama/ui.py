@@ -13,7 +13,6 @@ import gradio as gr
 
 from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
 from .costs import CostSettings
-from .demo_models import SMOLLM2
 from .errors import ApiError
 from .generation import Failed, TextDelta
 from .http import off_loop
@@ -77,23 +76,6 @@ def models_table(document: dict[str, Any]) -> str:
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + (f"<p><b>Not offered:</b></p><ul>{excluded}</ul>" if excluded else "")
     )
-
-
-def demo_note(demo_mode: str) -> str:
-    """What a demo server (settings.ModelSettings.demo) must tell visitors: one stand-in model answers under every
-    catalog name, so the table's sizes are the catalog's while its speeds are the stand-in's. Empty for the
-    real Space."""
-    if demo_mode == "smollm2":
-        return (
-            f"**Demo mode:** {SMOLLM2.model} ({SMOLLM2.parameter_size} parameters, {SMOLLM2.source}) answers under "
-            "every catalog name below. Sizes are the catalog models'; tokens/s and replies are the stand-in's."
-        )
-    if demo_mode == "tiny":
-        return (
-            "**Demo mode:** tiny random-weight models answer under the catalog names below, so replies are noise. "
-            "Sizes are the catalog models'; tokens/s is the tiny models'."
-        )
-    return ""
 
 
 def document_typical_tokens(document: dict[str, Any]) -> int | str:
@@ -179,11 +161,12 @@ def build_demo(
     costs: CostSettings,
     service: Service | None = None,
     ledger: QuotaLedger | None = None,
-    demo_mode: str = "",
+    demo_note: str = "",
     keyed: bool = False,
 ) -> gr.Blocks:
     """The page. `service` answers the playground (without it the playground is hidden); `ledger` is the
-    one the catalog route and the generation routes share; `demo_mode` names the stand-in models, if any.
+    one the catalog route and the generation routes share; `demo_note` tells visitors what stands in for the
+    catalog models, if anything does.
 
     `keyed` (ZEROLLAMA_API_KEY is set): the page shows a key box and fills in nothing until the key is
     entered. Every event takes the box as its first input: that is where the access guard (guard.py) looks
@@ -228,8 +211,8 @@ def build_demo(
         )
         key = gr.Textbox(label="Key of this Space", type="password", visible=keyed, elem_id=KEY_ID)
         pricing = gr.Markdown(KEYED_NOTE if keyed else "")
-        if demo_note(demo_mode):
-            gr.Markdown(demo_note(demo_mode), elem_id=DEMO_NOTE_ID)
+        if demo_note:
+            gr.Markdown(demo_note, elem_id=DEMO_NOTE_ID)
         table = gr.HTML(elem_id="zerollama-table")
         quota = gr.Markdown(elem_id="zerollama-quota")
         with gr.Row():

@@ -1,0 +1,56 @@
+"""The package's shape: only server.py reaches the demo package, and the Space runs without it."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SPACE, server_process_env
+
+PACKAGE = SPACE / "zerollama"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, absolute (`zerollama.demo.tiny`), relative ones resolved."""
+    package = ".".join(path.relative_to(SPACE).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = f"{base}.{node.module}" if node.level and node.module else node.module or base
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_only_the_composition_root_imports_the_demo_package():
+    importers = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "demo" not in path.relative_to(PACKAGE).parts
+        and any(m == "zerollama.demo" or m.startswith("zerollama.demo.") for m in imported_modules(path))
+    }
+    assert importers == {"server.py"}
+
+
+def test_the_space_starts_its_real_store_without_the_demo_package(tmp_path):
+    space = tmp_path / "space"
+    shutil.copytree(SPACE, space, ignore=shutil.ignore_patterns("tests", "__pycache__", ".*"))
+    shutil.rmtree(space / "zerollama" / "demo")
+    probe = (
+        "import app\n"
+        "from zerollama.catalog import load_catalog\n"
+        "from zerollama.server import models_for\n"
+        "from zerollama.settings import Settings\n"
+        "store, loader, note = models_for(Settings.from_env().models, load_catalog())\n"
+        "print(type(store).__name__, loader, repr(note))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=space, env=server_process_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ModelStore", "None", "''"]
