@@ -127,8 +127,7 @@ class GpuRunner:
                             break
                         yield event
                 except gr.Error as error:
-                    failure = translate_gpu_error(getattr(error, "title", None), str(error.message))
-                    yield Failed(failure.status, failure.message, failure.retry_after)
+                    yield Failed.of(translate_gpu_error(getattr(error, "title", None), str(error.message)))
                 finally:
                     if stream is not None and hasattr(stream, "close"):
                         stream.close()  # GeneratorExit inside the job stops generate() and frees the model
@@ -158,7 +157,7 @@ class GpuRunner:
                     if not isinstance(event, Heartbeat):  # heartbeats only let a departed consumer stop the GPU
                         deliver(event)
             except ServerBusy as busy:
-                deliver(Failed(busy.status, busy.message, busy.retry_after))
+                deliver(Failed.of(busy))
             except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
                 deliver(Failed(500, f"{type(error).__name__}: {error}"))
             finally:

@@ -89,7 +89,7 @@ async def first_then_rest(events: AsyncIterator[Event]) -> tuple[Event | None, A
     """Pulls the first event so a failure before any output can still get a proper HTTP status."""
     first = await anext(events, None)
     if isinstance(first, Failed):
-        raise ApiError(first.status, first.message, first.retry_after)
+        raise first.error()
     return first, events
 
 
@@ -156,7 +156,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         if not stream or job.op != "generate":
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
-                    raise ApiError(event.status, event.message, event.retry_after)
+                    raise event.error()
                 reply.add(event)
             return json_response(shape(reply, None), headers=reply.cost_headers())
 
@@ -269,10 +269,10 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def ps(request: Request) -> Response:
         models = []
         for resident in sorted(registry.resident(), key=lambda r: r.expires_at, reverse=True):
-            entry = registry.catalog.find(resident.name)
-            stored = registry.stored(entry) if entry else None
-            if entry is None or stored is None:
+            found = registry.lookup(resident.name)
+            if found is None:
                 continue
+            entry, stored = found
             item = list_item(entry, stored, ())
             item.pop("modified_at")
             item.pop("capabilities")
@@ -297,10 +297,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         name = req.model or ""
         if not name:
             raise bad_request("model is required")
-        entry = registry.catalog.find(name)
-        stored = registry.stored(entry) if entry else None
-        if entry is None or stored is None:
-            raise model_not_found(display_name(name))
+        entry, stored = registry.find(name, lambda unknown: model_not_found(display_name(unknown)))
         config = json.loads((stored.path / "config.json").read_text())
         tokenizer = await off_loop(registry.runtime.tokenizer, stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
@@ -361,9 +358,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def delete(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), DeleteRequest)
         name = req.model or ""
-        entry = registry.catalog.find(name) if name else None
-        if entry is None or registry.stored(entry) is None:
-            raise model_not_found(name)
+        entry, _ = registry.find(name)
         registry.runtime.unload(entry.name)
         registry.store.delete(entry)
         return Response(status_code=200)
@@ -390,7 +385,7 @@ async def collect(events: AsyncIterator[Event]) -> Finished:
     finished = None
     async for event in events:
         if isinstance(event, Failed):
-            raise ApiError(event.status, event.message, event.retry_after)
+            raise event.error()
         if isinstance(event, Finished):
             finished = event
     if finished is None:

@@ -222,7 +222,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         if not body.get("stream"):
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
-                    raise ApiError(event.status, event.message, event.retry_after)
+                    raise event.error()
                 reply.add(event)
             whole = {**head, "object": "chat.completion" if kind == "chat" else "text_completion"}
             result = {**whole, "choices": [shape(reply, None)], "usage": _usage(reply), "zerollama": reply.cost()}
@@ -366,10 +366,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     @route("/v1/models/{model:path}", ["GET"])
     async def model(request: Request) -> Response:
         name = request.path_params["model"]
-        entry = registry.catalog.find(name)
-        stored = registry.stored(entry) if entry else None
-        if entry is None or stored is None:
-            raise ApiError(404, f"model '{name}' not found")
+        _, stored = registry.find(name)
         return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
 
     return router

@@ -100,11 +100,12 @@ class Server:
         threshold = node.xlarge_threshold if node and not models.allow_xlarge else None
         total = 0
         for name in names:
-            entry = self.catalog.find(name)
-            stored = self.registry.store.find(entry) if entry else None
-            if entry is None or stored is None:
-                log.warning("not preloading %s: %s", name, "not in the catalog" if entry is None else "not pulled")
+            found = self.registry.lookup(name)
+            if found is None:
+                why = "not pulled" if self.catalog.find(name) else "not in the catalog"
+                log.warning("not preloading %s: %s", name, why)
                 continue
+            entry, stored = found
             if threshold is not None and total + entry.bf16_bytes > threshold:
                 log.warning(
                     "not packing %s: %.1f GB packed would pass the %.1f GB xlarge threshold (2x quota per call); "

@@ -153,7 +153,7 @@ async def playground_reply(
         if isinstance(event, TextDelta):
             yield event.text
         elif isinstance(event, Failed):
-            raise ApiError(event.status, event.message, event.retry_after)
+            raise event.error()
 
 
 def build_demo(
