@@ -17,9 +17,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from zerollama.catalog import load_catalog
-from zerollama.catalog_route import CATALOG_PATH, QuotaLedger, build_catalog, caller_key, register
+from zerollama.catalog_route import CATALOG_PATH, build_catalog, register
 from zerollama.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
 from zerollama.demo import NOTES
+from zerollama.quota import QuotaLedger, caller_key
 from zerollama.registry import ModelStatus
 from zerollama.ui import DEMO_NOTE_ID, build_demo, format_cop, models_table
 

@@ -16,10 +16,10 @@ from starlette.middleware import Middleware
 
 from . import catalog_route, diagnostics, ollama_routes, openai_routes
 from .catalog import Catalog, load_catalog
-from .catalog_route import QuotaLedger
 from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
 from .guard import AccessGuard
 from .http import RootProbe
+from .quota import QuotaLedger
 from .registry import ModelRegistry
 from .runtime import ModelRuntime, TransformersLoader
 from .service import Service

@@ -12,7 +12,6 @@ from typing import Any
 from jinja2 import TemplateError
 
 from .catalog import CatalogModel
-from .catalog_route import QuotaLedger
 from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
@@ -20,6 +19,7 @@ from .generation import Event, Failed, Finished, Job
 from .gpu import GpuRunner
 from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
+from .quota import QuotaLedger
 from .registry import ModelRegistry
 from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message

@@ -11,11 +11,12 @@ from typing import Any
 
 import gradio as gr
 
-from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
+from .catalog_route import CATALOG_PATH, build_catalog
 from .costs import CostSettings
 from .errors import ApiError
 from .generation import Failed, TextDelta
 from .http import off_loop
+from .quota import QuotaLedger
 from .registry import ModelRegistry
 from .schemas import ChatRequest, parse_value
 from .service import Service
