@@ -37,7 +37,7 @@ import torch  # noqa: E402 (after the sys.path line)
 from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config  # noqa: E402 (after the sys.path line)
 from transformers.generation.streamers import BaseStreamer  # noqa: E402 (after the sys.path line)
 
-from zerollama.catalog import load_catalog  # noqa: E402 (after the sys.path line)
+from zerollama.core.catalog import load_catalog  # noqa: E402 (after the sys.path line)
 from zerollama.demo.tiny import CORPUS, build_tokenizer  # noqa: E402 (after the sys.path line)
 
 SERVED_AS = "qwen2.5:7b"  # the catalog name the server serves the bench model under (a Qwen2 architecture)

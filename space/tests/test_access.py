@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from conftest import free_port
-from zerollama.catalog import load_catalog
-from zerollama.generation import Event, Finished, Job, TextDelta
-from zerollama.gpu import GpuRunner
-from zerollama.runtime import ModelRuntime
+from zerollama.core.catalog import load_catalog
+from zerollama.gpu.generation import Event, Finished, Job, TextDelta
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server, build_page, launch
 from zerollama.settings import HttpSettings, Settings
 from zerollama.store import ModelStore

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conftest import MAX_BODY_BYTES
-from zerollama.catalog import load_catalog
-from zerollama.generation import Event, Job
-from zerollama.gpu import GpuRunner
-from zerollama.runtime import ModelRuntime
+from zerollama.core.catalog import load_catalog
+from zerollama.gpu.generation import Event, Job
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
 from zerollama.settings import Settings
 from zerollama.store import ModelStore

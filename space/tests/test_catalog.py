@@ -16,12 +16,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from zerollama.catalog import load_catalog
-from zerollama.catalog_route import CATALOG_PATH, build_catalog, register
-from zerollama.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
+from zerollama.api.catalog_route import CATALOG_PATH, build_catalog, register
+from zerollama.core.catalog import load_catalog
+from zerollama.core.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
+from zerollama.core.quota import QuotaLedger, caller_key
+from zerollama.core.registry import ModelStatus
 from zerollama.demo import NOTES
-from zerollama.quota import QuotaLedger, caller_key
-from zerollama.registry import ModelStatus
 from zerollama.ui import DEMO_NOTE_ID, build_demo, format_cop, models_table
 
 MODEL_KEYS = {

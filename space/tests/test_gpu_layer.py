@@ -13,12 +13,12 @@ from gradio.context import LocalContext
 from spaces.zero.gradio import error as spaces_error
 from starlette.testclient import TestClient
 
-from zerollama.catalog import load_catalog
-from zerollama.errors import parse_retry_after, translate_gpu_error
-from zerollama.generation import Event, Finished, Job, TextDelta, execute
-from zerollama.gpu import GpuRunner
-from zerollama.runtime import ModelRuntime
-from zerollama.schemas import ChatRequest
+from zerollama.core.catalog import load_catalog
+from zerollama.core.errors import parse_retry_after, translate_gpu_error
+from zerollama.core.schemas import ChatRequest
+from zerollama.gpu.generation import Event, Finished, Job, TextDelta, execute
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
 from zerollama.settings import HttpSettings, Settings
 from zerollama.store import ModelStore

@@ -27,6 +27,29 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SPACE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_package_has_no_import_cycles():
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    edges = {name: {m for m in imported_modules(path) if m in modules and m != name} for name, path in modules.items()}
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(edges[name]):
+            assert state.get(target) != "open", " -> ".join([*trail, name, target])
+            if target not in state:
+                visit(target, [*trail, name])
+        state[name] = "done"
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [])
+
+
 def test_only_the_composition_root_imports_the_demo_package():
     importers = {
         str(path.relative_to(PACKAGE))
@@ -43,7 +66,7 @@ def test_the_space_starts_its_real_store_without_the_demo_package(tmp_path):
     shutil.rmtree(space / "zerollama" / "demo")
     probe = (
         "import app\n"
-        "from zerollama.catalog import load_catalog\n"
+        "from zerollama.core.catalog import load_catalog\n"
         "from zerollama.server import models_for\n"
         "from zerollama.settings import Settings\n"
         "store, loader, note = models_for(Settings.from_env().models, load_catalog())\n"

@@ -19,7 +19,7 @@ import torch
 from conftest import running_server, server_process_env, weather_tool
 from zerollama.demo import smollm2
 from zerollama.demo.smollm2 import SharedGgufLoader
-from zerollama.runtime import ModelRuntime
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.ui import DEMO_NOTE_ID
 
 

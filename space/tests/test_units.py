@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from zerollama.catalog import load_catalog, normalise_name
-from zerollama.errors import ApiError
-from zerollama.options import parse_keep_alive, parse_options
-from zerollama.registry import expiry_for_display
-from zerollama.runtime import ModelRuntime
-from zerollama.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
+from zerollama.core.catalog import load_catalog, normalise_name
+from zerollama.core.errors import ApiError
+from zerollama.core.options import parse_keep_alive, parse_options
+from zerollama.core.registry import expiry_for_display
+from zerollama.gpu.runtime import ModelRuntime
+from zerollama.gpu.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
 
 
 def feed_all(output: OutputFilter, deltas: list[str]) -> tuple[str, list[dict], bool]:
@@ -85,7 +85,7 @@ def test_syntax_follows_the_chat_template():
 def test_forced_tool_call_grammar_gives_a_call_the_parser_reads_for_each_syntax(model_dir, syntax):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from zerollama.constrained import compiler_for, logits_processor
+    from zerollama.gpu.constrained import compiler_for, logits_processor
 
     folder = model_dir / "qwen2.5--7b"
     tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
@@ -172,7 +172,7 @@ def test_runtime_evicts_least_recently_used_within_budget_and_honours_keep_alive
 def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_turn(model_dir):
     from transformers import AutoTokenizer
 
-    from zerollama.service import Service
+    from zerollama.core.jobs import Service
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "gemma2--9b")
     # Gemma 2's template refuses the system role this way.
@@ -191,9 +191,9 @@ def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_t
 def test_on_zerogpu_the_registry_shows_what_the_workers_reported(model_dir):
     import time
 
-    from zerollama.generation import Finished
-    from zerollama.registry import ModelRegistry
-    from zerollama.runtime import ResidentModel
+    from zerollama.core.registry import ModelRegistry
+    from zerollama.gpu.generation import Finished
+    from zerollama.gpu.runtime import ResidentModel
     from zerollama.store import ModelStore
 
     catalog = load_catalog()

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from conftest import SPACE
-from zerollama.catalog import load_catalog
-from zerollama.errors import ApiError
-from zerollama.gpu import GpuRunner
-from zerollama.gpu_budget import GpuBudget
-from zerollama.runtime import ModelDoesNotFit, ModelRuntime, TransformersLoader
-from zerollama.schemas import GenerateRequest
+from zerollama.core.catalog import load_catalog
+from zerollama.core.errors import ApiError
+from zerollama.core.gpu_budget import GpuBudget
+from zerollama.core.schemas import GenerateRequest
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelDoesNotFit, ModelRuntime, TransformersLoader
 from zerollama.server import Server
 from zerollama.store import ModelStore
 

@@ -14,17 +14,17 @@ import torch
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 
-from . import catalog_route, diagnostics, ollama_routes, openai_routes
-from .catalog import Catalog, load_catalog
-from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
-from .guard import AccessGuard
-from .http import RootProbe
-from .quota import QuotaLedger
-from .registry import ModelRegistry
-from .runtime import ModelRuntime, TransformersLoader
-from .service import Service
+from .api import catalog_route, diagnostics, ollama, openai
+from .api.guard import AccessGuard
+from .api.http import RootProbe
+from .api.slow_clients import install_header_deadline
+from .core.catalog import Catalog, load_catalog
+from .core.jobs import Service
+from .core.quota import QuotaLedger
+from .core.registry import ModelRegistry
+from .gpu.runner import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
+from .gpu.runtime import ModelRuntime, TransformersLoader
 from .settings import ModelSettings, Settings
-from .slow_clients import install_header_deadline
 from .store import ModelStore
 from .ui import build_demo
 
@@ -124,8 +124,8 @@ class Server:
 
     def routers(self) -> list[APIRouter]:
         return [
-            ollama_routes.build_router(self.service, self.registry, self.costs),
-            openai_routes.build_router(self.service, self.registry, self.costs),
+            ollama.build_router(self.service, self.registry, self.costs),
+            openai.build_router(self.service, self.registry, self.costs),
             diagnostics.build_router(self.registry, self.service.budget),
         ]
 

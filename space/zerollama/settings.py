@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .costs import COST_VARIABLES, CostSettings, load_cost_settings
+from .core.costs import COST_VARIABLES, CostSettings, load_cost_settings
 
 
 @dataclass(frozen=True)

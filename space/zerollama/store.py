@@ -22,7 +22,7 @@ from huggingface_hub import HfApi, hf_hub_download, scan_cache_dir, snapshot_dow
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 from tqdm.auto import tqdm
 
-from .catalog import CatalogModel
+from .core.catalog import CatalogModel
 
 # What transformers needs; skips duplicates such as Mistral's consolidated.safetensors and Llama's original/.
 ALLOW_PATTERNS = [

@@ -11,15 +11,15 @@ from typing import Any
 
 import gradio as gr
 
-from .catalog_route import CATALOG_PATH, build_catalog
-from .costs import CostSettings
-from .errors import ApiError
-from .generation import Failed, TextDelta
-from .http import off_loop
-from .quota import QuotaLedger
-from .registry import ModelRegistry
-from .schemas import ChatRequest, parse_value
-from .service import Service
+from .api.catalog_route import CATALOG_PATH, build_catalog
+from .api.http import off_loop
+from .core.costs import CostSettings
+from .core.errors import ApiError
+from .core.jobs import Service
+from .core.quota import QuotaLedger
+from .core.registry import ModelRegistry
+from .core.schemas import ChatRequest, parse_value
+from .gpu.generation import Failed, TextDelta
 
 TABLE_ID = "zerollama-models"
 DEMO_NOTE_ID = "zerollama-demo-note"

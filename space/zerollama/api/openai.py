@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
-from .costs import CostSettings, reply_cost
-from .errors import ApiError, bad_request
-from .generation import Failed, Finished, TextDelta, ToolCalls
+from ..core.costs import CostSettings, reply_cost
+from ..core.errors import ApiError, bad_request
+from ..core.jobs import Service
+from ..core.registry import ModelRegistry
+from ..core.schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
+from ..gpu.generation import Failed, Finished, TextDelta, ToolCalls
 from .http import guarded, json_response, off_loop, read_body
-from .ollama_routes import Reply, chain, collect, first_then_rest
-from .registry import ModelRegistry
-from .schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
-from .service import Service
+from .ollama import Reply, chain, collect, first_then_rest
 
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 

@@ -11,21 +11,21 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from ..gpu.constrained import validate_format
+from ..gpu.generation import Event, Failed, Finished, Job
+from ..gpu.runner import GpuRunner
+from ..gpu.runtime import ModelDoesNotFit
+from ..gpu.textstream import ToolSyntax, tool_syntax_for
+from ..settings import GenerationLimits
+from ..store import StoredModel
 from .catalog import CatalogModel
-from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
-from .generation import Event, Failed, Finished, Job
-from .gpu import GpuRunner
 from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
 from .quota import QuotaLedger
 from .registry import ModelRegistry
-from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
-from .settings import GenerationLimits
-from .store import StoredModel
-from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
 ROLE_ALIASES = {"developer": "system"}  # OpenAI's developer messages reach Ollama's templates as system ones

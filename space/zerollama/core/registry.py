@@ -14,11 +14,11 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from ..gpu.generation import Finished
+from ..gpu.runtime import ModelRuntime, ResidentModel
+from ..store import ModelStore, StoredModel
 from .catalog import Catalog, CatalogModel
 from .errors import model_not_found
-from .generation import Finished
-from .runtime import ModelRuntime, ResidentModel
-from .store import ModelStore, StoredModel
 
 # Rendered with and without this tool, a chat template shows whether it puts tools in the prompt at all.
 PROBE_TOOL = {

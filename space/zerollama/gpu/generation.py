@@ -20,10 +20,10 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from .catalog import CatalogModel
+from ..core.catalog import CatalogModel
+from ..core.errors import ApiError
+from ..core.options import GenerationOptions
 from .constrained import compiler_for, logits_processor
-from .errors import ApiError
-from .options import GenerationOptions
 from .runtime import LoadedModel, ModelDoesNotFit, ModelRuntime, ResidentModel
 from .textstream import OutputFilter, ToolSyntax
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .settings import GpuSettings
+from ..settings import GpuSettings
 
 SAFETY_FACTOR = 1.25
 FIXED_OVERHEAD_SECONDS = 2.0  # scheduling, /allow, pickling, the reply's last events

@@ -20,11 +20,11 @@ import gradio as gr
 import spaces
 from gradio.context import LocalContext
 
-from .errors import ApiError, translate_gpu_error
+from ..core.errors import ApiError, translate_gpu_error
+from ..core.gpu_budget import GpuBudget
+from ..settings import GpuSettings
 from .generation import Event, Failed, Heartbeat, Job, execute
-from .gpu_budget import GpuBudget
 from .runtime import ModelRuntime
-from .settings import GpuSettings
 
 ON_ZEROGPU = bool(spaces.config.Config.zero_gpu)
 

@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from .errors import ApiError
+from ..core.errors import ApiError
 
 NDJSON = "application/x-ndjson"
 INTERNAL_ERROR = "internal error: the server could not answer this request (details are in the server log)"

@@ -12,13 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import iterate_in_threadpool
 
-from .catalog import CatalogModel, display_name
-from .costs import CostSettings, reply_cost
-from .errors import ApiError, bad_request, model_not_found
-from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
-from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
-from .registry import ModelRegistry, expiry_for_display
-from .schemas import (
+from ..core.catalog import CatalogModel, display_name
+from ..core.costs import CostSettings, reply_cost
+from ..core.errors import ApiError, bad_request, model_not_found
+from ..core.jobs import Service
+from ..core.registry import ModelRegistry, expiry_for_display
+from ..core.schemas import (
     ChatRequest,
     DeleteRequest,
     EmbeddingsRequest,
@@ -28,8 +27,9 @@ from .schemas import (
     ShowRequest,
     parse_body,
 )
-from .service import Service
-from .store import StoredModel, stand_in_for
+from ..gpu.generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
+from ..store import StoredModel, stand_in_for
+from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
 
 OLLAMA_VERSION = "0.33.0"  # a recent Ollama release: some integrations gate features on it
 

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..settings import GenerationLimits
 from .catalog import CatalogModel
 from .errors import bad_request
-from .settings import GenerationLimits
 
 # Ollama's defaults (api/types.go DefaultOptions) before the model's own parameters.
 SERVER_DEFAULTS: dict[str, Any] = {
