@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
+from conftest import REPO
 from zerollama.core.catalog import load_catalog, normalise_name
 from zerollama.core.errors import ApiError
 from zerollama.core.options import parse_keep_alive, parse_options
@@ -144,6 +146,15 @@ def test_values_the_sampler_or_the_clock_cannot_take_are_refused_with_400():
     assert parse_keep_alive("2562047h") == 2562047 * 3600 and parse_keep_alive(-(10**400)) == math.inf
     assert expiry_for_display(math.inf) == pytest.approx(expiry_for_display(1e300))
     assert expiry_for_display(math.nan) < math.inf
+
+
+NAME_CASES = json.loads((REPO / "test" / "fixtures" / "model-names.json").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", NAME_CASES, ids=[case["name"] for case in NAME_CASES])
+def test_names_normalise_as_the_pipeline_normalises_them(case):
+    """The same fixture src/catalog.ts is tested against (test/unit/catalog-names.test.ts)."""
+    assert normalise_name(case["name"]) == case["normalised"]
 
 
 def test_catalog_names_and_aliases():
