@@ -60,6 +60,16 @@ def test_only_the_composition_root_imports_the_demo_package():
     assert importers == {"server.py"}
 
 
+def test_only_the_composition_root_and_the_page_import_the_api_package():
+    importers = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != "api"
+        and any(m == "zerollama.api" or m.startswith("zerollama.api.") for m in imported_modules(path))
+    }
+    assert importers == {"server.py", "ui.py"}
+
+
 def test_the_space_starts_its_real_store_without_the_demo_package(tmp_path):
     space = tmp_path / "space"
     shutil.copytree(SPACE, space, ignore=shutil.ignore_patterns("tests", "__pycache__", ".*"))
