@@ -37,8 +37,8 @@ import torch  # noqa: E402 (after the sys.path line)
 from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config  # noqa: E402 (after the sys.path line)
 from transformers.generation.streamers import BaseStreamer  # noqa: E402 (after the sys.path line)
 
-from zerollama.catalog import load_catalog  # noqa: E402 (after the sys.path line)
-from zerollama.tiny_models import CORPUS, build_tokenizer  # noqa: E402 (after the sys.path line)
+from zerollama.core.catalog import load_catalog  # noqa: E402 (after the sys.path line)
+from zerollama.demo.tiny import CORPUS, build_tokenizer  # noqa: E402 (after the sys.path line)
 
 SERVED_AS = "qwen2.5:7b"  # the catalog name the server serves the bench model under (a Qwen2 architecture)
 GOAL_TPS_OVERHEAD = 0.03
@@ -113,7 +113,7 @@ def sample(started: float, stamps: list[float], tokens: int) -> Sample:
 
 
 def device_and_dtype() -> tuple[str, torch.dtype]:
-    """The same choice the server makes (zerollama.server.runtime_from_env)."""
+    """The same choice the server makes (zerollama.server.runtime_for)."""
     return ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
 
 

@@ -31,16 +31,22 @@ export interface Catalog {
 
 export const catalog: Catalog = catalogJson as Catalog
 
-/** Ollama treats `name` and `name:latest` as the same model; so do we. */
-function normalise(name: string): string {
-  const trimmed = name.trim().toLowerCase()
-  return trimmed.includes(':') ? trimmed : `${trimmed}:latest`
+/**
+ * Ollama treats `name`, `name:latest`, `library/name` and `registry.ollama.ai/library/name` (and any
+ * letter case) as the same model; so does the Space (space/zerollama/core/catalog.py normalise_name),
+ * and test/fixtures/model-names.json holds both to the same cases.
+ */
+export function normaliseName(name: string): string {
+  let trimmed = name.trim().toLowerCase()
+  if (trimmed.startsWith('registry.ollama.ai/')) trimmed = trimmed.slice('registry.ollama.ai/'.length)
+  if (trimmed.startsWith('library/')) trimmed = trimmed.slice('library/'.length)
+  return (trimmed.split('/').at(-1) ?? '').includes(':') ? trimmed : `${trimmed}:latest`
 }
 
 /** Finds a model by its catalog name or any alias; undefined when the name is not in the catalog. */
 export function findModel(name: string, source: Catalog = catalog): CatalogModel | undefined {
-  const wanted = normalise(name)
-  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normalise(n) === wanted))
+  const wanted = normaliseName(name)
+  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normaliseName(n) === wanted))
 }
 
 export class UnknownModelError extends Error {

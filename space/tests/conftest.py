@@ -23,8 +23,8 @@ sys.path.insert(0, str(SPACE))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_hub import FakeHub  # noqa: E402
-from zerollama.catalog import load_catalog  # noqa: E402
-from zerollama.tiny_models import build_all  # noqa: E402
+from zerollama.core.catalog import load_catalog  # noqa: E402
+from zerollama.demo.tiny import build_all  # noqa: E402
 
 # Served by the fake Hub instead of the model folder, so /api/pull has something real to download.
 PULLED_MODEL = "mistral:7b"

@@ -18,13 +18,12 @@ import pytest
 import torch
 
 from conftest import free_port
-from zerollama.catalog import load_catalog
-from zerollama.costs import load_cost_settings
-from zerollama.generation import Event, Finished, Job, TextDelta
-from zerollama.gpu import GpuRunner
-from zerollama.http import HttpSettings
-from zerollama.runtime import ModelRuntime
+from zerollama.core.catalog import load_catalog
+from zerollama.gpu.generation import Event, Finished, Job, TextDelta
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server, build_page, launch
+from zerollama.settings import HttpSettings, Settings
 from zerollama.store import ModelStore
 
 KEY = "walk-the-routes-key"
@@ -78,10 +77,9 @@ class CountingGpu:
 def keyed(model_dir) -> Iterator[dict[str, Any]]:
     settings = HttpSettings(api_key=KEY, max_body_bytes=MAX_BODY, header_timeout_seconds=1.0, body_timeout_seconds=1.0)
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-    server = Server(load_catalog(), ModelStore(model_dir), runtime, load_cost_settings({}), settings)
     gpu = CountingGpu()
-    server.runner = GpuRunner(entry=gpu, max_concurrency=1, max_queue=4)
-    server.service.runner = server.runner
+    runner = GpuRunner(entry=gpu, max_concurrency=1, max_queue=4)
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings(http=settings))
     port = free_port()
     saved = {name: os.environ.get(name) for name in ("PORT", "GRADIO_SERVER_NAME")}
     os.environ.update(PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")

@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conftest import MAX_BODY_BYTES
-from zerollama.catalog import load_catalog
-from zerollama.costs import load_cost_settings
-from zerollama.generation import Event, Job
-from zerollama.gpu import GpuRunner
-from zerollama.http import HttpSettings
-from zerollama.runtime import ModelRuntime
+from zerollama.core.catalog import load_catalog
+from zerollama.gpu.generation import Event, Job
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
+from zerollama.settings import Settings
 from zerollama.store import ModelStore
 
 # Valid bodies; each generated case breaks exactly one thing, so every request must be refused.
@@ -246,14 +245,13 @@ def test_api_ps_answers_whatever_keep_alive_was_accepted(http):
 def failing_server(model_dir) -> Iterator[tuple[TestClient, Server]]:
     """The API in-process, with a GPU entry that fails with a message no caller should see."""
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-    server = Server(load_catalog(), ModelStore(model_dir), runtime, load_cost_settings({}), HttpSettings())
 
     def entry(job: Job) -> Iterator[Event]:
         raise RuntimeError("secret-detail-of-the-worker /home/user/app")
         yield  # a generator, like the real GPU entry
 
-    server.runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
-    server.service.runner = server.runner
+    runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
     ready = threading.Event()
     ready.set()
     app = FastAPI(middleware=server.middleware(ready))
@@ -283,15 +281,14 @@ def test_a_500_tells_the_caller_nothing_and_the_log_everything(failing_server, c
 def counted(model_dir) -> Iterator[tuple[TestClient, list[Job]]]:
     """The API in-process with a GPU entry that only records the jobs that reach it."""
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-    server = Server(load_catalog(), ModelStore(model_dir), runtime, load_cost_settings({}), HttpSettings())
     jobs: list[Job] = []
 
     def entry(job: Job) -> Iterator[Event]:
         jobs.append(job)
         yield from ()
 
-    server.runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
-    server.service.runner = server.runner
+    runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
     ready = threading.Event()
     ready.set()
     app = FastAPI(middleware=server.middleware(ready))

@@ -16,10 +16,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from zerollama.catalog import load_catalog
-from zerollama.catalog_route import CATALOG_PATH, QuotaLedger, build_catalog, caller_key, register
-from zerollama.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
-from zerollama.registry import ModelStatus
+from zerollama.api.catalog_route import CATALOG_PATH, build_catalog, register
+from zerollama.core.catalog import load_catalog
+from zerollama.core.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
+from zerollama.core.quota import QuotaLedger, caller_key
+from zerollama.core.registry import ModelStatus
+from zerollama.demo import NOTES
 from zerollama.ui import DEMO_NOTE_ID, build_demo, format_cop, models_table
 
 MODEL_KEYS = {
@@ -180,7 +182,7 @@ def test_page_table_shows_each_curated_model_with_its_cop_figures() -> None:
 
 
 def demo_notes_on_page(demo_mode: str) -> list[str]:
-    config = build_demo(StatusesOnly(), settings(), demo_mode=demo_mode).get_config_file()
+    config = build_demo(StatusesOnly(), settings(), demo_note=NOTES.get(demo_mode, "")).get_config_file()
     return [c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == DEMO_NOTE_ID]
 
 

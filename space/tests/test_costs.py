@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from zerollama.costs import (
+from zerollama.core.costs import (
     CostConfigError,
     dedicated_monthly_usd,
     estimated_tokens_per_second,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -13,31 +13,33 @@ from gradio.context import LocalContext
 from spaces.zero.gradio import error as spaces_error
 from starlette.testclient import TestClient
 
-from zerollama.catalog import load_catalog
-from zerollama.costs import load_cost_settings
-from zerollama.errors import parse_retry_after, translate_gpu_error
-from zerollama.generation import Event, Finished, Job, TextDelta, execute
-from zerollama.gpu import GpuRunner
-from zerollama.http import HttpSettings
-from zerollama.runtime import ModelRuntime
-from zerollama.schemas import ChatRequest
+from zerollama.core.catalog import load_catalog
+from zerollama.core.errors import parse_retry_after, translate_gpu_error
+from zerollama.core.schemas import ChatRequest
+from zerollama.gpu.generation import Event, Finished, Job, TextDelta, execute
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
+from zerollama.settings import HttpSettings, Settings
 from zerollama.store import ModelStore
 
 CHAT = {"model": "phi3", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": 3}}
 
 
 @pytest.fixture
-def server(model_dir) -> Server:
+def build(model_dir) -> Callable[..., Server]:
+    """A server whose GPU entry is `entry`, with the given HTTP settings."""
     import torch
 
-    runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-    return Server(load_catalog(), ModelStore(model_dir), runtime, load_cost_settings({}))
+    def build(entry: Callable[[Job], Iterator[Event]], http: HttpSettings | None = None) -> Server:
+        runtime = ModelRuntime("cpu", torch.float32, int(1e9))
+        runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+        return Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings(http=http or HttpSettings()))
+
+    return build
 
 
-def client_for(server: Server, entry) -> TestClient:
-    server.runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
-    server.service.runner = server.runner
+def client_for(server: Server) -> TestClient:
     ready = threading.Event()
     ready.set()
     app = FastAPI(middleware=server.middleware(ready))
@@ -76,8 +78,8 @@ def raising(title: str, message: str):
         ),
     ],
 )
-def test_scheduler_refusals_become_429_or_503_with_retry_after(server, title, message, status, retry_after):
-    client = client_for(server, raising(title, message))
+def test_scheduler_refusals_become_429_or_503_with_retry_after(build, title, message, status, retry_after):
+    client = client_for(build(raising(title, message)))
     for stream in (False, True):
         response = client.post("/api/chat", json={**CHAT, "stream": stream})
         assert response.status_code == status
@@ -88,29 +90,28 @@ def test_scheduler_refusals_become_429_or_503_with_retry_after(server, title, me
     assert openai.status_code == status and openai.json()["error"]["message"]
 
 
-def test_illegal_duration_is_a_client_error_without_retry(server):
-    client = client_for(server, raising("ZeroGPU illegal duration", "The requested GPU duration (900s) is larger"))
+def test_illegal_duration_is_a_client_error_without_retry(build):
+    client = client_for(build(raising("ZeroGPU illegal duration", "The requested GPU duration (900s) is larger")))
     response = client.post("/api/generate", json={"model": "phi3", "prompt": "x", "stream": False})
     assert response.status_code == 400 and "Retry-After" not in response.headers
 
 
-def test_a_failure_after_output_started_ends_the_stream_with_an_error_line(server, model_dir):
-    runtime = server.registry.runtime
-
+def test_a_failure_after_output_started_ends_the_stream_with_an_error_line(build, model_dir):
     def entry(job: Job) -> Iterator[Event]:
-        for event in execute(job, runtime):
+        for event in execute(job, server.registry.runtime):
             yield event
             if isinstance(event, TextDelta):
                 raise spaces_error("ZeroGPU worker error", "GPU task aborted")
 
-    client = client_for(server, entry)
+    server = build(entry)
+    client = client_for(server)
     options = {"num_predict": 20, "seed": 1, "temperature": 1.0}
     lines = client.post("/api/chat", json={**CHAT, "options": options}).text.strip().split("\n")
     assert len(lines) == 2 and '"done": false' in lines[0]
     assert "GPU task was aborted" in json.loads(lines[-1])["error"]
 
 
-def test_the_callers_request_reaches_the_gpu_call(server):
+def test_the_callers_request_reaches_the_gpu_call(build):
     seen: dict[str, object] = {}
 
     def entry(job: Job) -> Iterator[Event]:
@@ -120,34 +121,35 @@ def test_the_callers_request_reaches_the_gpu_call(server):
         raise spaces_error("ZeroGPU client error", "No GPU was available")
         yield
 
-    client = client_for(server, entry)
+    server = build(entry)
+    client = client_for(server)
     client.post("/api/chat", json=CHAT, headers={"X-IP-Token": "jwt-of-the-caller"})
     assert seen == {"token": "jwt-of-the-caller", "blocks_set": True}
 
 
-def test_bad_requests_never_reach_the_gpu(server):
+def test_bad_requests_never_reach_the_gpu(build):
     calls = []
 
     def entry(job: Job) -> Iterator[Event]:
         calls.append(job)
         yield from ()
 
-    client = client_for(server, entry)
+    client = client_for(build(entry))
     assert client.post("/api/chat", json={**CHAT, "options": {"num_ctx": 10**9}}).status_code == 400
     assert client.post("/api/chat", json={**CHAT, "model": "nope"}).status_code == 404
     assert calls == []
 
 
-def test_requests_beyond_the_queue_get_503(server):
-    client = client_for(server, raising("x", "y"))
+def test_requests_beyond_the_queue_get_503(build):
+    server = build(raising("x", "y"))
+    client = client_for(server)
     server.runner.pending = server.runner.max_concurrency + server.runner.max_queue  # all slots and places taken
     response = client.post("/api/chat", json=CHAT)
     assert response.status_code == 503 and response.headers["Retry-After"]
 
 
-def test_shared_key_guards_every_api_route(server):
-    server.http = HttpSettings(api_key="s3cret")
-    client = client_for(server, raising("x", "y"))
+def test_shared_key_guards_every_api_route(build):
+    client = client_for(build(raising("x", "y"), HttpSettings(api_key="s3cret")))
     for method, path in [("GET", "/api/tags"), ("POST", "/api/chat"), ("GET", "/v1/models"), ("GET", "/api/ps")]:
         assert client.request(method, path).status_code == 401, path
     assert client.get("/api/tags", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -166,7 +168,9 @@ def test_retry_after_parsing():
     assert translate_gpu_error(None, "GPU task aborted").status == 504
 
 
-def test_requested_gpu_time_follows_the_request_and_the_measured_speed(server):
+def test_requested_gpu_time_follows_the_request_and_the_measured_speed(build):
+    server = build(raising("x", "y"))
+
     def job_for(num_predict: int, prompt: str = "hi") -> Job:
         messages = [{"role": "user", "content": prompt}]
         body = {"model": "phi3", "messages": messages, "options": {"num_predict": num_predict}}

@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from conftest import running_server, server_process_env, weather_tool
-from zerollama import demo_models
-from zerollama.demo_models import SharedGgufLoader
-from zerollama.runtime import ModelRuntime
+from zerollama.demo import smollm2
+from zerollama.demo.smollm2 import SharedGgufLoader
+from zerollama.gpu.runtime import ModelRuntime
 from zerollama.ui import DEMO_NOTE_ID
 
 
@@ -35,8 +35,8 @@ def test_one_model_object_serves_every_name(catalog, tmp_path, monkeypatch):
         reads.append((folder, gguf_file))
         return torch.nn.Linear(2, 2)
 
-    monkeypatch.setattr(demo_models.AutoModelForCausalLM, "from_pretrained", fake_read)
-    monkeypatch.setattr(demo_models.AutoTokenizer, "from_pretrained", lambda folder, gguf_file: object())
+    monkeypatch.setattr(smollm2.AutoModelForCausalLM, "from_pretrained", fake_read)
+    monkeypatch.setattr(smollm2.AutoTokenizer, "from_pretrained", lambda folder, gguf_file: object())
     runtime = ModelRuntime("cpu", torch.float32, 10**9, SharedGgufLoader())
     loaded = [runtime.acquire(entry, tmp_path / entry.folder_name)[0] for entry in catalog.models]
 

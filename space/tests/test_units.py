@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
-from zerollama.catalog import load_catalog, normalise_name
-from zerollama.errors import ApiError
-from zerollama.options import parse_keep_alive, parse_options
-from zerollama.registry import expiry_for_display
-from zerollama.runtime import ModelRuntime
-from zerollama.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
+from conftest import REPO
+from zerollama.core.catalog import load_catalog, normalise_name
+from zerollama.core.errors import ApiError
+from zerollama.core.options import parse_keep_alive, parse_options
+from zerollama.core.registry import expiry_for_display
+from zerollama.gpu.runtime import ModelRuntime
+from zerollama.gpu.textstream import JSON_REPLY, MISTRAL, QWEN, OutputFilter, parse_tool_call, tool_syntax_for
 
 
 def feed_all(output: OutputFilter, deltas: list[str]) -> tuple[str, list[dict], bool]:
@@ -85,7 +87,7 @@ def test_syntax_follows_the_chat_template():
 def test_forced_tool_call_grammar_gives_a_call_the_parser_reads_for_each_syntax(model_dir, syntax):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from zerollama.constrained import compiler_for, logits_processor
+    from zerollama.gpu.constrained import compiler_for, logits_processor
 
     folder = model_dir / "qwen2.5--7b"
     tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
@@ -146,6 +148,15 @@ def test_values_the_sampler_or_the_clock_cannot_take_are_refused_with_400():
     assert expiry_for_display(math.nan) < math.inf
 
 
+NAME_CASES = json.loads((REPO / "test" / "fixtures" / "model-names.json").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", NAME_CASES, ids=[case["name"] for case in NAME_CASES])
+def test_names_normalise_as_the_pipeline_normalises_them(case):
+    """The same fixture src/catalog.ts is tested against (test/unit/catalog-names.test.ts)."""
+    assert normalise_name(case["name"]) == case["normalised"]
+
+
 def test_catalog_names_and_aliases():
     catalog = load_catalog()
     assert normalise_name("Qwen2.5") == "qwen2.5:latest"
@@ -172,7 +183,7 @@ def test_runtime_evicts_least_recently_used_within_budget_and_honours_keep_alive
 def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_turn(model_dir):
     from transformers import AutoTokenizer
 
-    from zerollama.service import Service
+    from zerollama.core.jobs import Service
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "gemma2--9b")
     # Gemma 2's template refuses the system role this way.
@@ -191,9 +202,9 @@ def test_templates_without_a_system_role_get_the_system_text_in_the_first_user_t
 def test_on_zerogpu_the_registry_shows_what_the_workers_reported(model_dir):
     import time
 
-    from zerollama.generation import Finished
-    from zerollama.registry import ModelRegistry
-    from zerollama.runtime import ResidentModel
+    from zerollama.core.registry import ModelRegistry
+    from zerollama.gpu.generation import Finished
+    from zerollama.gpu.runtime import ResidentModel
     from zerollama.store import ModelStore
 
     catalog = load_catalog()

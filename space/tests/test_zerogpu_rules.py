@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from conftest import SPACE
-from zerollama.catalog import load_catalog
-from zerollama.costs import load_cost_settings
-from zerollama.errors import ApiError
-from zerollama.gpu_budget import GpuBudget
-from zerollama.runtime import ModelDoesNotFit, ModelRuntime, TransformersLoader
-from zerollama.schemas import GenerateRequest
+from zerollama.core.catalog import load_catalog
+from zerollama.core.errors import ApiError
+from zerollama.core.gpu_budget import GpuBudget
+from zerollama.core.schemas import GenerateRequest
+from zerollama.gpu.runner import GpuRunner
+from zerollama.gpu.runtime import ModelDoesNotFit, ModelRuntime, TransformersLoader
 from zerollama.server import Server
 from zerollama.store import ModelStore
 
@@ -55,7 +55,7 @@ def packed_server(model_dir) -> Server:
     """A ZeroGPU-like server: the three defaults packed, leaving less room than one more model needs."""
     catalog = load_catalog()
     runtime = ModelRuntime("cpu", torch.float32, int(2.0e6), packs_placed=True)
-    server = Server(catalog, ModelStore(model_dir), runtime, load_cost_settings({}))
+    server = Server(catalog, ModelStore(model_dir), runtime, GpuRunner())
     server.preload_defaults()
     return server
 

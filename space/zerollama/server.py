@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -18,113 +14,98 @@ import torch
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 
-from . import catalog_route, diagnostics, ollama_routes, openai_routes
-from .catalog import Catalog, load_catalog
-from .catalog_route import QuotaLedger
-from .costs import CostSettings, load_cost_settings
-from .demo_models import SharedGgufLoader, smollm2_store
-from .gpu import ON_ZEROGPU, GpuRunner, gpu_budget_from_env, install_runtime, zerogpu_node
-from .guard import AccessGuard
-from .http import HttpSettings, RootProbe
-from .registry import ModelRegistry
-from .runtime import ModelRuntime
-from .service import Service
-from .slow_clients import install_header_deadline
+from .api import catalog_route, diagnostics, ollama, openai
+from .api.guard import AccessGuard
+from .api.http import RootProbe
+from .api.slow_clients import install_header_deadline
+from .core.catalog import Catalog, load_catalog
+from .core.jobs import Service
+from .core.quota import QuotaLedger
+from .core.registry import ModelRegistry
+from .gpu.runner import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
+from .gpu.runtime import ModelRuntime, TransformersLoader
+from .settings import ModelSettings, Settings
 from .store import ModelStore
-from .tiny_models import build_all
 from .ui import build_demo
 
 log = logging.getLogger("zerollama")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_MODEL_DIR = REPO_ROOT / ".zerollama" / "demo-models"
-DEMO_CACHE_DIR = REPO_ROOT / ".zerollama"
 
 
-def demo_from_env() -> str:
-    """ "tiny" (ZEROLLAMA_DEMO=1), "smollm2", or "" (the real catalog weights)."""
-    value = os.environ.get("ZEROLLAMA_DEMO", "").strip().lower()
-    if value in ("1", "true", "yes", "tiny"):
-        return "tiny"
-    return "smollm2" if value == "smollm2" else ""
-
-
-def runtime_from_env() -> ModelRuntime:
+def runtime_for(settings: ModelSettings, loader: TransformersLoader | None) -> ModelRuntime:
     """ZeroGPU: bf16 on (emulated, then real) cuda within a 48 GB slice; else the local GPU or the CPU."""
     if ON_ZEROGPU or torch.cuda.is_available():
         device, dtype = "cuda", torch.bfloat16
         default_budget = 44.0 if ON_ZEROGPU else torch.cuda.get_device_properties(0).total_memory / 1e9 * 0.85
     else:
         device, dtype, default_budget = "cpu", torch.float32, 16.0
-    budget_gb = float(os.environ.get("ZEROLLAMA_MEMORY_BUDGET_GB", default_budget))
-    loader = SharedGgufLoader() if demo_from_env() == "smollm2" else None
+    budget_gb = settings.memory_budget_gb if settings.memory_budget_gb is not None else default_budget
     return ModelRuntime(device, dtype, int(budget_gb * 1e9), loader, packs_placed=ON_ZEROGPU)
 
 
-def store_from_env(catalog: Catalog) -> ModelStore:
-    """ZEROLLAMA_DEMO=1 serves tiny random-weight models under the catalog's names (built on first use);
-    ZEROLLAMA_DEMO=smollm2 serves SmolLM2-135M-Instruct under all of them (demo_models.py)."""
-    demo = demo_from_env()
-    if demo == "smollm2":
-        log.info("demo mode: SmolLM2-135M-Instruct stands in for every catalog model")
-        return smollm2_store(catalog, DEMO_CACHE_DIR)
-    if demo != "tiny":
-        return ModelStore.from_env()
-    if os.environ.get("ZEROLLAMA_MODEL_DIR"):
-        model_dir = build_all(catalog, Path(os.environ["ZEROLLAMA_MODEL_DIR"]))
-    else:
-        # Each demo server works on its own copy, so one server's /api/delete does not affect another's.
-        build_all(catalog, DEMO_MODEL_DIR)
-        model_dir = Path(tempfile.mkdtemp(prefix="zerollama-demo-"))
-        atexit.register(shutil.rmtree, model_dir, ignore_errors=True)
-        for entry in catalog.models:
-            shutil.copytree(DEMO_MODEL_DIR / entry.folder_name, model_dir / entry.folder_name)
-    log.info("demo mode: tiny random-weight models in %s", model_dir)
-    return ModelStore(model_dir)
+def models_for(settings: ModelSettings, catalog: Catalog) -> tuple[ModelStore, TransformersLoader | None, str]:
+    """The store, its loader (None: the runtime's own) and the page's note: the real weights, or with
+    ZEROLLAMA_DEMO the stand-ins of the demo package (imported only then: the Space has no demo/)."""
+    if not settings.demo:
+        return ModelStore(settings.model_dir), None, ""
+    from .demo import stand_ins
+
+    demo = stand_ins(settings.demo, catalog, settings.model_dir)
+    return demo.store, demo.loader, demo.note
 
 
 class Server:
-    """Everything the routes need; also what the page and the catalog route read (`registry`)."""
+    """Everything the routes need; also what the page and the catalog route read (`registry`).
+
+    Built from its parts (the tests pass their own runner, store and runtime); `from_settings` builds the
+    production ones."""
 
     def __init__(
         self,
         catalog: Catalog,
         store: ModelStore,
         runtime: ModelRuntime,
-        costs: CostSettings,
-        http: HttpSettings | None = None,
+        runner: GpuRunner,
+        settings: Settings | None = None,
+        demo_note: str = "",
     ) -> None:
+        self.settings = settings or Settings()
+        self.demo_note = demo_note  # what the page says stands in for the catalog models, if anything
         self.catalog = catalog
-        self.costs = costs
-        self.http = http or HttpSettings.from_env()
+        self.costs = self.settings.costs
+        self.http = self.settings.http
         self.registry = ModelRegistry(catalog, store, runtime, shares_runtime=not ON_ZEROGPU)
-        self.runner = GpuRunner()
+        self.runner = runner
         self.ledger = QuotaLedger()
-        self.service = Service(self.registry, self.runner, costs, self.ledger, gpu_budget_from_env())
+        budget = gpu_budget(self.settings.gpu)
+        self.service = Service(self.registry, runner, self.costs, self.ledger, budget, self.settings.limits)
         install_runtime(runtime)
 
     @classmethod
-    def from_env(cls) -> Server:
+    def from_settings(cls, settings: Settings) -> Server:
         catalog = load_catalog()
-        return cls(catalog, store_from_env(catalog), runtime_from_env(), load_cost_settings())
+        runner = GpuRunner(max_concurrency=settings.gpu.max_concurrency, max_queue=settings.gpu.max_queue)
+        store, loader, demo_note = models_for(settings.models, catalog)
+        return cls(catalog, store, runtime_for(settings.models, loader), runner, settings, demo_note)
 
     def preload_defaults(self) -> None:
         """Default models go resident before launch. On ZeroGPU they are packed: resident in every GPU worker
         for good, and copied into each new worker inside its grant. ZEROLLAMA_PACKED_MODELS (comma-separated)
         picks them instead of the catalog's defaults; their total stays under the node's `xlarge` threshold
         (above it every call would cost 2x quota) unless ZEROLLAMA_ALLOW_XLARGE=1."""
-        if os.environ.get("ZEROLLAMA_PRELOAD", "1") in ("0", "false", "no"):
+        models = self.settings.models
+        if not models.preload:
             return
-        configured = os.environ.get("ZEROLLAMA_PACKED_MODELS", "").strip()
-        names = [n.strip() for n in configured.split(",") if n.strip()] if configured else self.catalog.default_models
+        names = list(models.packed_models) or self.catalog.default_models
         node = zerogpu_node()
-        threshold = node.xlarge_threshold if node and os.environ.get("ZEROLLAMA_ALLOW_XLARGE") != "1" else None
+        threshold = node.xlarge_threshold if node and not models.allow_xlarge else None
         total = 0
         for name in names:
-            entry = self.catalog.find(name)
-            stored = self.registry.store.find(entry) if entry else None
-            if entry is None or stored is None:
-                log.warning("not preloading %s: %s", name, "not in the catalog" if entry is None else "not pulled")
+            found = self.registry.lookup(name)
+            if found is None:
+                why = "not pulled" if self.catalog.find(name) else "not in the catalog"
+                log.warning("not preloading %s: %s", name, why)
                 continue
+            entry, stored = found
             if threshold is not None and total + entry.bf16_bytes > threshold:
                 log.warning(
                     "not packing %s: %.1f GB packed would pass the %.1f GB xlarge threshold (2x quota per call); "
@@ -143,8 +124,8 @@ class Server:
 
     def routers(self) -> list[APIRouter]:
         return [
-            ollama_routes.build_router(self.service, self.registry, self.costs),
-            openai_routes.build_router(self.service, self.registry, self.costs),
+            ollama.build_router(self.service, self.registry, self.costs),
+            openai.build_router(self.service, self.registry, self.costs),
             diagnostics.build_router(self.registry, self.service.budget),
         ]
 
@@ -173,7 +154,7 @@ class Server:
 
 def build_page(server: Server) -> gr.Blocks:
     keyed = bool(server.http.api_key)
-    return build_demo(server.registry, server.costs, server.service, server.ledger, demo_from_env(), keyed)
+    return build_demo(server.registry, server.costs, server.service, server.ledger, server.demo_note, keyed)
 
 
 def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
@@ -202,7 +183,7 @@ def launch(server: Server, page: gr.Blocks, **launch_options: Any) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server.from_env()
+    server = Server.from_settings(Settings.from_env())
     server.preload_defaults()
     server.start_sweeper()
     page = launch(server, build_page(server))

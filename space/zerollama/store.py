@@ -9,7 +9,7 @@ Two sources, looked up in this order:
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,7 +22,7 @@ from huggingface_hub import HfApi, hf_hub_download, scan_cache_dir, snapshot_dow
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 from tqdm.auto import tqdm
 
-from .catalog import CatalogModel
+from .core.catalog import CatalogModel
 
 # What transformers needs; skips duplicates such as Mistral's consolidated.safetensors and Llama's original/.
 ALLOW_PATTERNS = [
@@ -45,6 +45,28 @@ class StoredModel:
     size: int
     modified_at: datetime
     digest: str
+
+
+STAND_IN_MARKER = "zerollama-stand-in.json"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """What really answers under a catalog name when a folder says so (a demo's marker file): shown in
+    /api/tags and /api/show details instead of the catalog model's."""
+
+    model: str
+    source: str
+    family: str
+    parameter_size: str
+    parameter_count: int
+    quantization_level: str
+    format: str = "gguf"
+
+
+def stand_in_for(folder: Path) -> StandIn | None:
+    marker = folder / STAND_IN_MARKER
+    return StandIn(**json.loads(marker.read_text())) if marker.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -79,11 +101,6 @@ class ModelStore:
     def __init__(self, model_dir: Path | None = None) -> None:
         self.model_dir = model_dir
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls) -> ModelStore:
-        configured = os.environ.get("ZEROLLAMA_MODEL_DIR", "").strip()
-        return cls(Path(configured) if configured else None)
 
     def _local_folder(self, model: CatalogModel) -> Path | None:
         if self.model_dir is None:

@@ -11,15 +11,15 @@ from typing import Any
 
 import gradio as gr
 
-from .catalog_route import CATALOG_PATH, QuotaLedger, build_catalog
-from .costs import CostSettings, load_cost_settings
-from .demo_models import SMOLLM2
-from .errors import ApiError
-from .generation import Failed, TextDelta
-from .http import off_loop
-from .registry import ModelRegistry
-from .schemas import ChatRequest, parse_value
-from .service import Service
+from .api.catalog_route import CATALOG_PATH, build_catalog
+from .api.http import off_loop
+from .core.costs import CostSettings
+from .core.errors import ApiError
+from .core.jobs import Service
+from .core.quota import QuotaLedger
+from .core.registry import ModelRegistry
+from .core.schemas import ChatRequest, parse_value
+from .gpu.generation import Failed, TextDelta
 
 TABLE_ID = "zerollama-models"
 DEMO_NOTE_ID = "zerollama-demo-note"
@@ -77,23 +77,6 @@ def models_table(document: dict[str, Any]) -> str:
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         + (f"<p><b>Not offered:</b></p><ul>{excluded}</ul>" if excluded else "")
     )
-
-
-def demo_note(demo_mode: str) -> str:
-    """What a demo server (server.demo_from_env()) must tell visitors: one stand-in model answers under every
-    catalog name, so the table's sizes are the catalog's while its speeds are the stand-in's. Empty for the
-    real Space."""
-    if demo_mode == "smollm2":
-        return (
-            f"**Demo mode:** {SMOLLM2.model} ({SMOLLM2.parameter_size} parameters, {SMOLLM2.source}) answers under "
-            "every catalog name below. Sizes are the catalog models'; tokens/s and replies are the stand-in's."
-        )
-    if demo_mode == "tiny":
-        return (
-            "**Demo mode:** tiny random-weight models answer under the catalog names below, so replies are noise. "
-            "Sizes are the catalog models'; tokens/s is the tiny models'."
-        )
-    return ""
 
 
 def document_typical_tokens(document: dict[str, Any]) -> int | str:
@@ -171,25 +154,25 @@ async def playground_reply(
         if isinstance(event, TextDelta):
             yield event.text
         elif isinstance(event, Failed):
-            raise ApiError(event.status, event.message, event.retry_after)
+            raise event.error()
 
 
 def build_demo(
     registry: ModelRegistry,
-    costs: CostSettings | None = None,
+    costs: CostSettings,
     service: Service | None = None,
     ledger: QuotaLedger | None = None,
-    demo_mode: str = "",
+    demo_note: str = "",
     keyed: bool = False,
 ) -> gr.Blocks:
     """The page. `service` answers the playground (without it the playground is hidden); `ledger` is the
-    one the catalog route and the generation routes share; `demo_mode` names the stand-in models, if any.
+    one the catalog route and the generation routes share; `demo_note` tells visitors what stands in for the
+    catalog models, if anything does.
 
     `keyed` (ZEROLLAMA_API_KEY is set): the page shows a key box and fills in nothing until the key is
     entered. Every event takes the box as its first input: that is where the access guard (guard.py) looks
     for the key, since the browser's Gradio client cannot add headers. Without the key the page shows its
     shell only (title, the key box, the model names of the public catalog)."""
-    costs = costs or load_cost_settings()
     ledger = ledger if ledger is not None else QuotaLedger()
     curated = [model["name"] for model in build_catalog(registry.statuses(), costs, ledger, {})["models"]]
 
@@ -229,8 +212,8 @@ def build_demo(
         )
         key = gr.Textbox(label="Key of this Space", type="password", visible=keyed, elem_id=KEY_ID)
         pricing = gr.Markdown(KEYED_NOTE if keyed else "")
-        if demo_note(demo_mode):
-            gr.Markdown(demo_note(demo_mode), elem_id=DEMO_NOTE_ID)
+        if demo_note:
+            gr.Markdown(demo_note, elem_id=DEMO_NOTE_ID)
         table = gr.HTML(elem_id="zerollama-table")
         quota = gr.Markdown(elem_id="zerollama-quota")
         with gr.Row():

@@ -72,11 +72,14 @@ async function listFolder(folder: string): Promise<string[]> {
     .sort()
 }
 
-/** The Space runs the app, not its test suite: a test-only change must not rebuild and restart it. */
-const ignoredTopLevel = new Set(['tests'])
+/**
+ * The Space runs the app, not its test suite or the local demo's stand-in models (the server reaches
+ * zerollama/demo only when ZEROLLAMA_DEMO is set): a change to either must not rebuild and restart it.
+ */
+const ignoredFolders = ['tests/', 'zerollama/demo/']
 
 function isUploadable(path: string): boolean {
-  if (ignoredTopLevel.has(path.split('/')[0] ?? '')) return false
+  if (ignoredFolders.some((folder) => path.startsWith(folder))) return false
   return path.split('/').every(isUploadableName)
 }
 

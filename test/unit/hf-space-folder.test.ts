@@ -14,4 +14,12 @@ describe('the real space/ folder', () => {
     expect(frontMatterValue(readme, 'sdk')).toBe('docker')
     expect(frontMatterValue(readme, 'app_port')).toBe('7860')
   })
+
+  it('uploads the server package for ZeroGPU without its tests or the demo package', async () => {
+    const paths = (await readSpaceFolder(spaceFolder, 'gradio')).map((file) => file.path)
+    expect(paths).toEqual(
+      expect.arrayContaining(['README.md', 'app.py', 'zerollama/server.py', 'zerollama/settings.py']),
+    )
+    expect(paths.filter((path) => path.startsWith('tests/') || path.startsWith('zerollama/demo/'))).toEqual([])
+  })
 })

@@ -20406,9 +20406,9 @@ async function listFolder(folder) {
   const entries = await readdir2(folder, { recursive: true, withFileTypes: true });
   return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter(isUploadable).sort();
 }
-var ignoredTopLevel = /* @__PURE__ */ new Set(["tests"]);
+var ignoredFolders = ["tests/", "zerollama/demo/"];
 function isUploadable(path) {
-  if (ignoredTopLevel.has(path.split("/")[0] ?? "")) return false;
+  if (ignoredFolders.some((folder) => path.startsWith(folder))) return false;
   return path.split("/").every(isUploadableName);
 }
 function isUploadableName(segment) {

@@ -19833,13 +19833,15 @@ var models_default = {
 
 // src/catalog.ts
 var catalog = models_default;
-function normalise(name) {
-  const trimmed = name.trim().toLowerCase();
-  return trimmed.includes(":") ? trimmed : `${trimmed}:latest`;
+function normaliseName(name) {
+  let trimmed = name.trim().toLowerCase();
+  if (trimmed.startsWith("registry.ollama.ai/")) trimmed = trimmed.slice("registry.ollama.ai/".length);
+  if (trimmed.startsWith("library/")) trimmed = trimmed.slice("library/".length);
+  return (trimmed.split("/").at(-1) ?? "").includes(":") ? trimmed : `${trimmed}:latest`;
 }
 function findModel(name, source = catalog) {
-  const wanted = normalise(name);
-  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normalise(n) === wanted));
+  const wanted = normaliseName(name);
+  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normaliseName(n) === wanted));
 }
 var UnknownModelError = class extends Error {
   constructor(unknown) {

@@ -55523,9 +55523,9 @@ async function listFolder(folder) {
   const entries = await readdir3(folder, { recursive: true, withFileTypes: true });
   return entries.filter((entry) => entry.isFile()).map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join("/")).filter(isUploadable).sort();
 }
-var ignoredTopLevel = /* @__PURE__ */ new Set(["tests"]);
+var ignoredFolders = ["tests/", "zerollama/demo/"];
 function isUploadable(path) {
-  if (ignoredTopLevel.has(path.split("/")[0] ?? "")) return false;
+  if (ignoredFolders.some((folder) => path.startsWith(folder))) return false;
   return path.split("/").every(isUploadableName);
 }
 function isUploadableName(segment) {
@@ -56867,13 +56867,15 @@ var models_default = {
 
 // src/catalog.ts
 var catalog = models_default;
-function normalise(name) {
-  const trimmed = name.trim().toLowerCase();
-  return trimmed.includes(":") ? trimmed : `${trimmed}:latest`;
+function normaliseName(name) {
+  let trimmed = name.trim().toLowerCase();
+  if (trimmed.startsWith("registry.ollama.ai/")) trimmed = trimmed.slice("registry.ollama.ai/".length);
+  if (trimmed.startsWith("library/")) trimmed = trimmed.slice("library/".length);
+  return (trimmed.split("/").at(-1) ?? "").includes(":") ? trimmed : `${trimmed}:latest`;
 }
 function findModel(name, source = catalog) {
-  const wanted = normalise(name);
-  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normalise(n) === wanted));
+  const wanted = normaliseName(name);
+  return source.models.find((m) => [m.name, ...m.aliases].some((n) => normaliseName(n) === wanted));
 }
 var UnknownModelError = class extends Error {
   constructor(unknown) {

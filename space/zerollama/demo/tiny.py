@@ -8,7 +8,9 @@ supports tools the way Qwen2.5's does (<tool_call> JSON).
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,12 +29,18 @@ from transformers import (
     Qwen2Config,
 )
 
-from .catalog import Catalog, CatalogModel
+from ..core.catalog import Catalog, CatalogModel
+from ..store import ModelStore
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
 VOCAB_SIZE = 512
 BUILD_MARKER = "zerollama-tiny.json"
 BUILD_VERSION = 1
+NOTE = (
+    "**Demo mode:** tiny random-weight models answer under the catalog names below, so replies are noise. "
+    "Sizes are the catalog models'; tokens/s is the tiny models'."
+)
+log = logging.getLogger("zerollama.demo")
 
 CHAT_TEMPLATE = """\
 {%- if tools %}<|im_start|>system
@@ -178,3 +186,18 @@ def build_all(catalog: Catalog, root: Path, names: list[str] | None = None) -> P
         if names is None or entry.name in names:
             build_tiny_model(entry, root / entry.folder_name, seed=entry.display_order)
     return root
+
+
+def tiny_store(catalog: Catalog, model_dir: Path | None, build_dir: Path) -> ModelStore:
+    """The tiny models built into `model_dir` when one is set; else built once into `build_dir` and copied
+    for this server alone, so one server's /api/delete does not affect another's."""
+    if model_dir is None:
+        build_all(catalog, build_dir)
+        model_dir = Path(tempfile.mkdtemp(prefix="zerollama-demo-"))
+        atexit.register(shutil.rmtree, model_dir, ignore_errors=True)
+        for entry in catalog.models:
+            shutil.copytree(build_dir / entry.folder_name, model_dir / entry.folder_name)
+    else:
+        build_all(catalog, model_dir)
+    log.info("demo mode: tiny random-weight models in %s", model_dir)
+    return ModelStore(model_dir)

@@ -13,18 +13,18 @@ is billed per hour whether busy or not; a reply's cost is its share of that hour
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-COSTS_FILE = Path(__file__).resolve().parent.parent / "costs.json"
+COSTS_FILE = Path(__file__).resolve().parents[2] / "costs.json"
 ZEROGPU_FLAVOR = "zero-a10g"
 
 TIER_VARIABLE = "ZEROLLAMA_TIER"
 USD_COP_VARIABLE = "ZEROLLAMA_USD_COP"
 HARDWARE_VARIABLE = "ZEROLLAMA_HARDWARE"
 GPU_SIZE_VARIABLE = "ZEROLLAMA_GPU_SIZE"
+COST_VARIABLES = (TIER_VARIABLE, USD_COP_VARIABLE, HARDWARE_VARIABLE, GPU_SIZE_VARIABLE)
 
 
 class CostConfigError(ValueError):
@@ -137,7 +137,7 @@ def load_cost_data(path: Path = COSTS_FILE) -> dict:
         return json.load(handle)
 
 
-def load_cost_settings(env: Mapping[str, str] = os.environ, data: Mapping | None = None) -> CostSettings:
+def load_cost_settings(env: Mapping[str, str], data: Mapping | None = None) -> CostSettings:
     """Build the settings from costs.json and the Space variables that override its defaults."""
     data = data if data is not None else load_cost_data()
     tiers = _tiers(data)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CATALOG_PATH = Path(__file__).resolve().parent.parent / "models.json"
+CATALOG_PATH = Path(__file__).resolve().parents[2] / "models.json"
 
 
 def display_name(name: str) -> str:

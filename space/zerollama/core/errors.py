@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 
 class ApiError(Exception):
@@ -29,15 +28,6 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message)
 
 
-@dataclass(frozen=True)
-class GpuFailure:
-    """A failure of the GPU layer (ZeroGPU scheduler or worker), translated to HTTP."""
-
-    status: int
-    message: str
-    retry_after: int | None
-
-
 _WAIT = re.compile(r"Try again in (?:(\d+) days?, )?(\d+):(\d{2}):(\d{2})")
 # When ZeroGPU gives no wait time (run-count limit, Space pool, queue timeout) clients retry after this.
 DEFAULT_QUOTA_RETRY_SECONDS = 600
@@ -53,19 +43,19 @@ def parse_retry_after(message: str) -> int | None:
     return max(1, ((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 
-def translate_gpu_error(title: str | None, message: str) -> GpuFailure:
+def translate_gpu_error(title: str | None, message: str) -> ApiError:
     """Maps the `gr.Error` titles/messages `spaces` raises (zerogpu.md §4) to HTTP statuses."""
     text = f"{title or ''} {message}"
     # Checked first: a queue timeout of a caller without a token arrives titled "ZeroGPU quota exceeded".
     if "No GPU was available" in message:
-        return GpuFailure(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
+        return ApiError(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
     if "quota exceeded" in text or "pending credits" in text or "reached its GPU limit" in text:
         retry = parse_retry_after(message) or DEFAULT_QUOTA_RETRY_SECONDS
-        return GpuFailure(429, f"GPU quota exhausted: {message.strip()}", retry)
+        return ApiError(429, f"GPU quota exhausted: {message.strip()}", retry)
     if "illegal duration" in text or "larger than the maximum allowed" in text:
-        return GpuFailure(400, f"requested GPU time is too long for this caller: {message.strip()}", None)
+        return ApiError(400, f"requested GPU time is too long for this caller: {message.strip()}", None)
     if "queue timeout" in text or "No GPU was available" in text or "client error" in text:
-        return GpuFailure(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
+        return ApiError(503, f"no GPU available right now: {message.strip()}", DEFAULT_BUSY_RETRY_SECONDS)
     if "GPU task aborted" in text:
-        return GpuFailure(504, "the GPU task was aborted (it ran past its time or the worker died)", None)
-    return GpuFailure(500, message.strip() or "GPU worker error", None)
+        return ApiError(504, "the GPU task was aborted (it ran past its time or the worker died)", None)
+    return ApiError(500, message.strip() or "GPU worker error", None)

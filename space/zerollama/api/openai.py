@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
-from .costs import CostSettings, reply_cost
-from .errors import ApiError, bad_request
-from .generation import Failed, Finished, TextDelta, ToolCalls
+from ..core.costs import CostSettings, reply_cost
+from ..core.errors import ApiError, bad_request
+from ..core.jobs import Service
+from ..core.registry import ModelRegistry
+from ..core.schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
+from ..gpu.generation import Failed, Finished, TextDelta, ToolCalls
 from .http import guarded, json_response, off_loop, read_body
-from .ollama_routes import Reply, chain, collect, first_then_rest
-from .registry import ModelRegistry
-from .schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
-from .service import Service
+from .ollama import Reply, chain, collect, first_then_rest
 
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
@@ -222,7 +222,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         if not body.get("stream"):
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
-                    raise ApiError(event.status, event.message, event.retry_after)
+                    raise event.error()
                 reply.add(event)
             whole = {**head, "object": "chat.completion" if kind == "chat" else "text_completion"}
             result = {**whole, "choices": [shape(reply, None)], "usage": _usage(reply), "zerollama": reply.cost()}
@@ -366,10 +366,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     @route("/v1/models/{model:path}", ["GET"])
     async def model(request: Request) -> Response:
         name = request.path_params["model"]
-        entry = registry.catalog.find(name)
-        stored = registry.stored(entry) if entry else None
-        if entry is None or stored is None:
-            raise ApiError(404, f"model '{name}' not found")
+        _, stored = registry.find(name)
         return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
 
     return router

@@ -11,20 +11,21 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from ..gpu.constrained import validate_format
+from ..gpu.generation import Event, Failed, Finished, Job
+from ..gpu.runner import GpuRunner
+from ..gpu.runtime import ModelDoesNotFit
+from ..gpu.textstream import ToolSyntax, tool_syntax_for
+from ..settings import GenerationLimits
+from ..store import StoredModel
 from .catalog import CatalogModel
-from .catalog_route import QuotaLedger
-from .constrained import validate_format
 from .costs import CostSettings, reply_cost
 from .errors import ApiError, bad_request, model_not_pulled
-from .generation import Event, Failed, Finished, Job
-from .gpu import GpuRunner
 from .gpu_budget import Durations, GpuBudget
 from .options import GenerationOptions, parse_keep_alive, parse_options
+from .quota import QuotaLedger
 from .registry import ModelRegistry
-from .runtime import ModelDoesNotFit
 from .schemas import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, Message
-from .store import StoredModel
-from .textstream import ToolSyntax, tool_syntax_for
 
 ROLES = {"system", "user", "assistant", "tool"}
 ROLE_ALIASES = {"developer": "system"}  # OpenAI's developer messages reach Ollama's templates as system ones
@@ -42,12 +43,14 @@ class Service:
         costs: CostSettings,
         ledger: QuotaLedger,
         budget: GpuBudget | None = None,
+        limits: GenerationLimits | None = None,
     ) -> None:
         self.registry = registry
         self.runner = runner
         self.costs = costs
         self.ledger = ledger
         self.budget = budget or GpuBudget(on_zerogpu=False)
+        self.limits = limits or GenerationLimits()
 
     # ---- jobs -------------------------------------------------------------------------------------
 
@@ -67,7 +70,7 @@ class Service:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
         if not messages:
             return self._residency_job(entry, stored, keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         rendered = [self._message(m) for m in messages]
         self._check_length(entry, options, [m["content"] for m in rendered], tools)
         tokenizer = self.registry.runtime.tokenizer(stored.path)
@@ -96,7 +99,7 @@ class Service:
             raise bad_request(f'"{req.model}" does not support images: it is a text-only model')
         if not req.prompt:
             return self._residency_job(entry, stored, keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         self._check_length(entry, options, [req.prompt, req.system or ""], [])
         tokenizer = self.registry.runtime.tokenizer(stored.path)
         self._check_context(entry, tokenizer, req.context or [])
@@ -116,7 +119,7 @@ class Service:
             raise model_not_pulled("")
         entry, stored = self.registry.find(req.model, not_found=model_not_pulled)
         keep_alive = parse_keep_alive(req.keep_alive)
-        options = parse_options(req.options, entry)
+        options = parse_options(req.options, entry, self.limits)
         if legacy:
             texts = [req.prompt] if req.prompt else []
             truncate, dimensions = True, None

@@ -14,11 +14,11 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from ..gpu.generation import Finished
+from ..gpu.runtime import ModelRuntime, ResidentModel
+from ..store import ModelStore, StoredModel
 from .catalog import Catalog, CatalogModel
 from .errors import model_not_found
-from .generation import Finished
-from .runtime import ModelRuntime, ResidentModel
-from .store import ModelStore, StoredModel
 
 # Rendered with and without this tool, a chat template shows whether it puts tools in the prompt at all.
 PROBE_TOOL = {
@@ -76,15 +76,18 @@ class ModelRegistry:
         self._capabilities: dict[Path, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
+    def lookup(self, name: str) -> tuple[CatalogModel, StoredModel] | None:
+        """The catalog entry and its weights; None when the name is unknown or not pulled yet."""
+        entry = self.catalog.find(name) if name else None
+        stored = self.stored(entry) if entry else None
+        return None if entry is None or stored is None else (entry, stored)
+
     def find(self, name: str, not_found=model_not_found) -> tuple[CatalogModel, StoredModel]:
         """The catalog entry and its weights, or 404 (unknown, or known but not pulled yet)."""
-        if not name:
+        found = self.lookup(name)
+        if found is None:
             raise not_found(name)
-        entry = self.catalog.find(name)
-        stored = self.stored(entry) if entry else None
-        if entry is None or stored is None:
-            raise not_found(name)
-        return entry, stored
+        return found
 
     def stored(self, entry: CatalogModel) -> StoredModel | None:
         """The model's weights: on disk, or in the pack for a packed model whose files were pruned."""

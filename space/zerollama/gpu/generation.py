@@ -20,9 +20,10 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from .catalog import CatalogModel
+from ..core.catalog import CatalogModel
+from ..core.errors import ApiError
+from ..core.options import GenerationOptions
 from .constrained import compiler_for, logits_processor
-from .options import GenerationOptions
 from .runtime import LoadedModel, ModelDoesNotFit, ModelRuntime, ResidentModel
 from .textstream import OutputFilter, ToolSyntax
 
@@ -82,9 +83,18 @@ class Finished:
 
 @dataclass(frozen=True)
 class Failed:
+    """A job's failure, crossing from the GPU thread as data; `error()` is what the HTTP side raises."""
+
     status: int
     message: str
     retry_after: int | None = None
+
+    @classmethod
+    def of(cls, error: ApiError) -> Failed:
+        return cls(error.status, error.message, error.retry_after)
+
+    def error(self) -> ApiError:
+        return ApiError(self.status, self.message, self.retry_after)
 
 
 @dataclass(frozen=True)

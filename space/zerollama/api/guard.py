@@ -25,10 +25,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from .errors import ApiError
-from .http import UNAUTHORIZED, HttpSettings, error_response, key_matches, off_loop, offered_keys
-from .openai_routes import openai_error
-from .schemas import check_tree
+from ..core.errors import ApiError
+from ..core.schemas import check_tree
+from ..settings import HttpSettings
+from .http import UNAUTHORIZED, error_response, key_matches, off_loop, offered_keys
+from .openai import openai_error
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -13,10 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from .gpu import ON_ZEROGPU, zerogpu_node
-from .gpu_budget import GpuBudget
+from ..core.gpu_budget import GpuBudget
+from ..core.registry import ModelRegistry
+from ..gpu.runner import ON_ZEROGPU, zerogpu_node
 from .http import guarded, json_response
-from .registry import ModelRegistry
 
 DIAGNOSTICS_PATH = "/api/zerollama/diagnostics"
 

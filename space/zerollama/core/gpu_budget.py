@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..settings import GpuSettings
+
 SAFETY_FACTOR = 1.25
 FIXED_OVERHEAD_SECONDS = 2.0  # scheduling, /allow, pickling, the reply's last events
 LOAD_BYTES_PER_SECOND = 2e9  # disk/CPU -> GPU copy of weights not yet resident
@@ -36,9 +38,10 @@ class Durations:
 class GpuBudget:
     on_zerogpu: bool
     duration_factor: float = 1.0
-    min_seconds: int = 5
-    max_seconds: int = 120
-    cold_copy_bytes_per_second: float = 1.8e9  # 36 GB of packs measured at 7-20 s on ZeroGPU
+    min_seconds: int = GpuSettings.min_seconds
+    max_seconds: int = GpuSettings.max_seconds
+    # 36 GB of packs measured at 7-20 s on ZeroGPU
+    cold_copy_bytes_per_second: float = GpuSettings.cold_copy_gb_per_second * 1e9
 
     def cold_start_seconds(self, packed_bytes: int) -> float:
         """The worst case a new worker spends before the function runs."""

@@ -11,7 +11,6 @@ Off ZeroGPU `spaces.GPU` returns the function unchanged and everything runs in t
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ import gradio as gr
 import spaces
 from gradio.context import LocalContext
 
-from .errors import ApiError, translate_gpu_error
+from ..core.errors import ApiError, translate_gpu_error
+from ..core.gpu_budget import GpuBudget
+from ..settings import GpuSettings
 from .generation import Event, Failed, Heartbeat, Job, execute
-from .gpu_budget import GpuBudget
 from .runtime import ModelRuntime
 
 ON_ZEROGPU = bool(spaces.config.Config.zero_gpu)
@@ -47,16 +47,15 @@ def zerogpu_node() -> ZeroGpuNode | None:
     return ZeroGpuNode(node["model"], float(node["duration_factor"]), node["xlarge_threshold"])
 
 
-def gpu_budget_from_env() -> GpuBudget:
-    """ZEROLLAMA_MIN_GPU_SECONDS / _MAX_GPU_SECONDS bound each request; ZEROLLAMA_COLD_COPY_GB_PER_SECOND is
-    the speed assumed for a new worker's copy of the packed weights."""
+def gpu_budget(settings: GpuSettings) -> GpuBudget:
+    """The duration bounds and the assumed cold-copy speed, with this node's duration_factor."""
     node = zerogpu_node()
     return GpuBudget(
         on_zerogpu=ON_ZEROGPU,
         duration_factor=node.duration_factor if node else 1.0,
-        min_seconds=int(os.environ.get("ZEROLLAMA_MIN_GPU_SECONDS", "5")),
-        max_seconds=int(os.environ.get("ZEROLLAMA_MAX_GPU_SECONDS", "120")),
-        cold_copy_bytes_per_second=float(os.environ.get("ZEROLLAMA_COLD_COPY_GB_PER_SECOND", "1.8")) * 1e9,
+        min_seconds=settings.min_seconds,
+        max_seconds=settings.max_seconds,
+        cold_copy_bytes_per_second=settings.cold_copy_gb_per_second * 1e9,
     )
 
 
@@ -91,12 +90,12 @@ class GpuRunner:
         self,
         entry: Callable[[Job], Iterator[Event]] = gpu_entry,
         max_concurrency: int | None = None,
-        max_queue: int | None = None,
+        max_queue: int = GpuSettings.max_queue,
     ) -> None:
+        """`max_concurrency` None: one call at a time on ZeroGPU (each runs in its own worker), else two."""
         self.entry = entry
-        default_concurrency = "1" if ON_ZEROGPU else "2"
-        self.max_concurrency = max_concurrency or int(os.environ.get("ZEROLLAMA_MAX_CONCURRENCY", default_concurrency))
-        self.max_queue = max_queue or int(os.environ.get("ZEROLLAMA_MAX_QUEUE", "32"))
+        self.max_concurrency = max_concurrency or (1 if ON_ZEROGPU else 2)
+        self.max_queue = max_queue
         self.blocks: gr.Blocks | None = None
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._count_lock = threading.Lock()
@@ -128,8 +127,7 @@ class GpuRunner:
                             break
                         yield event
                 except gr.Error as error:
-                    failure = translate_gpu_error(getattr(error, "title", None), str(error.message))
-                    yield Failed(failure.status, failure.message, failure.retry_after)
+                    yield Failed.of(translate_gpu_error(getattr(error, "title", None), str(error.message)))
                 finally:
                     if stream is not None and hasattr(stream, "close"):
                         stream.close()  # GeneratorExit inside the job stops generate() and frees the model
@@ -159,7 +157,7 @@ class GpuRunner:
                     if not isinstance(event, Heartbeat):  # heartbeats only let a departed consumer stop the GPU
                         deliver(event)
             except ServerBusy as busy:
-                deliver(Failed(busy.status, busy.message, busy.retry_after))
+                deliver(Failed.of(busy))
             except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
                 deliver(Failed(500, f"{type(error).__name__}: {error}"))
             finally:

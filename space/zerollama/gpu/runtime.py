@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from .catalog import CatalogModel
+from ..core.catalog import CatalogModel
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class ModelRuntime:
 
     def release(self, loaded: LoadedModel, keep_alive: float | None, pinned: bool = False) -> None:
         """Ends one use; keep_alive (seconds, inf = forever, None = default) sets when it unloads."""
-        from .options import DEFAULT_KEEP_ALIVE_SECONDS
+        from ..core.options import DEFAULT_KEEP_ALIVE_SECONDS
 
         with self._lock:
             loaded.in_use -= 1

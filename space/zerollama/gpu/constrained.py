@@ -12,7 +12,7 @@ from typing import Any
 import xgrammar as xgr
 from xgrammar.contrib.hf import LogitsProcessor
 
-from .errors import bad_request
+from ..core.errors import bad_request
 from .textstream import ToolSyntax
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -17,39 +15,12 @@ import anyio.to_thread
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from .errors import ApiError
+from ..core.errors import ApiError
 
 NDJSON = "application/x-ndjson"
 INTERNAL_ERROR = "internal error: the server could not answer this request (details are in the server log)"
 log = logging.getLogger("zerollama.http")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """What every entrance shares: the key, the body limit, slow-client timeouts, monitoring. Parsed once."""
-
-    api_key: str = ""
-    max_body_bytes: int = 16 * 1024 * 1024
-    header_timeout_seconds: float = 10.0  # request line + headers, from the first byte (or the connection)
-    body_timeout_seconds: float = 60.0  # the whole body, once the headers are in
-    monitoring: bool = False  # Gradio's /monitoring (off unless asked for; behind the key when on)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> HttpSettings:
-        def number(name: str, default: float) -> float:
-            value = float(env.get(name, "").strip() or default)
-            if not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, not {env.get(name)!r}")
-            return value
-
-        return cls(
-            api_key=env.get("ZEROLLAMA_API_KEY", ""),
-            max_body_bytes=int(env.get("ZEROLLAMA_MAX_BODY_BYTES", "").strip() or cls.max_body_bytes),
-            header_timeout_seconds=number("ZEROLLAMA_HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
-            body_timeout_seconds=number("ZEROLLAMA_BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
-            monitoring=env.get("ZEROLLAMA_MONITORING", "").strip().lower() in ("1", "true", "yes"),
-        )
 
 
 async def off_loop(work: Callable[..., R], *args: Any) -> R:

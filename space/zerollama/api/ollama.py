@@ -12,14 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import iterate_in_threadpool
 
-from .catalog import CatalogModel, display_name
-from .costs import CostSettings, reply_cost
-from .demo_models import stand_in_for
-from .errors import ApiError, bad_request, model_not_found
-from .generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
-from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
-from .registry import ModelRegistry, expiry_for_display
-from .schemas import (
+from ..core.catalog import CatalogModel, display_name
+from ..core.costs import CostSettings, reply_cost
+from ..core.errors import ApiError, bad_request, model_not_found
+from ..core.jobs import Service
+from ..core.registry import ModelRegistry, expiry_for_display
+from ..core.schemas import (
     ChatRequest,
     DeleteRequest,
     EmbeddingsRequest,
@@ -29,8 +27,9 @@ from .schemas import (
     ShowRequest,
     parse_body,
 )
-from .service import Service
-from .store import StoredModel
+from ..gpu.generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
+from ..store import StoredModel, stand_in_for
+from .http import guarded, iso, json_response, ndjson_response, now_iso, off_loop, read_body
 
 OLLAMA_VERSION = "0.33.0"  # a recent Ollama release: some integrations gate features on it
 
@@ -90,7 +89,7 @@ async def first_then_rest(events: AsyncIterator[Event]) -> tuple[Event | None, A
     """Pulls the first event so a failure before any output can still get a proper HTTP status."""
     first = await anext(events, None)
     if isinstance(first, Failed):
-        raise ApiError(first.status, first.message, first.retry_after)
+        raise first.error()
     return first, events
 
 
@@ -157,7 +156,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         if not stream or job.op != "generate":
             async for event in chain(first, rest):
                 if isinstance(event, Failed):
-                    raise ApiError(event.status, event.message, event.retry_after)
+                    raise event.error()
                 reply.add(event)
             return json_response(shape(reply, None), headers=reply.cost_headers())
 
@@ -270,10 +269,10 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def ps(request: Request) -> Response:
         models = []
         for resident in sorted(registry.resident(), key=lambda r: r.expires_at, reverse=True):
-            entry = registry.catalog.find(resident.name)
-            stored = registry.stored(entry) if entry else None
-            if entry is None or stored is None:
+            found = registry.lookup(resident.name)
+            if found is None:
                 continue
+            entry, stored = found
             item = list_item(entry, stored, ())
             item.pop("modified_at")
             item.pop("capabilities")
@@ -298,10 +297,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         name = req.model or ""
         if not name:
             raise bad_request("model is required")
-        entry = registry.catalog.find(name)
-        stored = registry.stored(entry) if entry else None
-        if entry is None or stored is None:
-            raise model_not_found(display_name(name))
+        entry, stored = registry.find(name, lambda unknown: model_not_found(display_name(unknown)))
         config = json.loads((stored.path / "config.json").read_text())
         tokenizer = await off_loop(registry.runtime.tokenizer, stored.path)
         parameters = "\n".join(f"{k:<16}{v}" for k, v in entry.default_options.items())
@@ -362,9 +358,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def delete(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), DeleteRequest)
         name = req.model or ""
-        entry = registry.catalog.find(name) if name else None
-        if entry is None or registry.stored(entry) is None:
-            raise model_not_found(name)
+        entry, _ = registry.find(name)
         registry.runtime.unload(entry.name)
         registry.store.delete(entry)
         return Response(status_code=200)
@@ -391,7 +385,7 @@ async def collect(events: AsyncIterator[Event]) -> Finished:
     finished = None
     async for event in events:
         if isinstance(event, Failed):
-            raise ApiError(event.status, event.message, event.retry_after)
+            raise event.error()
         if isinstance(event, Finished):
             finished = event
     if finished is None:

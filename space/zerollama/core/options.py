@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..settings import GenerationLimits
 from .catalog import CatalogModel
 from .errors import bad_request
 
@@ -24,11 +24,7 @@ SERVER_DEFAULTS: dict[str, Any] = {
 INT_OPTIONS = {"top_k", "seed", "num_predict", "num_ctx", "repeat_last_n", "num_keep", "num_batch", "num_thread"}
 FLOAT_OPTIONS = {"temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty"}
 FLOAT_OPTIONS |= {"frequency_penalty"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+DEFAULT_LIMITS = GenerationLimits()
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,11 @@ def _typed(key: str, value: Any) -> Any:
     return value
 
 
-def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None = None) -> GenerationOptions:
+def parse_options(
+    raw: Any,
+    model: CatalogModel,
+    limits: GenerationLimits = DEFAULT_LIMITS,
+) -> GenerationOptions:
     """Merges server defaults, the catalog's default_options and the request's options.
 
     Unknown keys are ignored (the official clients send keys Ollama no longer uses); wrong types are 400.
@@ -94,7 +94,7 @@ def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None
     for key, value in raw.items():
         if value is not None:
             merged[key] = _typed(key, value)
-    stop = merged.get("stop") if stop_override is None else stop_override
+    stop = merged.get("stop")
     if stop is None:
         stop = []
     if isinstance(stop, str):
@@ -102,13 +102,13 @@ def parse_options(raw: Any, model: CatalogModel, stop_override: list[str] | None
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise bad_request('option "stop" must be a list of strings')
     limit = model.context_length
-    num_ctx = merged.get("num_ctx") or min(limit, env_int("ZEROLLAMA_DEFAULT_NUM_CTX", 8192))
+    num_ctx = merged.get("num_ctx") or min(limit, limits.default_num_ctx)
     if num_ctx > limit:
         raise bad_request(f"num_ctx {num_ctx} exceeds the context length of {model.name} ({limit})")
     if num_ctx < 1:
         raise bad_request("num_ctx must be positive")
-    # Ollama's -1 means "until the context is full"; on a metered GPU we cap it (ZEROLLAMA_MAX_PREDICT).
-    cap = env_int("ZEROLLAMA_MAX_PREDICT", 1024)
+    # Ollama's -1 means "until the context is full"; on a metered GPU we cap it (limits.max_predict).
+    cap = limits.max_predict
     num_predict = merged["num_predict"]
     max_new = cap if num_predict < 0 else min(num_predict, cap)
     _check_ranges(merged)
