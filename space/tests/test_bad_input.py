@@ -241,22 +241,27 @@ def test_api_ps_answers_whatever_keep_alive_was_accepted(http):
     assert http.post("/api/generate", json={"model": "phi3", "keep_alive": -1}).status_code == 200  # as before
 
 
-@pytest.fixture
-def failing_server(model_dir) -> Iterator[tuple[TestClient, Server]]:
-    """The API in-process, with a GPU entry that fails with a message no caller should see."""
+def in_process(model_dir, entry) -> tuple[TestClient, Server]:
+    """The API in-process (guard included) over `entry` as the GPU entry point."""
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-
-    def entry(job: Job) -> Iterator[Event]:
-        raise RuntimeError("secret-detail-of-the-worker /home/user/app")
-        yield  # a generator, like the real GPU entry
-
     runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
     server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
     ready = threading.Event()
     ready.set()
     app = FastAPI(middleware=server.middleware(ready))
     server.attach(app)
-    yield TestClient(app), server
+    return TestClient(app), server
+
+
+@pytest.fixture
+def failing_server(model_dir) -> Iterator[tuple[TestClient, Server]]:
+    """The API in-process, with a GPU entry that fails with a message no caller should see."""
+
+    def entry(job: Job) -> Iterator[Event]:
+        raise RuntimeError("secret-detail-of-the-worker /home/user/app")
+        yield  # a generator, like the real GPU entry
+
+    yield in_process(model_dir, entry)
 
 
 def test_a_500_tells_the_caller_nothing_and_the_log_everything(failing_server, caplog):
@@ -280,20 +285,14 @@ def test_a_500_tells_the_caller_nothing_and_the_log_everything(failing_server, c
 @pytest.fixture(scope="module")
 def counted(model_dir) -> Iterator[tuple[TestClient, list[Job]]]:
     """The API in-process with a GPU entry that only records the jobs that reach it."""
-    runtime = ModelRuntime("cpu", torch.float32, int(1e9))
     jobs: list[Job] = []
 
     def entry(job: Job) -> Iterator[Event]:
         jobs.append(job)
         yield from ()
 
-    runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
-    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
-    ready = threading.Event()
-    ready.set()
-    app = FastAPI(middleware=server.middleware(ready))
-    server.attach(app)
-    yield TestClient(app), jobs
+    client, _ = in_process(model_dir, entry)
+    yield client, jobs
 
 
 GENERATION_PATHS = ["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]
