@@ -1,5 +1,5 @@
 /**
- * The zerollama Space's `GET /api/zerollama/diagnostics` (space/zerollama/diagnostics.py): what a first
+ * The zerollama Space's `GET /api/zerollama/diagnostics` (space/zerollama/api/diagnostics.py): what a first
  * real deploy on ZeroGPU has to confirm, as seen by the request that asked. Read by actions/validate
  * through OllamaClient.diagnostics(); a real Ollama has no such route.
  */
