@@ -38,7 +38,6 @@ def default_gpu_size() -> str | None:
 
 def diagnostics(registry: ModelRegistry, budget: GpuBudget, headers: Any) -> dict[str, Any]:
     node = zerogpu_node()
-    packed = [r for r in registry.resident() if r.packed]
     packed_bytes = registry.runtime.packed_bytes()
     return {
         "zerogpu": ON_ZEROGPU,
@@ -51,7 +50,7 @@ def diagnostics(registry: ModelRegistry, budget: GpuBudget, headers: Any) -> dic
             "default_size": default_gpu_size(),
         },
         "durations": {"min_seconds": budget.min_seconds, "max_seconds": budget.max_seconds},
-        "packed": {"bytes": packed_bytes, "models": sorted(r.name for r in packed)},
+        "packed": {"bytes": packed_bytes, "models": registry.runtime.packed_names()},
         "cold_start": {
             "estimated_seconds": round(budget.cold_start_seconds(packed_bytes), 3),
             "last_measured_seconds": registry.last_cold_start_seconds,

@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -143,9 +143,12 @@ def deadline_for(job: Job, grant_began: float) -> float:
     return time.monotonic() + (grant_began + job.granted_seconds - DEADLINE_MARGIN_SECONDS - time.time())
 
 
-def in_background(work: Callable[[], Any], abandoned: Callable[[Any], None] | None = None) -> Iterator[Any]:
-    """Runs `work` in a thread, yielding a Heartbeat every HEARTBEAT_SECONDS until it is done, then its
-    result (its exception is raised here). If the consumer leaves first, `abandoned` gets the result."""
+def in_background(
+    work: Callable[[], Any], abandoned: Callable[[Any], None] | None = None
+) -> Generator[Heartbeat, None, Any]:
+    """Runs `work` in a thread, yielding a Heartbeat every HEARTBEAT_SECONDS until it is done, and returns
+    its result (`value = yield from in_background(...)`; its exception is raised here). If the consumer
+    leaves first, `abandoned` gets the result."""
     outcome: queue.Queue[tuple[bool, Any]] = queue.Queue()
     left = threading.Event()
     handover = threading.Lock()
@@ -171,8 +174,7 @@ def in_background(work: Callable[[], Any], abandoned: Callable[[Any], None] | No
                 continue
             if not ok:
                 raise value
-            yield value
-            return
+            return value
     except GeneratorExit:
         with handover:
             left.set()
@@ -417,18 +419,11 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
                 runtime.unload(job.entry.name)
             yield Finished(done_reason="unload", resident=runtime.snapshot(), note=note)
             return
-        acquired: tuple[LoadedModel, float] | None = None
 
         def give_back(result: tuple[LoadedModel, float]) -> None:  # the consumer left during the load
             runtime.release(result[0], job.keep_alive, pinned=job.pinned)
 
-        for item in in_background(lambda: runtime.acquire(job.entry, job.path), give_back):
-            if isinstance(item, Heartbeat):
-                yield item
-            else:
-                acquired = item
-        assert acquired is not None
-        loaded, load_seconds = acquired
+        loaded, load_seconds = yield from in_background(lambda: runtime.acquire(job.entry, job.path), give_back)
         try:
             finished = Finished(done_reason="load")
             if job.op == "generate":
@@ -438,12 +433,7 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
                     else:
                         yield event
             elif job.op == "embed":
-                vectors: list[list[float]] = []
-                for item in in_background(lambda: embed(job, loaded)):
-                    if isinstance(item, Heartbeat):
-                        yield item
-                    else:
-                        vectors = item
+                vectors = yield from in_background(lambda: embed(job, loaded))
                 finished = Finished(
                     done_reason="stop", embeddings=vectors, prompt_eval_count=sum(len(i) for i in job.embed_inputs)
                 )

@@ -126,6 +126,10 @@ class ModelRuntime:
         with self._lock:
             return sum(m.size_bytes for m in self._models.values() if m.packed)
 
+    def packed_names(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, m in self._models.items() if m.packed)
+
     def on_demand_room(self) -> int:
         """Bytes of the budget left for models loaded on demand (all of it minus the packed models)."""
         return self.budget_bytes - self.packed_bytes()
@@ -133,11 +137,14 @@ class ModelRuntime:
     def check_fits(self, name: str, estimated_bytes: int) -> None:
         """Raises ModelDoesNotFit when `name` (not resident) could never fit beside the packed models."""
         with self._lock:
-            if name in self._models or not self.packs_placed:
+            if name in self._models:
                 return
-        room = self.on_demand_room()
-        if estimated_bytes > room:
-            raise fit_error(name, estimated_bytes, room, self.budget_bytes)
+        self._refuse_unfit(name, estimated_bytes)
+
+    def _refuse_unfit(self, name: str, needed: int) -> None:
+        """The one fit rule, for the server's check before any GPU work and for the worker's load."""
+        if self.packs_placed and needed > self.on_demand_room():
+            raise fit_error(name, needed, self.on_demand_room(), self.budget_bytes)
 
     def _placement(self) -> str:
         """Where weights go in this process. A process without CUDA where CUDA was asked for (an emulated
@@ -228,8 +235,7 @@ class ModelRuntime:
     def _make_room(self, name: str, needed: int) -> None:
         """Evicts idle on-demand models, least recently used first, until `needed` bytes fit the budget.
         Beside packed models (which never leave) a model that cannot fit is refused, never loaded into an OOM."""
-        if self.packs_placed and self.packed_bytes() > 0 and needed > self.on_demand_room():
-            raise fit_error(name, needed, self.on_demand_room(), self.budget_bytes)
+        self._refuse_unfit(name, needed)
         used = sum(m.size_bytes for m in self._models.values())
         for victim in [n for n, m in self._models.items() if m.in_use == 0 and not m.packed]:
             if used + needed <= self.budget_bytes:
