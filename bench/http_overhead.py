@@ -1,8 +1,10 @@
-"""What the HTTP API costs on top of bare `model.generate`: decode tokens/s and time to first token.
+"""What the HTTP API costs on top of the bare engine: decode tokens/s and time to first token; and the
+engine against eager `model.generate()`.
 
 One run, one model checkpoint: the server (space/app.py, a separate process, as in production) serves it
-under a catalog name, and this process loads the same checkpoint and calls `generate` itself. Both decode
-greedily the same prompt for the same number of tokens; several repetitions, medians reported.
+under a catalog name, and this process loads the same checkpoint and runs the server's engine on it, and
+`generate` itself. All decode greedily the same prompt for the same number of tokens, interleaved, with
+the threads pinned; several repetitions, medians of paired runs reported.
 
 Default: a Qwen2-architecture model of ~75M random parameters (per-token work that means something on a
 CPU). `--full-size`: the Qwen2.5-7B architecture with random bf16 weights on a GPU, also compared with
@@ -158,9 +160,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(
+    model_dir: Path, port: int, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
+        **(extra_env or {}),
         "ZEROLLAMA_MODEL_DIR": str(model_dir),
         "ZEROLLAMA_DEMO": "",
         "PORT": str(port),
@@ -219,6 +224,53 @@ def bare_run(model: torch.nn.Module, prompt_ids: torch.Tensor, tokens: int, eos:
     if prompt_ids.is_cuda:
         torch.cuda.synchronize()
     return sample(started, stamps.times, len(stamps.times))
+
+
+class BareEngine:
+    """The server's engine on the same checkpoint in this process: no HTTP, no queue, no GPU entry."""
+
+    def __init__(self, model_dir: Path, model: str = SERVED_AS) -> None:
+        from zerollama.gpu.engine import LoopEngine
+        from zerollama.gpu.runner import GpuRunner
+        from zerollama.gpu.runtime import ModelRuntime
+        from zerollama.server import Server
+        from zerollama.settings import Settings
+        from zerollama.store import ModelStore
+
+        device, dtype = device_and_dtype()
+        runtime = ModelRuntime(device, dtype, int(200e9))
+        self.name = model
+        self.server = Server(load_catalog(), ModelStore(model_dir), runtime, GpuRunner(), Settings())
+        self.engine = LoopEngine()
+        first = self.jobs(["warm"], 1)[0]
+        self.loaded, _ = runtime.acquire(first.entry, first.path)
+
+    def jobs(self, prompts: list[str], tokens: int, raw: bool = False) -> list:
+        from zerollama.core.schemas import GenerateRequest
+
+        options = {"temperature": 0, "num_predict": tokens, "repeat_penalty": 1.0}
+        requests = [GenerateRequest(model=self.name, prompt=p, raw=raw, options=options) for p in prompts]
+        return [self.server.service.generate_job(r) for r in requests]
+
+    def run(self, jobs: list) -> tuple[list[list[float]], list]:
+        """Each member's token arrival times (perf_counter) and its Finished event."""
+        from zerollama.gpu.generation import Finished, Tagged, TextDelta
+
+        stamps: list[list[float]] = [[] for _ in jobs]
+        finished: list = [None] * len(jobs)
+        for item in self.engine.stream(jobs, self.loaded, float("inf"), lambda member: False):
+            if isinstance(item, Tagged) and isinstance(item.event, TextDelta):
+                stamps[item.member].append(time.perf_counter())
+            elif isinstance(item, Tagged) and isinstance(item.event, Finished):
+                finished[item.member] = item.event
+        return stamps, finished
+
+
+def engine_run(bare: BareEngine, prompt: str, tokens: int) -> Sample:
+    jobs = bare.jobs([prompt], tokens, raw=True)
+    started = time.perf_counter()
+    stamps, finished = bare.run(jobs)
+    return sample(started, stamps[0], finished[0].eval_count)
 
 
 def http_run(port: int, prompt: str, tokens: int) -> Sample:
@@ -283,24 +335,17 @@ def median(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--full-size",
-        action="store_true",
-        help="Qwen2.5-7B architecture, random bf16 (GPU)",
-    )
-    parser.add_argument(
-        "--tokens",
-        type=int,
-        default=None,
-        help="tokens generated per run (default 96; 256 full)",
-    )
+    parser.add_argument("--full-size", action="store_true", help="Qwen2.5-7B architecture, random bf16 (GPU)")
+    parser.add_argument("--tokens", type=int, default=None, help="tokens generated per run (default 96; 256 full)")
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads, here and in the server (pinned)")
     parser.add_argument("--bandwidth-gbs", type=float, default=None, help="GPU memory bandwidth, GB/s")
     args = parser.parse_args()
     tokens = args.tokens or (256 if args.full_size else 96)
     if args.full_size and not torch.cuda.is_available():
         raise SystemExit("--full-size needs a CUDA GPU (15 GB of bf16 weights)")
+    torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="zerollama-bench-") as scratch:
         root = Path(scratch)
@@ -308,72 +353,82 @@ def main() -> None:
         folder = build_checkpoint(root / "models", args.full_size)
         port = free_port()
         log_path = root / "server.log"
-        server = start_server(root / "models", port, log_path)
+        server = start_server(root / "models", port, log_path, {"OMP_NUM_THREADS": str(args.threads)})
         try:
             device, dtype = device_and_dtype()
-            model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+            bare = BareEngine(root / "models")
+            model = bare.loaded.model
             tokenizer = build_tokenizer()
-            text = " ".join(CORPUS * 20)
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"][: args.prompt_tokens]
+            ids = tokenizer(" ".join(CORPUS * 20), add_special_tokens=False)["input_ids"][: args.prompt_tokens]
             prompt = tokenizer.decode(ids)
-            prompt_ids = torch.tensor(
-                [tokenizer(prompt, add_special_tokens=False)["input_ids"]],
-                device=device,
-            )
-            eos, pad = (
-                model.generation_config.eos_token_id,
-                model.generation_config.pad_token_id,
-            )
+            prompt_ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], device=device)
+            eos, pad = model.generation_config.eos_token_id, model.generation_config.pad_token_id
             wait_until_up(server, port, log_path, deadline_s=900 if args.full_size else 300)
 
             params = sum(p.numel() for p in model.parameters())
             print(f"model: {params / 1e6:.1f}M parameters, {dtype} on {device}; prompt {prompt_ids.shape[1]} tokens")
-            print(f"threads: torch {torch.get_num_threads()}; server pid {server.pid}; {tokens} tokens per run")
+            print(f"threads: {args.threads} here and in the server (pid {server.pid}); {tokens} tokens per run")
             bare_run(model, prompt_ids, tokens, eos, pad)  # warm-up: kernels, caches
+            engine_run(bare, prompt, tokens)
             http_run(port, prompt, tokens)  # warm-up: model resident in the server, connection path
-            bare: list[Sample] = []
-            served: list[Sample] = []
-            for repetition in range(args.repetitions):
-                bare.append(bare_run(model, prompt_ids, tokens, eos, pad))
-                served.append(http_run(port, prompt, tokens))
+            runs: dict[str, list[Sample]] = {"generate": [], "engine": [], "http": []}
+            for repetition in range(args.repetitions):  # interleaved: slow drifts in load hit all three
+                runs["generate"].append(bare_run(model, prompt_ids, tokens, eos, pad))
+                runs["engine"].append(engine_run(bare, prompt, tokens))
+                runs["http"].append(http_run(port, prompt, tokens))
                 print(
-                    f"  run {repetition + 1}: bare {bare[-1].decode_tps:7.1f} tok/s"
-                    f" ttft {bare[-1].ttft_s * 1e3:7.1f} ms"
-                    f" | http {served[-1].decode_tps:7.1f} tok/s ttft {served[-1].ttft_s * 1e3:7.1f} ms"
-                    f" ({served[-1].tokens} tokens)"
+                    f"  run {repetition + 1}: "
+                    + " | ".join(
+                        f"{k} {v[-1].decode_tps:7.1f} tok/s ttft {v[-1].ttft_s * 1e3:6.1f} ms" for k, v in runs.items()
+                    )
                 )
-            report(bare, served, model, prompt_ids.shape[1] + tokens // 2, args)
+            report(runs, model, prompt_ids.shape[1] + tokens // 2, args)
+            batch = batch_aggregate(bare, prompt, tokens, 8)
+            print(f"engine, one batched call of 8: {batch:.1f} tokens/s in all")
         finally:
             stop_server(server)
+        del folder
 
 
-def report(bare: list[Sample], served: list[Sample], model: torch.nn.Module, mid_context: int, args) -> None:
-    bare_tps, http_tps = median([s.decode_tps for s in bare]), median([s.decode_tps for s in served])
-    bare_ttft, http_ttft = median([s.ttft_s for s in bare]) * 1e3, median([s.ttft_s for s in served]) * 1e3
-    inside_ttft = median([s.server_ttft_s for s in served if s.server_ttft_s is not None]) * 1e3
-    # Runs alternate bare/HTTP, so ratios of neighbouring runs cancel slow drifts in machine load.
-    paired_tps = median([h.decode_tps / b.decode_tps for b, h in zip(bare, served, strict=True)])
-    paired_ttft_ms = median([(h.ttft_s - b.ttft_s) * 1e3 for b, h in zip(bare, served, strict=True)])
+def batch_aggregate(bare: BareEngine, prompt: str, tokens: int, size: int) -> float:
+    jobs = bare.jobs([f"{i} {prompt}" for i in range(size)], tokens, raw=True)
+    started = time.perf_counter()
+    _, finished = bare.run(jobs)
+    return sum(f.eval_count for f in finished) / (time.perf_counter() - started)
+
+
+def report(runs: dict[str, list[Sample]], model: torch.nn.Module, mid_context: int, args) -> None:
+    tps = {k: median([s.decode_tps for s in v]) for k, v in runs.items()}
+    ttft = {k: median([s.ttft_s for s in v]) * 1e3 for k, v in runs.items()}
+    inside_ttft = median([s.server_ttft_s for s in runs["http"] if s.server_ttft_s is not None]) * 1e3
+    # Neighbouring runs are paired, so their ratios cancel slow drifts in machine load.
+    pairs = list(zip(runs["engine"], runs["http"], strict=True))
+    paired_tps = median([h.decode_tps / b.decode_tps for b, h in pairs])
+    paired_ttft_ms = median([(h.ttft_s - b.ttft_s) * 1e3 for b, h in pairs])
+    engine_vs_eager = median(
+        [e.decode_tps / g.decode_tps for g, e in zip(runs["generate"], runs["engine"], strict=True)]
+    )
     print()
-    print(f"{'median of ' + str(len(bare)):<24}{'bare generate':>15}{'HTTP /api/generate':>20}{'ratio':>9}")
-    print(f"{'decode tokens/s':<24}{bare_tps:>15.1f}{http_tps:>20.1f}{http_tps / bare_tps:>9.3f}")
-    print(f"{'time to first token':<24}{bare_ttft:>12.1f} ms{http_ttft:>17.1f} ms{http_ttft / bare_ttft:>9.3f}")
-    print(f"{'  of it inside generate':<24}{'':>15}{inside_ttft:>17.1f} ms  (server's prompt_eval_duration)")
+    print(f"{'median of ' + str(args.repetitions):<24}{'generate()':>13}{'bare engine':>13}{'HTTP':>11}")
+    print(f"{'decode tokens/s':<24}{tps['generate']:>13.1f}{tps['engine']:>13.1f}{tps['http']:>11.1f}")
+    print(f"{'time to first token':<24}{ttft['generate']:>10.1f} ms{ttft['engine']:>10.1f} ms{ttft['http']:>8.1f} ms")
+    print(f"{'  of it inside the engine':<24}{'':>26}{inside_ttft:>8.1f} ms  (server's prompt_eval_duration)")
     overhead = 1 - paired_tps
     print(
-        f"HTTP overhead (median of paired runs): {overhead * 100:+.1f} % tokens/s "
+        f"server overhead against the bare engine (median of paired runs): {overhead * 100:+.1f} % tokens/s "
         f"(goal ≤ {GOAL_TPS_OVERHEAD * 100:.0f} %: {'met' if overhead <= GOAL_TPS_OVERHEAD else 'missed'}), "
         f"{paired_ttft_ms:+.1f} ms to first token (goal ≤ {GOAL_TTFT_MS:.0f} ms: "
-        f"{'met' if paired_ttft_ms <= GOAL_TTFT_MS else 'missed'}); "
-        f"HTTP layer alone: {http_ttft - inside_ttft:+.1f} ms to first token"
+        f"{'met' if paired_ttft_ms <= GOAL_TTFT_MS else 'missed'})"
     )
+    print(f"engine against eager generate(): {engine_vs_eager:.2f}× tokens/s (median of paired runs)")
     bandwidth = bandwidth_gb_s(args.bandwidth_gbs)
     if bandwidth:
         per_token = bytes_per_token(model, mid_context)
         limit = bandwidth * 1e9 / per_token
         print(
             f"memory-bandwidth limit: {per_token / 1e9:.2f} GB read per token at {bandwidth:.0f} GB/s = "
-            f"{limit:.1f} tok/s; bare reaches {bare_tps / limit * 100:.0f} %, HTTP {http_tps / limit * 100:.0f} %"
+            f"{limit:.1f} tok/s; generate() reaches {tps['generate'] / limit:.0%}, the engine "
+            f"{tps['engine'] / limit:.0%}, HTTP {tps['http'] / limit:.0%}"
         )
     elif args.full_size:
         print("memory-bandwidth limit: unknown GPU; pass --bandwidth-gbs")

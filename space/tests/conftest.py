@@ -10,9 +10,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -171,3 +172,15 @@ def openai_client(base_url: str):
     import openai
 
     return openai.OpenAI(base_url=base_url + "/v1", api_key="unused-locally", timeout=60, max_retries=0)
+
+
+def job_by_job(entry: Callable[[Any], Iterator[Any]]) -> Callable[[Any], Iterator[Any]]:
+    """A GPU entry over batches from a stand-in that answers one job: the members run one after another."""
+    from zerollama.gpu.generation import Heartbeat, Tagged
+
+    def run(batch: Any) -> Iterator[Any]:
+        for member, job in enumerate(batch.jobs):
+            for event in entry(job):
+                yield event if isinstance(event, Heartbeat) else Tagged(member, event)
+
+    return run

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import torch
 
-from conftest import free_port
+from conftest import free_port, job_by_job
 from zerollama.core.catalog import load_catalog
 from zerollama.gpu.generation import Event, Finished, Job, TextDelta
 from zerollama.gpu.runner import GpuRunner
@@ -78,7 +78,7 @@ def keyed(model_dir) -> Iterator[dict[str, Any]]:
     settings = HttpSettings(api_key=KEY, max_body_bytes=MAX_BODY, header_timeout_seconds=1.0, body_timeout_seconds=1.0)
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
     gpu = CountingGpu()
-    runner = GpuRunner(entry=gpu, max_concurrency=1, max_queue=4)
+    runner = GpuRunner(entry=job_by_job(gpu), max_concurrency=1, max_queue=4)
     server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings(http=settings))
     port = free_port()
     saved = {name: os.environ.get(name) for name in ("PORT", "GRADIO_SERVER_NAME")}

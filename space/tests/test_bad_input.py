@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from conftest import MAX_BODY_BYTES
+from conftest import MAX_BODY_BYTES, job_by_job
 from zerollama.core.catalog import load_catalog
 from zerollama.gpu.generation import Event, Job
 from zerollama.gpu.runner import GpuRunner
@@ -244,7 +244,7 @@ def test_api_ps_answers_whatever_keep_alive_was_accepted(http):
 def in_process(model_dir, entry) -> tuple[TestClient, Server]:
     """The API in-process (guard included) over `entry` as the GPU entry point."""
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-    runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+    runner = GpuRunner(entry=job_by_job(entry), max_concurrency=1, max_queue=4)
     server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
     ready = threading.Event()
     ready.set()

@@ -13,10 +13,12 @@ from gradio.context import LocalContext
 from spaces.zero.gradio import error as spaces_error
 from starlette.testclient import TestClient
 
+from conftest import job_by_job
 from zerollama.core.catalog import load_catalog
 from zerollama.core.errors import parse_retry_after, translate_gpu_error
 from zerollama.core.schemas import ChatRequest
-from zerollama.gpu.generation import Event, Finished, Job, TextDelta, execute
+from zerollama.gpu.engine import LoopEngine
+from zerollama.gpu.generation import Batch, Event, Finished, Job, Tagged, TextDelta, execute
 from zerollama.gpu.runner import GpuRunner
 from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
@@ -33,7 +35,7 @@ def build(model_dir) -> Callable[..., Server]:
 
     def build(entry: Callable[[Job], Iterator[Event]], http: HttpSettings | None = None) -> Server:
         runtime = ModelRuntime("cpu", torch.float32, int(1e9))
-        runner = GpuRunner(entry=entry, max_concurrency=1, max_queue=4)
+        runner = GpuRunner(entry=job_by_job(entry), max_concurrency=1, max_queue=4)
         return Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings(http=http or HttpSettings()))
 
     return build
@@ -98,7 +100,8 @@ def test_illegal_duration_is_a_client_error_without_retry(build):
 
 def test_a_failure_after_output_started_ends_the_stream_with_an_error_line(build, model_dir):
     def entry(job: Job) -> Iterator[Event]:
-        for event in execute(job, server.registry.runtime):
+        for tagged in execute(Batch((job,)), server.registry.runtime, LoopEngine(), lambda member: False):
+            event = tagged.event if isinstance(tagged, Tagged) else tagged
             yield event
             if isinstance(event, TextDelta):
                 raise spaces_error("ZeroGPU worker error", "GPU task aborted")

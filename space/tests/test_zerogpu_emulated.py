@@ -266,3 +266,44 @@ def test_a_cold_worker_ends_its_reply_inside_the_grant(slow_copy_url, device_api
     assert release.at - schedule.at < granted, (release.at - schedule.at, granted)
     facts = httpx.get(f"{slow_copy_url}/api/zerollama/diagnostics").json()
     assert facts["cold_start"]["last_measured_seconds"] >= 2.5
+
+
+def test_one_callers_waiting_generations_share_one_gpu_call_across_the_fork(zerogpu, zerogpu_url, device_api):
+    """While a long reply holds the slot, caller A sends three generations and caller B one: A's three go in
+    one call (one /schedule with A's token), B's in its own. One of A's hangs up after two lines: the
+    worker, told through the shared cancel board, drops its row, so A's call ends with the other two."""
+    alice, bob = ip_token("alice"), ip_token("bob")
+    short = {**LONG, "stream": False, "options": {"num_predict": 12, "temperature": 0}}
+    results: dict[str, object] = {}
+
+    def post(name: str, token: str) -> None:
+        results[name] = httpx.post(f"{zerogpu_url}/api/generate", json=short, headers={"X-IP-Token": token}, timeout=60)
+        results[f"{name} at"] = time.time()
+
+    def hang_up() -> None:
+        with httpx.stream("POST", f"{zerogpu_url}/api/generate", json=LONG, headers={"X-IP-Token": alice}) as response:
+            lines = response.iter_lines()
+            results["left"] = [next(lines), next(lines)]
+
+    alone = httpx.post(f"{zerogpu_url}/api/generate", json=short, headers={"X-IP-Token": alice}, timeout=60).json()
+    device_api.clear()
+    with zerogpu.stream("POST", "/api/generate", json=LONG) as response:
+        lines = response.iter_lines()  # kept: a dropped iterator would close the stream
+        next(lines)  # the only slot is busy
+        threads = [threading.Thread(target=post, args=(n, t)) for n, t in (("a1", alice), ("a2", alice), ("b", bob))]
+        threads.append(threading.Thread(target=hang_up))
+        for thread in threads:
+            thread.start()
+            time.sleep(0.2)  # all four wait for the slot
+    for thread in threads:
+        thread.join(60)
+    tokens = [call.params["token"] for call in device_api.calls_to("/schedule")[1:]]
+    assert tokens == [alice, bob], "A's three members in one call, then B's in another"
+    replies = {name: results[name].json() for name in ("a1", "a2", "b")}
+    assert all(reply["eval_count"] == 12 for reply in replies.values())
+    assert replies["a1"]["response"] == replies["a2"]["response"]
+    assert replies["b"]["response"] == alone["response"]  # alone in its call, as the first was
+    assert len(results["left"]) == 2
+    # A's call ended with its two short members: the departed member's row (2,048 tokens) was dropped
+    released = [call.at for call in device_api.calls_to("/release")]
+    assert len(released) == 3 and released[1] - max(results["a1 at"], results["a2 at"]) < 2.0

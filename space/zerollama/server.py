@@ -83,7 +83,8 @@ class Server:
     @classmethod
     def from_settings(cls, settings: Settings) -> Server:
         catalog = load_catalog()
-        runner = GpuRunner(max_concurrency=settings.gpu.max_concurrency, max_queue=settings.gpu.max_queue)
+        gpu = settings.gpu
+        runner = GpuRunner(max_concurrency=gpu.max_concurrency, max_queue=gpu.max_queue, max_batch=gpu.max_batch)
         store, loader, demo_note = models_for(settings.models, catalog)
         return cls(catalog, store, runtime_for(settings.models, loader), runner, settings, demo_note)
 

@@ -132,7 +132,15 @@ class GpuSettings:
     )
     max_concurrency: int | None = field(
         default=None,
-        metadata=_variable("ZEROLLAMA_MAX_CONCURRENCY", "generations at once", _int, "1 on ZeroGPU, else 2"),
+        metadata=_variable("ZEROLLAMA_MAX_CONCURRENCY", "GPU calls at once", _int, "1"),
+    )
+    max_batch: int = field(
+        default=8,
+        metadata=_variable(
+            "ZEROLLAMA_MAX_BATCH",
+            "generations decoded together in one GPU call (same model, same caller on ZeroGPU)",
+            _int,
+        ),
     )
     max_queue: int = field(default=32, metadata=_variable("ZEROLLAMA_MAX_QUEUE", "requests waiting before 503", _int))
 

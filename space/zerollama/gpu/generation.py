@@ -1,6 +1,7 @@
-"""What runs on the GPU: one job (chat/generate, embed, load, unload) turned into picklable events.
+"""What runs on the GPU: one call (a batch of generations on one model, or one embed, load or unload job)
+turned into picklable events, each tagged with the batch member it belongs to.
 
-Everything here crosses the ZeroGPU process boundary: jobs go in pickled, events come back pickled, and
+Everything here crosses the ZeroGPU process boundary: batches go in pickled, events come back pickled, and
 exceptions other than gr.Error would lose their message, so failures are returned as `Failed` events.
 """
 
@@ -11,21 +12,18 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
-from transformers import LogitsProcessor, StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
 from ..core.catalog import CatalogModel
 from ..core.errors import ApiError
 from ..core.options import GenerationOptions
-from .constrained import compiler_for, logits_processor
 from .runtime import LoadedModel, ModelDoesNotFit, ModelRuntime, ResidentModel
-from .textstream import OutputFilter, ToolSyntax
+from .textstream import ToolSyntax
 
 
 @dataclass(frozen=True)
@@ -106,6 +104,44 @@ class Heartbeat:
 
 Event = TextDelta | ToolCalls | Finished | Failed | Heartbeat
 
+
+@dataclass(frozen=True)
+class Batch:
+    """The jobs of one GPU call: one embed, load or unload job, or generations on the same model for the
+    same caller. `tickets` are the members' places on the cancel board (a caller leaving sets its own)."""
+
+    jobs: tuple[Job, ...]
+    tickets: tuple[int, ...] = ()
+
+    @property
+    def requested_seconds(self) -> int:
+        """What the call asks ZeroGPU for: enough for its longest member."""
+        return max(j.requested_seconds for j in self.jobs)
+
+    @property
+    def granted_seconds(self) -> float:
+        return max(j.granted_seconds for j in self.jobs)
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """An event of batch member `member` (its index in Batch.jobs)."""
+
+    member: int
+    event: Event
+
+
+class Engine(Protocol):
+    """The seam the GPU entry drives (gpu/engine.py holds the implementation chosen at start-up)."""
+
+    def stream(
+        self, jobs: Sequence[Job], loaded: LoadedModel, deadline: float, departed: Callable[[int], bool]
+    ) -> Iterator[Tagged | Heartbeat]:
+        """Events of every member of `jobs`, tagged by its index; `departed(i)` says member i's caller left.
+        A member's Finished carries `gpu_seconds`: its share of the decoding time."""
+        ...
+
+
 HEARTBEAT_SECONDS = 0.25
 # Stop this long before the grant ends: the reply's last events and /release must still fit in it.
 DEADLINE_MARGIN_SECONDS = 2.0
@@ -136,11 +172,11 @@ class ProcessClock:
 CLOCK = ProcessClock()
 
 
-def deadline_for(job: Job, grant_began: float) -> float:
+def deadline_for(granted_seconds: float, grant_began: float) -> float:
     """The time.monotonic() at which generation must end to stay inside the grant."""
-    if math.isinf(job.granted_seconds):
+    if math.isinf(granted_seconds):
         return math.inf
-    return time.monotonic() + (grant_began + job.granted_seconds - DEADLINE_MARGIN_SECONDS - time.time())
+    return time.monotonic() + (grant_began + granted_seconds - DEADLINE_MARGIN_SECONDS - time.time())
 
 
 def in_background(
@@ -185,211 +221,6 @@ def in_background(
         raise
 
 
-class TokenQueue(BaseStreamer):
-    """Receives token ids from generate(); the first put() is the prompt, later ones new tokens."""
-
-    def __init__(self) -> None:
-        self.tokens: queue.Queue[int | None] = queue.Queue()
-        self.prompt_seen = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
-            return
-        for token in value.reshape(-1).tolist():
-            self.tokens.put(int(token))
-
-    def end(self) -> None:
-        self.tokens.put(None)
-
-
-class ScoreTap(LogitsProcessor):
-    """Keeps each step's log-probabilities, taken from the scores the sampler draws from: after the
-    repetition penalty and any grammar, before temperature and top-k/top-p (transformers applies those
-    after every processor given to generate()), so greedy decoding picks the most likely entry."""
-
-    def __init__(self, tokenizer: Any, top: int) -> None:
-        self.tokenizer = tokenizer
-        self.top = top
-        self.steps: queue.Queue[torch.Tensor] = queue.Queue()
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        self.steps.put(torch.log_softmax(scores[0].float(), dim=-1))
-        return scores
-
-    def take(self, token: int) -> dict[str, Any]:
-        """The entry of the step that produced `token` (steps and tokens arrive in the same order)."""
-        row = self.steps.get()
-        entry = self._entry(token, float(row[token]))
-        if self.top > 0:
-            values, ids = row.topk(self.top)
-            entry["top_logprobs"] = [self._entry(i, v) for i, v in zip(ids.tolist(), values.tolist(), strict=True)]
-        return entry
-
-    def _entry(self, token: int, logprob: float) -> dict[str, Any]:
-        text = self.tokenizer.decode([token])
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
-
-
-class StopWhen(StoppingCriteria):
-    """Stops generate() when the consumer is gone (client disconnect, stop string) or time runs out."""
-
-    def __init__(self, cancelled: threading.Event, deadline: float) -> None:
-        self.cancelled = cancelled
-        self.deadline = deadline
-        self.timed_out = False
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        self.timed_out = time.monotonic() >= self.deadline
-        stop = self.cancelled.is_set() or self.timed_out
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
-
-
-class IncrementalDecoder:
-    """Decodes token by token without splitting multi-byte characters (text arrives when complete)."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.prefix_offset = 0
-        self.read_offset = 0
-
-    def push(self, token: int) -> str:
-        self.ids.append(token)
-        prefix = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
-        text = self.tokenizer.decode(self.ids[self.prefix_offset :])
-        if len(text) > len(prefix) and not text.endswith("\ufffd"):
-            self.prefix_offset = self.read_offset
-            self.read_offset = len(self.ids)
-            return text[len(prefix) :]
-        return ""
-
-
-def _sampling(options: GenerationOptions) -> dict[str, Any]:
-    if options.temperature <= 0:
-        return {"do_sample": False}
-    settings: dict[str, Any] = {"do_sample": True, "temperature": options.temperature}
-    if 0 < options.top_p < 1:
-        settings["top_p"] = options.top_p
-    settings["top_k"] = options.top_k if options.top_k > 0 else None
-    if options.min_p > 0:
-        settings["min_p"] = options.min_p
-    return settings
-
-
-def generate(job: Job, loaded: LoadedModel, deadline: float) -> Iterator[Event]:
-    options = job.options
-    assert options is not None
-    model, tokenizer = loaded.model, loaded.tokenizer
-    eos_ids = set(_eos_ids(model, tokenizer))
-    processors = []
-    if job.format is not None or job.force_tool_call:
-        if loaded.grammar_compiler is None:
-            loaded.grammar_compiler = compiler_for(tokenizer, model.config.vocab_size)
-        forced = list(job.tools) if job.force_tool_call else None
-        processors.append(logits_processor(loaded.grammar_compiler, job.format, forced, job.tool_syntax))
-    tap = ScoreTap(tokenizer, job.top_logprobs) if job.logprobs else None
-    if tap is not None:
-        processors.append(tap)  # last: it sees what the grammar left
-    if options.seed >= 0:
-        torch.manual_seed(options.seed)
-    started = time.monotonic()
-    cancelled = threading.Event()
-    stop_when = StopWhen(cancelled, deadline)
-    streamer = TokenQueue()
-    input_ids = torch.tensor([list(job.prompt_ids)], device=model.device)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with torch.inference_mode():
-                model.generate(
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    max_new_tokens=options.max_new_tokens,
-                    repetition_penalty=options.repeat_penalty if options.repeat_penalty != 1.0 else None,
-                    logits_processor=processors or None,
-                    stopping_criteria=StoppingCriteriaList([stop_when]),
-                    streamer=streamer,
-                    pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids),
-                    eos_token_id=sorted(eos_ids),
-                    **_sampling(options),
-                )
-        except BaseException as error:  # noqa: BLE001 - reported by the consumer below
-            failure.append(error)
-            streamer.end()
-
-    worker = threading.Thread(target=run, name="generate", daemon=True)
-    output = OutputFilter(options.stop, job.tool_syntax)
-    decoder = IncrementalDecoder(tokenizer)
-    first_token_at: float | None = None
-    generated: list[int] = []
-    done_reason = "length"
-    last_yield = time.monotonic()
-    worker.start()
-    try:
-        while True:
-            try:
-                token = streamer.tokens.get(timeout=HEARTBEAT_SECONDS)
-            except queue.Empty:  # prefill or a slow step: let a departed consumer stop us
-                last_yield = time.monotonic()
-                yield Heartbeat()
-                continue
-            if token is None:
-                break
-            first_token_at = first_token_at or time.monotonic()
-            generated.append(token)
-            scored = tap.take(token) if tap is not None else None
-            if token in eos_ids:
-                done_reason = "stop"
-                continue
-            piece = output.feed(decoder.push(token))
-            events = list(_piece_events(piece, (scored,) if scored else ()))
-            if not events and time.monotonic() - last_yield >= HEARTBEAT_SECONDS:
-                events = [Heartbeat()]  # output held back (a tool call, a possible stop string)
-            for event in events:
-                last_yield = time.monotonic()
-                yield event
-            if piece.stopped:
-                done_reason = "stop"
-                break
-        cancelled.set()
-        worker.join()
-        if failure:
-            raise failure[0]
-        yield from _piece_events(output.finish())
-        if stop_when.timed_out:
-            done_reason = "length"
-    finally:
-        cancelled.set()  # the consumer left early (GeneratorExit): stop generate() now
-        worker.join()
-    finished_at = time.monotonic()
-    first = first_token_at or finished_at
-    yield Finished(
-        done_reason=done_reason,
-        prompt_eval_count=len(job.prompt_ids),
-        prompt_eval_duration=int((first - started) * 1e9),
-        eval_count=len(generated),
-        eval_duration=int((finished_at - first) * 1e9),
-        output_ids=tuple(generated),
-    )
-
-
-def _piece_events(piece: Any, logprobs: tuple[dict[str, Any], ...] = ()) -> Iterator[Event]:
-    if piece.text or logprobs:
-        yield TextDelta(piece.text, logprobs)
-    if piece.tool_calls:
-        yield ToolCalls(piece.tool_calls)
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    configured = model.generation_config.eos_token_id
-    ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return list(dict.fromkeys(ids))
-
-
 def embed(job: Job, loaded: LoadedModel) -> list[list[float]]:
     """Mean-pooled last hidden states: one vector per input (L2-normalised for /api/embed)."""
     vectors = []
@@ -406,10 +237,16 @@ def embed(job: Job, loaded: LoadedModel) -> list[list[float]]:
     return vectors
 
 
-def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
-    """Runs one job on this process's runtime. Yields events (heartbeats during slow steps); never raises."""
+def execute(
+    batch: Batch, runtime: ModelRuntime, engine: Engine, departed: Callable[[int], bool]
+) -> Iterator[Tagged | Heartbeat]:
+    """Runs one GPU call on this process's runtime: a batch of generations on one model, or one other job.
+    Yields events tagged by member (heartbeats during slow steps); never raises. Each member's GPU seconds
+    are its share of the call: the load and the cold start split evenly, the decoding as the engine splits it."""
     grant_began, cold_start = CLOCK.job_started()
     started = time.monotonic()
+    job = batch.jobs[0]
+    pending = set(range(len(batch.jobs)))
     try:
         if job.op == "unload":
             note = ""
@@ -417,7 +254,7 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
                 note = f"{job.entry.name} is packed on ZeroGPU: it stays resident in every GPU worker, never unloaded"
             else:
                 runtime.unload(job.entry.name)
-            yield Finished(done_reason="unload", resident=runtime.snapshot(), note=note)
+            yield Tagged(0, Finished(done_reason="unload", resident=runtime.snapshot(), note=note))
             return
 
         def give_back(result: tuple[LoadedModel, float]) -> None:  # the consumer left during the load
@@ -425,32 +262,49 @@ def execute(job: Job, runtime: ModelRuntime) -> Iterator[Event]:
 
         loaded, load_seconds = yield from in_background(lambda: runtime.acquire(job.entry, job.path), give_back)
         try:
-            finished = Finished(done_reason="load")
-            if job.op == "generate":
-                for event in generate(job, loaded, deadline_for(job, grant_began)):
-                    if isinstance(event, Finished):
-                        finished = event
-                    else:
-                        yield event
-            elif job.op == "embed":
-                vectors = yield from in_background(lambda: embed(job, loaded))
-                finished = Finished(
-                    done_reason="stop", embeddings=vectors, prompt_eval_count=sum(len(i) for i in job.embed_inputs)
-                )
+            setup = (time.monotonic() - started + cold_start) / len(batch.jobs)
+            for event in _work(batch, loaded, engine, departed, deadline_for(batch.granted_seconds, grant_began)):
+                if isinstance(event, Tagged):
+                    if isinstance(event.event, Finished | Failed):
+                        pending.discard(event.member)
+                    if isinstance(event.event, Finished):
+                        extra = {"load_duration": int(load_seconds * 1e9), "cold_start_seconds": cold_start}
+                        extra["gpu_seconds"] = event.event.gpu_seconds + setup
+                        event = Tagged(event.member, replace(event.event, resident=runtime.snapshot(), **extra))
+                yield event
         finally:
-            runtime.release(loaded, job.keep_alive, pinned=job.pinned)
-        yield Finished(
-            **{
-                **finished.__dict__,
-                "load_duration": int(load_seconds * 1e9),
-                "gpu_seconds": time.monotonic() - started + cold_start,
-                "cold_start_seconds": cold_start,
-                "resident": runtime.snapshot(),
-            }
-        )
+            runtime.release(loaded, max_keep_alive(batch.jobs), pinned=any(j.pinned for j in batch.jobs))
     except ModelDoesNotFit as error:
-        yield Failed(503, str(error))
+        yield from _fail_all(pending, Failed(503, str(error)))
     except torch.cuda.OutOfMemoryError:
-        yield Failed(503, "the GPU ran out of memory for this request; retry with a shorter prompt or num_predict", 30)
+        message = "the GPU ran out of memory for this request; retry with a shorter prompt or num_predict"
+        yield from _fail_all(pending, Failed(503, message, 30))
     except Exception as error:  # noqa: BLE001 - must cross the process boundary with its message
-        yield Failed(500, f"{type(error).__name__}: {error}")
+        yield from _fail_all(pending, Failed(500, f"{type(error).__name__}: {error}"))
+
+
+def _work(
+    batch: Batch, loaded: LoadedModel, engine: Engine, departed: Callable[[int], bool], deadline: float
+) -> Iterator[Tagged | Heartbeat]:
+    job = batch.jobs[0]
+    if job.op == "generate":
+        yield from engine.stream(batch.jobs, loaded, deadline, departed)
+    elif job.op == "embed":
+        started = time.monotonic()
+        vectors = yield from in_background(lambda: embed(job, loaded))
+        tokens = sum(len(i) for i in job.embed_inputs)
+        seconds = time.monotonic() - started
+        yield Tagged(0, Finished(done_reason="stop", embeddings=vectors, prompt_eval_count=tokens, gpu_seconds=seconds))
+    else:
+        yield Tagged(0, Finished(done_reason="load"))
+
+
+def max_keep_alive(jobs: tuple[Job, ...]) -> float | None:
+    """The longest keep_alive any member asked for (None, the default, when none asked)."""
+    asked = [j.keep_alive for j in jobs if j.keep_alive is not None]
+    return max(asked) if asked else None
+
+
+def _fail_all(members: set[int], failed: Failed) -> Iterator[Tagged]:
+    for member in sorted(members):
+        yield Tagged(member, failed)

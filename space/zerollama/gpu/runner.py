@@ -1,9 +1,9 @@
 """The one @spaces.GPU entry point, and how HTTP requests reach it.
 
 ZeroGPU keeps warm workers per decorated function, so chat, generate, embed, load and unload all go
-through `gpu_entry`. Its duration is computed per job (quota is checked against the requested duration).
-Each HTTP request runs the whole GPU generator in one dedicated thread that first sets Gradio's request
-context from the incoming request: `spaces` reads the caller's identity (X-IP-Token) there to charge the
+through `gpu_entry`, one batch per call. Its duration is computed per batch (quota is checked against the
+requested duration). Each call runs in one dedicated thread that first sets Gradio's request context from
+the request of its members' caller: `spaces` reads the caller's identity (X-IP-Token) there to charge the
 caller's quota instead of the Space's small shared pool. Request headers are never logged.
 Off ZeroGPU `spaces.GPU` returns the function unchanged and everything runs in this process.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,9 @@ from gradio.context import LocalContext
 from ..core.errors import ApiError, translate_gpu_error
 from ..core.gpu_budget import GpuBudget
 from ..settings import GpuSettings
-from .generation import Event, Failed, Heartbeat, Job, execute
+from .cancel import BOARD, BoardFull, CancelBoard
+from .engine import LoopEngine
+from .generation import Batch, Engine, Event, Failed, Finished, Heartbeat, Job, Tagged, execute
 from .runtime import ModelRuntime
 
 ON_ZEROGPU = bool(spaces.config.Config.zero_gpu)
@@ -60,22 +63,24 @@ def gpu_budget(settings: GpuSettings) -> GpuBudget:
 
 
 _runtime: ModelRuntime | None = None
+_engine: Engine = LoopEngine()
 
 
-def install_runtime(runtime: ModelRuntime) -> None:
-    """Sets the runtime the GPU entry uses (before launch, so ZeroGPU workers inherit it)."""
-    global _runtime
+def install_runtime(runtime: ModelRuntime, engine: Engine | None = None) -> None:
+    """Sets the runtime and engine the GPU entry uses (before launch, so ZeroGPU workers inherit them)."""
+    global _runtime, _engine
     _runtime = runtime
+    _engine = engine or LoopEngine()
 
 
-def requested_duration(job: Job) -> int:
-    return job.requested_seconds
+def requested_duration(batch: Batch) -> int:
+    return batch.requested_seconds
 
 
 @spaces.GPU(duration=requested_duration)
-def gpu_entry(job: Job) -> Iterator[Event]:
+def gpu_entry(batch: Batch) -> Iterator[Tagged | Heartbeat]:
     assert _runtime is not None, "install_runtime() must run before the first request"
-    yield from execute(job, _runtime)
+    yield from execute(batch, _runtime, _engine, lambda member: BOARD.is_set(batch.tickets[member]))
 
 
 class ServerBusy(ApiError):
@@ -83,63 +88,57 @@ class ServerBusy(ApiError):
         super().__init__(503, "server busy, please try again.  maximum pending requests exceeded", 5)
 
 
+@dataclass(eq=False)
+class _Request:
+    """One HTTP request's job, waiting for or taking part in a GPU call."""
+
+    job: Job
+    caller: str | None
+    request: Any | None
+    deliver: Callable[[Event | None], None]
+    cancelled: threading.Event
+    ticket: int
+    done: bool = False
+    holders: int = 1  # the consumer, and the call once it is in one: the ticket is given back by the last
+
+    @property
+    def over(self) -> bool:
+        return self.done or self.cancelled.is_set()
+
+
 class GpuRunner:
-    """Bounds concurrency (custom routes bypass Gradio's queue) and bridges the GPU thread to asyncio."""
+    """Queues the requests' jobs (custom routes bypass Gradio's queue), starts GPU calls as slots free up
+    and bridges each call's thread to asyncio. When a slot frees, the oldest waiting job goes first, with
+    every other waiting generation on the same model, for the same caller on ZeroGPU (a call is billed to
+    one caller), up to `max_batch` in one call."""
 
     def __init__(
         self,
-        entry: Callable[[Job], Iterator[Event]] = gpu_entry,
+        entry: Callable[[Batch], Iterator[Tagged | Heartbeat]] = gpu_entry,
         max_concurrency: int | None = None,
         max_queue: int = GpuSettings.max_queue,
+        max_batch: int = GpuSettings.max_batch,
+        per_caller: bool = ON_ZEROGPU,
+        board: CancelBoard = BOARD,
     ) -> None:
-        """`max_concurrency` None: one call at a time on ZeroGPU (each runs in its own worker), else two."""
+        """`max_concurrency` None: one call at a time (on ZeroGPU each runs in its own worker; elsewhere
+        one batched call uses the device better than two competing ones)."""
         self.entry = entry
-        self.max_concurrency = max_concurrency or (1 if ON_ZEROGPU else 2)
+        self.max_concurrency = max_concurrency or 1
         self.max_queue = max_queue
+        self.max_batch = max(1, max_batch)
+        self.per_caller = per_caller
+        self.board = board
         self.blocks: gr.Blocks | None = None
-        self._slots = threading.BoundedSemaphore(self.max_concurrency)
-        self._count_lock = threading.Lock()
-        self.pending = 0  # waiting or running
-
-    def _enter(self) -> None:
-        with self._count_lock:
-            if self.pending >= self.max_queue + self.max_concurrency:
-                raise ServerBusy()
-            self.pending += 1
-
-    def _leave(self) -> None:
-        with self._count_lock:
-            self.pending -= 1
-
-    def iterate(self, job: Job, cancelled: threading.Event | None = None) -> Iterator[Event]:
-        """Runs `job` in the calling thread once a slot is free; gr.Error becomes a Failed event. A job whose
-        consumer left while it waited never reaches the GPU (on ZeroGPU: never calls /schedule)."""
-        self._enter()
-        try:
-            with self._slots:
-                if cancelled is not None and cancelled.is_set():
-                    return
-                stream = None
-                try:
-                    stream = self.entry(job)
-                    for event in stream:
-                        if cancelled is not None and cancelled.is_set():
-                            break
-                        yield event
-                except gr.Error as error:
-                    yield Failed.of(translate_gpu_error(getattr(error, "title", None), str(error.message)))
-                finally:
-                    if stream is not None and hasattr(stream, "close"):
-                        stream.close()  # GeneratorExit inside the job stops generate() and frees the model
-        finally:
-            self._leave()
+        self._lock = threading.Lock()
+        self._waiting: deque[_Request] = deque()
+        self._running = 0
+        self.pending = 0  # jobs waiting plus calls running
 
     async def events(self, job: Job, request: Any | None, watch_disconnect: bool = False) -> AsyncIterator[Event]:
-        """Runs `job` in its own thread; stops the GPU work when the consumer stops iterating, or, with
+        """Runs `job` in a GPU call; stops its part of the work when the consumer stops iterating, or, with
         `watch_disconnect`, when `request`'s client hangs up. (Only for requests that stay open while they
         are answered: the request Gradio hands its event handlers is long finished.)"""
-        self._enter()
-        self._leave()  # counted again by iterate(); this early check answers 503 before any thread starts
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event | None] = asyncio.Queue()
         cancelled = threading.Event()
@@ -150,28 +149,111 @@ class GpuRunner:
             except RuntimeError:  # the event loop is gone (shutdown): nobody is listening any more
                 cancelled.set()
 
-        def pump() -> None:
-            self._bind_caller(request)
-            try:
-                for event in self.iterate(job, cancelled):
-                    if not isinstance(event, Heartbeat):  # heartbeats only let a departed consumer stop the GPU
-                        deliver(event)
-            except ServerBusy as busy:
-                deliver(Failed.of(busy))
-            except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
-                deliver(Failed(500, f"{type(error).__name__}: {error}"))
-            finally:
-                deliver(None)
-
-        threading.Thread(target=pump, name=f"gpu-{job.op}", daemon=True).start()
+        waiting = self._submit(job, request, deliver, cancelled)
         watcher = asyncio.create_task(self._watch(request, cancelled)) if watch_disconnect else None
         try:
             while (event := await events.get()) is not None:
                 yield event
         finally:
-            cancelled.set()
+            self._leave(waiting)
             if watcher is not None:
                 watcher.cancel()
+
+    def _submit(self, job: Job, request: Any | None, deliver: Callable, cancelled: threading.Event) -> _Request:
+        with self._lock:
+            if self.pending >= self.max_queue + self.max_concurrency:
+                raise ServerBusy()
+            try:
+                ticket = self.board.take()
+            except BoardFull:
+                raise ServerBusy() from None
+            self.pending += 1
+            waiting = _Request(job, _caller(request), request, deliver, cancelled, ticket)
+            self._waiting.append(waiting)
+            self._dispatch()
+        return waiting
+
+    def _leave(self, waiting: _Request) -> None:
+        """The consumer is gone: a job still waiting never reaches the GPU; a running one's row is dropped."""
+        waiting.cancelled.set()
+        self.board.cancel(waiting.ticket)
+        with self._lock:
+            if waiting in self._waiting:
+                self._waiting.remove(waiting)
+                self.pending -= 1
+            self._release(waiting)
+
+    def _release(self, member: _Request) -> None:
+        """The lock is held. A ticket is reused only when neither the consumer nor a call still reads it."""
+        member.holders -= 1
+        if member.holders == 0:
+            self.board.give_back(member.ticket)
+
+    def _dispatch(self) -> None:
+        """Starts calls while slots are free (the lock is held)."""
+        while self._running < self.max_concurrency and self._waiting:
+            head = self._waiting.popleft()
+            members = [head]
+            for other in list(self._waiting):
+                if len(members) >= self.max_batch:
+                    break
+                if self._joins(head, other):
+                    members.append(other)
+                    self._waiting.remove(other)
+            self._running += 1
+            self.pending -= len(members) - 1  # a call counts once
+            for member in members:
+                member.holders += 1
+            threading.Thread(target=self._call, args=(members,), name=f"gpu-{head.job.op}", daemon=True).start()
+
+    def _joins(self, head: _Request, other: _Request) -> bool:
+        same_model = (other.job.entry.name, other.job.path) == (head.job.entry.name, head.job.path)
+        batchable = head.job.op == other.job.op == "generate" and same_model
+        return batchable and (not self.per_caller or other.caller == head.caller)
+
+    def _call(self, members: list[_Request]) -> None:
+        """One GPU call for `members` (their caller's request bound, as Gradio binds it for its events)."""
+        self._bind_caller(members[0].request)
+        live = [m for m in members if not m.over]
+        try:
+            if live:  # a job whose consumer left while it waited never reaches the GPU (never calls /schedule)
+                self._run(live)
+        finally:
+            for member in members:
+                member.deliver(None)
+            with self._lock:
+                for member in members:
+                    self._release(member)
+                self._running -= 1
+                self.pending -= 1
+                self._dispatch()
+
+    def _run(self, live: list[_Request]) -> None:
+        stream = None
+        try:
+            stream = self.entry(Batch(tuple(m.job for m in live), tuple(m.ticket for m in live)))
+            for item in stream:
+                if isinstance(item, Tagged):
+                    member = live[item.member]
+                    if not member.over:
+                        member.deliver(item.event)
+                    member.done = member.done or isinstance(item.event, Finished | Failed)
+                if all(m.over for m in live):
+                    break
+        except gr.Error as error:
+            self._fail(live, Failed.of(translate_gpu_error(getattr(error, "title", None), str(error.message))))
+        except Exception as error:  # noqa: BLE001 - becomes a JSON error, never a crash
+            self._fail(live, Failed(500, f"{type(error).__name__}: {error}"))
+        finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()  # GeneratorExit inside the call stops the engine and frees the model
+
+    @staticmethod
+    def _fail(members: list[_Request], failed: Failed) -> None:
+        for member in members:
+            if not member.over:
+                member.deliver(failed)
+                member.done = True
 
     @staticmethod
     async def _watch(request: Any, cancelled: threading.Event) -> None:
@@ -189,3 +271,9 @@ class GpuRunner:
         LocalContext.event_id.set(None)
         LocalContext.in_event_listener.set(False)
         LocalContext.progress.set(None)
+
+
+def _caller(request: Any | None) -> str | None:
+    """Who ZeroGPU bills: `spaces` reads the caller's identity from the X-IP-Token header."""
+    headers = getattr(request, "headers", None)
+    return headers.get("x-ip-token") if headers is not None else None
