@@ -229,7 +229,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     async def embed(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), EmbedRequest)
         started = time.monotonic()
-        job, _ = await off_loop(service.embed_job, req, False)
+        job = await off_loop(service.embed_job, req, False)
         vectors: list[list[float]] = []
         finished = Finished(done_reason="stop")
         if job is not None:
@@ -248,7 +248,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
     @route("/api/embeddings", ["POST"])
     async def embeddings(request: Request) -> Response:
         req = await off_loop(parse_body, await read_body(request), EmbeddingsRequest)
-        job, _ = await off_loop(service.embed_job, req, True)
+        job = await off_loop(service.embed_job, req, True)
         if job is None:
             return json_response({"embedding": []})
         finished = await collect(service.run(job, request, watch_disconnect=True))

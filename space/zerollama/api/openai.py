@@ -330,7 +330,7 @@ def build_router(service: Service, registry: ModelRegistry, costs: CostSettings)
         req = _validated(
             EmbedRequest, {"model": body.get("model"), "input": inputs, "dimensions": body.get("dimensions")}
         )
-        job, _ = await off_loop(service.embed_job, req, False)
+        job = await off_loop(service.embed_job, req, False)
         finished = Finished(done_reason="stop", embeddings=[])
         if job is not None:
             finished = await collect(service.run(job, request, watch_disconnect=True))
