@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from ..core.catalog import CatalogModel, display_name
-from ..core.costs import CostSettings, reply_cost
+from ..core.costs import reply_cost
 from ..core.errors import ApiError, bad_request, model_not_found
-from ..core.jobs import Service
-from ..core.registry import ModelRegistry, expiry_for_display
+from ..core.registry import expiry_for_display
 from ..core.schemas import (
     ChatRequest,
     DeleteRequest,
@@ -33,8 +32,8 @@ from ..core.schemas import (
 )
 from ..gpu.generation import Event, Failed, TextDelta, ToolCalls
 from ..store import StoredModel, stand_in_for
-from .http import Route, iso, json_response, log_refusal, ndjson_response, now_iso, off_loop, read_body, router
-from .replies import Chunk, Reply, answer, embedded
+from .http import Route, iso, json_response, log_refusal, ndjson_response, now_iso, off_loop, read_body
+from .replies import Chunk, Endpoints, Reply, answer, embedded
 
 OLLAMA_VERSION = "0.33.0"  # a recent Ollama release: some integrations gate features on it
 NOT_HERE = (
@@ -147,13 +146,8 @@ def list_item(entry: CatalogModel, stored: StoredModel, capabilities: tuple[str,
     }
 
 
-class OllamaApi:
+class OllamaApi(Endpoints):
     """The Ollama endpoints over one `Service` (jobs) and `ModelRegistry` (what is stored and resident)."""
-
-    def __init__(self, service: Service, registry: ModelRegistry, costs: CostSettings) -> None:
-        self.service = service
-        self.registry = registry
-        self.costs = costs
 
     def routes(self) -> list[Route]:
         """Every endpoint of /api, with its handler."""
@@ -315,7 +309,3 @@ class OllamaApi:
 
     async def not_here(self, request: Request) -> Response:
         raise ApiError(501, f"{request.url.path} {NOT_HERE}")
-
-
-def build_router(service: Service, registry: ModelRegistry, costs: CostSettings) -> APIRouter:
-    return router(OllamaApi(service, registry, costs).routes())

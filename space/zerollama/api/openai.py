@@ -15,18 +15,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from ..core.costs import CostSettings, reply_cost
 from ..core.errors import ApiError, bad_request
-from ..core.jobs import Service
-from ..core.registry import ModelRegistry
 from ..core.schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
 from ..gpu.generation import Event, Failed, Finished, TextDelta, ToolCalls
-from .http import Route, json_response, off_loop, read_body, router
-from .replies import Chunk, Reply, answer, embedded
+from .http import Route, json_response, off_loop, read_body
+from .replies import Chunk, Endpoints, Reply, answer, embedded
 
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
@@ -351,13 +349,10 @@ async def json_body(request: Request) -> dict[str, Any]:
     return _object(await off_loop(parse_json, await read_body(request)))
 
 
-class OpenAIApi:
-    """The /v1 endpoints over the same `Service` and `ModelRegistry` as /api."""
+class OpenAIApi(Endpoints):
+    """The /v1 endpoints over the same `Service` and `ModelRegistry` as /api; errors in OpenAI's shape."""
 
-    def __init__(self, service: Service, registry: ModelRegistry, costs: CostSettings) -> None:
-        self.service = service
-        self.registry = registry
-        self.costs = costs
+    error_shape = staticmethod(openai_error)
 
     def routes(self) -> list[Route]:
         """Every endpoint of /v1, with its handler."""
@@ -398,7 +393,3 @@ class OpenAIApi:
         name = request.path_params["model"]
         _, stored = self.registry.find(name)
         return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
-
-
-def build_router(service: Service, registry: ModelRegistry, costs: CostSettings) -> APIRouter:
-    return router(OpenAIApi(service, registry, costs).routes(), openai_error)

@@ -1,4 +1,5 @@
-"""Running a job for a request and answering with its events: the machinery both APIs share.
+"""What both APIs share: an API's shape (`Endpoints`), and running a job for a request and answering with
+its events.
 
 A job's events (text, tool calls, the end, or a failure) come from `Service.run`. `answer` turns them into
 one JSON object or a stream; what each chunk looks like is the API's `ReplyShape` (Ollama's NDJSON chunks in
@@ -12,14 +13,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..core.costs import CostSettings, reply_cost
 from ..core.errors import ApiError
 from ..core.jobs import Service
+from ..core.registry import ModelRegistry
 from ..gpu.generation import Event, Failed, Finished, Job, TextDelta, ToolCalls
-from .http import json_response, log_refusal
+from .http import Route, error_response, json_response, log_refusal, router
 
 Chunk = dict[str, Any]
 
@@ -69,6 +71,26 @@ class Reply:
     def cost_headers(self) -> dict[str, str]:
         cost = self.cost()
         return {"X-Zerollama-GPU-Seconds": str(cost["gpu_seconds"]), "X-Zerollama-Cost-COP": str(cost["cost_cop"])}
+
+
+class Endpoints:
+    """One API: its handlers (methods) over the server's parts, listed in its route table (`routes`)."""
+
+    def __init__(self, service: Service, registry: ModelRegistry, costs: CostSettings) -> None:
+        self.service = service
+        self.registry = registry
+        self.costs = costs
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    @staticmethod
+    def error_shape(error: ApiError) -> Response:
+        """How this API writes an error (Ollama's shape unless an API says otherwise)."""
+        return error_response(error)
+
+    def router(self) -> APIRouter:
+        return router(self.routes(), self.error_shape)
 
 
 class ReplyShape(Protocol):
