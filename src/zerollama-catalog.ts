@@ -145,11 +145,18 @@ export async function fetchZerollamaCatalog(
   return parseZerollamaCatalog(await response.json())
 }
 
-/** Pesos in the es-CO format ("$ 1.234"); amounts under 10 COP keep one decimal so they do not read as 0. */
+/**
+ * Pesos as the Space's page writes them too (space/zerollama/ui.py format_cop; both held to
+ * test/fixtures/cop-format.json). COP is written in whole pesos with '.' between thousands ("$ 1.234.567"):
+ * the smallest coin is 50 pesos, so cents would only be noise. An amount under 10 keeps one decimal
+ * ("$ 3,2", ',' as the decimal sign) so that a reply costing a few pesos does not read as free. Half rounds
+ * up. Written out rather than with Intl, whose es-CO output puts a no-break space after '$' and depends on
+ * the ICU data of the Node build: the two languages must print the very same characters.
+ */
 export function formatCop(value: number): string {
-  return new Intl.NumberFormat('es-CO', {
-    style: 'currency',
-    currency: 'COP',
-    maximumFractionDigits: value !== 0 && Math.abs(value) < 10 ? 1 : 0,
-  }).format(value)
+  const scale = value !== 0 && Math.abs(value) < 10 ? 10 : 1
+  const scaled = Math.floor(Math.abs(value) * scale + 0.5)
+  const whole = String(Math.floor(scaled / scale)).replace(/\B(?=(\d{3})+(?!\d))/g, '.')
+  const tenth = scaled % scale
+  return `${value < 0 && scaled > 0 ? '-' : ''}$ ${whole}${tenth ? `,${tenth}` : ''}`
 }

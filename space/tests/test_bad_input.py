@@ -19,11 +19,11 @@ from starlette.testclient import TestClient
 
 from conftest import MAX_BODY_BYTES, job_by_job
 from zerollama.core.catalog import load_catalog
-from zerollama.gpu.generation import Event, Job
+from zerollama.gpu.generation import Event, Failed, Job, TextDelta
 from zerollama.gpu.runner import GpuRunner
 from zerollama.gpu.runtime import ModelRuntime
 from zerollama.server import Server
-from zerollama.settings import Settings
+from zerollama.settings import HttpSettings, Settings
 from zerollama.store import ModelStore
 
 # Valid bodies; each generated case breaks exactly one thing, so every request must be refused.
@@ -241,11 +241,11 @@ def test_api_ps_answers_whatever_keep_alive_was_accepted(http):
     assert http.post("/api/generate", json={"model": "phi3", "keep_alive": -1}).status_code == 200  # as before
 
 
-def in_process(model_dir, entry) -> tuple[TestClient, Server]:
+def in_process(model_dir, entry, settings: Settings | None = None) -> tuple[TestClient, Server]:
     """The API in-process (guard included) over `entry` as the GPU entry point."""
     runtime = ModelRuntime("cpu", torch.float32, int(1e9))
     runner = GpuRunner(entry=job_by_job(entry), max_concurrency=1, max_queue=4)
-    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, settings or Settings())
     ready = threading.Event()
     ready.set()
     app = FastAPI(middleware=server.middleware(ready))
@@ -280,6 +280,73 @@ def test_a_500_tells_the_caller_nothing_and_the_log_everything(failing_server, c
     assert reply.status_code == 500 and "another-secret" not in reply.text and "KeyError" not in reply.text
     record = next(r for r in caplog.records if r.exc_info and "another-secret" in str(r.exc_info[1]))
     assert "/api/chat" in record.getMessage() and "'phi3'" in record.getMessage()
+
+
+# What a caller sends that must never reach the log: the Space's key, the caller's HF token, ZeroGPU's token.
+SECRET_HEADERS = {"Authorization": "Bearer hf_caller-token-value", "X-IP-Token": "ip-token-value"}
+QUOTA_SPENT = "You have exceeded your GPU quota (60s requested vs. 12s left). Try again in 0:05:00"
+
+
+def logged_text(caplog) -> str:
+    """Every record of the zerollama loggers as an operator reads it (message, arguments, traceback)."""
+    return "\n".join(caplog.handler.format(record) for record in caplog.records if record.name.startswith("zerollama"))
+
+
+def test_a_failed_generation_is_logged_with_its_model_and_cause_never_the_headers(model_dir, caplog):
+    def entry(job: Job) -> Iterator[Event]:
+        yield Failed(429, f"GPU quota exhausted: {QUOTA_SPENT}", 300)
+
+    client, _ = in_process(model_dir, entry)
+    caplog.set_level(logging.DEBUG, logger="zerollama")
+    chat = {"model": "phi3", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    for path in ("/api/chat", "/v1/chat/completions"):
+        reply = client.post(path, json=chat, headers=SECRET_HEADERS)
+        assert reply.status_code == 429 and reply.headers["Retry-After"] == "300"
+    text = logged_text(caplog)
+    for path in ("/api/chat", "/v1/chat/completions"):
+        assert f"POST {path} answered 429 (model 'phi3'): GPU quota exhausted: {QUOTA_SPENT}" in text, text
+    assert "caller-token-value" not in text and "ip-token-value" not in text
+
+
+def test_a_failure_inside_a_stream_is_logged_with_the_model(model_dir, caplog):
+    def entry(job: Job) -> Iterator[Event]:
+        yield TextDelta("Hel")
+        yield Failed(504, "the GPU task was aborted (it ran past its time or the worker died)")
+
+    client, _ = in_process(model_dir, entry)
+    caplog.set_level(logging.DEBUG, logger="zerollama")
+    reply = client.post("/api/generate", json={"model": "phi3", "prompt": "hi"}, headers=SECRET_HEADERS)
+    assert reply.status_code == 200 and "the GPU task was aborted" in reply.text.splitlines()[-1]
+    text = logged_text(caplog)
+    assert "POST /api/generate answered 504 (model 'phi3'): the GPU task was aborted" in text, text
+    assert "caller-token-value" not in text and "ip-token-value" not in text
+
+
+def test_a_500_is_logged_with_its_cause_and_no_header(failing_server, caplog):
+    client, _ = failing_server
+    caplog.set_level(logging.DEBUG, logger="zerollama")
+    chat = {"model": "phi3", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    assert client.post("/api/chat", json=chat, headers=SECRET_HEADERS).status_code == 500
+    text = logged_text(caplog)
+    assert "phi3" in text and "secret-detail-of-the-worker" in text  # the model and the cause
+    assert "caller-token-value" not in text and "ip-token-value" not in text
+
+
+def test_a_refused_request_is_logged_with_its_status_and_reason_never_the_key(model_dir, caplog):
+    def entry(job: Job) -> Iterator[Event]:
+        yield from ()
+
+    client, _ = in_process(model_dir, entry, Settings(http=HttpSettings(api_key="the-space-key-value")))
+    caplog.set_level(logging.DEBUG, logger="zerollama")
+    wrong = {"Authorization": "Bearer wrong-key-value", "X-IP-Token": "ip-token-value"}
+    assert client.post("/api/chat", json={"model": "phi3"}, headers=wrong).status_code == 401
+    keyed = {"X-API-Key": "the-space-key-value", **SECRET_HEADERS}
+    assert client.post("/api/show", json={"model": "nothing-such:1b"}, headers=keyed).status_code == 404
+    text = logged_text(caplog)
+    assert "POST /api/chat answered 401 (model ?): unauthorized" in text, text
+    assert "POST /api/show answered 404 (model 'nothing-such:1b'): model 'nothing-such:1b' not found" in text, text
+    for secret in ("wrong-key-value", "the-space-key-value", "caller-token-value", "ip-token-value"):
+        assert secret not in text
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from conftest import REPO
 from zerollama.api.catalog_route import CATALOG_PATH, build_catalog, register
 from zerollama.core.catalog import load_catalog
 from zerollama.core.costs import estimated_tokens_per_second, load_cost_settings, per_1k_tokens
@@ -194,9 +195,15 @@ def test_page_says_when_a_demo_model_stands_in_for_the_catalog_names() -> None:
     assert "random-weight" in tiny and "Sizes are the catalog models'" in tiny
 
 
-def test_format_cop_uses_colombian_separators() -> None:
-    assert format_cop(1234567.891) == "$ 1.234.567,89"
-    assert format_cop(0) == "$ 0,00"
+COP_CASES = json.loads((REPO / "test" / "fixtures" / "cop-format.json").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", COP_CASES, ids=[str(case["cop"]) for case in COP_CASES])
+def test_format_cop_writes_pesos_as_the_typescript_does(case: dict) -> None:
+    assert format_cop(case["cop"]) == case["text"]
+
+
+def test_format_cop_writes_a_missing_figure_as_a_dash() -> None:
     assert format_cop(None) == "—"
 
 

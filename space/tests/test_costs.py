@@ -1,4 +1,5 @@
-"""The cost model's arithmetic: tier x usage -> COP, over-quota, per 1,000 tokens, dedicated hourly."""
+"""The cost model's arithmetic: a reply and 1,000 tokens in COP, over-quota, dedicated hourly. (A month's
+projection is the validate report's: test/unit/validate-cost.test.ts.)"""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ import pytest
 
 from zerollama.core.costs import (
     CostConfigError,
-    dedicated_monthly_usd,
     estimated_tokens_per_second,
     load_cost_data,
     load_cost_settings,
-    monthly_estimate,
     per_1k_tokens,
     reply_cost,
 )
@@ -124,55 +123,6 @@ def test_per_1k_tokens_on_dedicated_hardware_is_billed() -> None:
 def test_per_1k_tokens_rejects_zero_speed() -> None:
     with pytest.raises(ValueError):
         per_1k_tokens(0, settings())
-
-
-@pytest.mark.parametrize(
-    ("tier", "minutes_per_day", "expected_cop"),
-    [
-        ("free", 3, 0),  # inside 5 min
-        ("free", 30, 0),  # beyond the quota, but refused rather than billed
-        ("pro", 30, 9 * RATE),  # inside 40 min: only the subscription
-        (
-            "pro",
-            50,
-            (9 + 10 * 0.1 * 30) * RATE,
-        ),  # 10 min/day over quota at $0.10/min for 30 days
-        ("team", 50, (20 + 10 * 0.1 * 30) * RATE),
-        ("enterprise", 50, 50 * RATE),  # 60 min included
-    ],
-)
-def test_monthly_estimate_tier_by_usage(tier: str, minutes_per_day: float, expected_cop: float) -> None:
-    estimate = monthly_estimate(minutes_per_day * 60, settings(), tier=tier)
-    assert math.isclose(estimate.total_cop, expected_cop)
-
-
-def test_monthly_estimate_reports_refused_time_for_free_tier() -> None:
-    estimate = monthly_estimate(30 * 60, settings(), tier="free")
-    assert estimate.refused_seconds_per_day == 25 * 60
-    assert estimate.over_quota_seconds_per_day == 0
-
-
-def test_monthly_estimate_team_seats_pool_quota_and_subscription() -> None:
-    # 3 seats: 120 min included per day, 150 used -> 30 min over
-    estimate = monthly_estimate(150 * 60, settings(), tier="team", seats=3)
-    assert estimate.subscription_usd == 60
-    assert estimate.over_quota_seconds_per_day == 30 * 60
-    assert math.isclose(estimate.total_usd, 60 + 30 * 0.1 * 30)
-
-
-def test_monthly_estimate_on_dedicated_hardware_bills_hours_not_quota() -> None:
-    loaded = settings(ZEROLLAMA_HARDWARE="l4x1")
-    estimate = monthly_estimate(2 * 3600, loaded, tier="pro")  # 2 busy hours per day
-    assert estimate.included_seconds_per_day == 0
-    assert math.isclose(estimate.hardware_usd, 0.8 * 2 * 30)
-    assert math.isclose(estimate.total_usd, 9 + 48)
-    assert math.isclose(dedicated_monthly_usd(loaded), 0.8 * 24 * 30)
-    assert loaded.flavor.billed_hourly and not settings().flavor.billed_hourly
-
-
-def test_monthly_estimate_rejects_unknown_tier() -> None:
-    with pytest.raises(CostConfigError):
-        monthly_estimate(60, settings(), tier="platinum")
 
 
 def test_estimated_speed_follows_memory_bandwidth() -> None:

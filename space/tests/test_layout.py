@@ -1,14 +1,21 @@
-"""The package's shape: only server.py reaches the demo package, and the Space runs without it."""
+"""The package's shape: no import cycles, only server.py reaches the demo package (the Space runs without
+it), and each API's endpoints are the handlers of its one route table."""
 
 from __future__ import annotations
 
 import ast
+import asyncio
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from test_bad_input import in_process
+
 from conftest import SPACE, server_process_env
+from zerollama.api.ollama import OLLAMA_VERSION, OllamaApi
+from zerollama.api.openai import OpenAIApi
 
 PACKAGE = SPACE / "zerollama"
 
@@ -87,3 +94,26 @@ def test_the_space_starts_its_real_store_without_the_demo_package(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ModelStore", "None", "''"]
+
+
+def test_each_api_lists_its_endpoints_in_one_route_table(model_dir):
+    """Every /api and /v1 route the server mounts is one handler of OllamaApi.routes or OpenAIApi.routes."""
+    _, server = in_process(model_dir, lambda job: iter(()))
+    tables = [api(server.service, server.registry, server.costs).routes() for api in (OllamaApi, OpenAIApi)]
+    listed = {(route.path, method) for table in tables for route in table for method in route.methods}
+    mounted = {
+        (route.path, method)
+        for router in server.routers()
+        for route in router.routes
+        for method in route.methods
+        if route.path.startswith(("/api/", "/v1/")) and not route.path.startswith("/api/zerollama/")
+    }
+    assert mounted == listed
+    assert {"/api/chat", "/api/generate", "/api/tags", "/api/pull", "/v1/chat/completions"} <= {p for p, _ in listed}
+    assert all(route.handler.__self__.__class__ in (OllamaApi, OpenAIApi) for table in tables for route in table)
+
+
+def test_a_handler_answers_on_its_own():
+    """A handler is a method that needs only its API's parts and the request: here none at all."""
+    response = asyncio.run(OllamaApi(None, None, None).version(None))  # type: ignore[arg-type]
+    assert response.status_code == 200 and json.loads(response.body) == {"version": OLLAMA_VERSION}

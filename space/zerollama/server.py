@@ -125,8 +125,8 @@ class Server:
 
     def routers(self) -> list[APIRouter]:
         return [
-            ollama.build_router(self.service, self.registry, self.costs),
-            openai.build_router(self.service, self.registry, self.costs),
+            ollama.OllamaApi(self.service, self.registry, self.costs).router(),
+            openai.OpenAIApi(self.service, self.registry, self.costs).router(),
             diagnostics.build_router(self.registry, self.service.budget),
         ]
 

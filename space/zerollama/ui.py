@@ -5,6 +5,7 @@ Cognitia at this Space."""
 from __future__ import annotations
 
 import html
+import math
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,11 +34,17 @@ KEYED_NOTE = (
 
 
 def format_cop(value: float | None) -> str:
-    """Colombian peso format: thousands with '.', decimals with ','."""
+    """Pesos as the validate report writes them too (src/zerollama-catalog.ts formatCop; both held to
+    test/fixtures/cop-format.json): whole pesos with '.' between thousands, as COP is written (its smallest
+    coin is 50 pesos); under 10 one decimal after ',' so that a reply costing a few pesos does not read as
+    free. Half rounds up, the same float arithmetic as the TypeScript. None (no figure) is a dash."""
     if value is None:
         return "—"
-    text = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"$ {text}"
+    scale = 10 if value != 0 and abs(value) < 10 else 1
+    scaled = math.floor(abs(value) * scale + 0.5)
+    whole, tenth = divmod(scaled, scale)
+    sign = "-" if value < 0 and scaled > 0 else ""
+    return f"{sign}$ {whole:,}".replace(",", ".") + (f",{tenth}" if tenth else "")
 
 
 def _size(size_bytes: int) -> str:

@@ -68,8 +68,9 @@ export interface CostSection {
 
 /**
  * The validate report's cost section: the catalog's per-model figures (computed by the server from the
- * same cost model) projected onto a month of `monthlyTokens` generated tokens for the catalog's tier,
- * spread evenly over the days as space/zerollama/costs.py's monthly_estimate assumes.
+ * same cost model, space/zerollama/core/costs.py) projected onto a month of `monthlyTokens` generated
+ * tokens for the catalog's tier, spread evenly over the days. This is the one monthly estimate: the server
+ * prices replies and 1,000 tokens, never a month.
  * `hardware` is the flavor the Hub reports when known; the catalog's own figure otherwise.
  */
 export function costSection(

@@ -13,7 +13,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: a plain .mjs helper without type declarations
 import { startSpaceServer } from '../../scripts/lib/space-server.mjs'
-import { fetchZerollamaCatalog, type ZerollamaCatalog } from '../../src/zerollama-catalog.js'
+import { fetchZerollamaCatalog, formatCop, type ZerollamaCatalog } from '../../src/zerollama-catalog.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = join('artifacts', 'page.png')
@@ -23,12 +23,6 @@ if (!browserPresent && !browserRequired) {
   console.warn(
     `page test skipped: ${CHROMIUM} is missing (apt-get install chromium); set ZEROLLAMA_REQUIRE_BROWSER=1 to fail instead`,
   )
-}
-
-/** Colombian peso format, as the page writes it (ui.format_cop): thousands '.', decimals ','. */
-function formatCop(value: number): string {
-  const [whole, cents] = value.toFixed(2).split('.')
-  return `$ ${(whole ?? '0').replace(/\B(?=(\d{3})+(?!\d))/g, '.')},${cents}`
 }
 
 let server: { url: string; stop(): Promise<void> }

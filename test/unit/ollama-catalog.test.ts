@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { OllamaClient } from '../../src/ollama/client.js'
 import { fetchZerollamaCatalog, formatCop, ZerollamaCatalogError } from '../../src/zerollama-catalog.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
+
+/** The peso format both languages share (space/tests/test_catalog.py reads the same list). */
+const copCases = (
+  JSON.parse(readFileSync(new URL('../fixtures/cop-format.json', import.meta.url), 'utf8')) as {
+    cases: { cop: number; text: string }[]
+  }
+).cases
 
 let fake: FakeOllama | undefined
 afterEach(async () => {
@@ -31,10 +39,7 @@ describe('zerollama catalog client', () => {
     expect((error as Error).message).toMatch(/HTTP 401/)
   })
 
-  it('formats pesos the Colombian way', () => {
-    expect(formatCop(154.7).replace(/\s/g, ' ')).toBe('$ 155')
-    expect(formatCop(1234567).replace(/\s/g, ' ')).toBe('$ 1.234.567')
-    expect(formatCop(3.21).replace(/\s/g, ' ')).toBe('$ 3,2')
-    expect(formatCop(0).replace(/\s/g, ' ')).toBe('$ 0')
+  it.each(copCases)('formats $cop pesos the Colombian way, as the Space page does', ({ cop, text }) => {
+    expect(formatCop(cop)).toBe(text)
   })
 })

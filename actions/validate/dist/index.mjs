@@ -63941,11 +63941,11 @@ function parseZerollamaCatalog(value) {
   return { ...catalog2, models: [...catalog2.models].sort((a, b) => a.display_order - b.display_order) };
 }
 function formatCop(value) {
-  return new Intl.NumberFormat("es-CO", {
-    style: "currency",
-    currency: "COP",
-    maximumFractionDigits: value !== 0 && Math.abs(value) < 10 ? 1 : 0
-  }).format(value);
+  const scale = value !== 0 && Math.abs(value) < 10 ? 10 : 1;
+  const scaled = Math.floor(Math.abs(value) * scale + 0.5);
+  const whole = String(Math.floor(scaled / scale)).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  const tenth = scaled % scale;
+  return `${value < 0 && scaled > 0 ? "-" : ""}$ ${whole}${tenth ? `,${tenth}` : ""}`;
 }
 
 // src/validate/report.ts

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 
 from ..core.catalog import CatalogModel
 from ..core.costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
 from ..core.quota import QuotaLedger
 from ..core.registry import ModelRegistry, ModelStatus
-from .http import guarded, json_response
+from .http import Route, json_response, router
 
 CATALOG_PATH = "/api/zerollama/catalog"
 
@@ -99,7 +99,5 @@ def register(
     async def zerollama_catalog(request: Request) -> Response:
         return json_response(build_catalog(registry.statuses(), costs, ledger, request.headers))
 
-    router = APIRouter()
-    router.add_api_route(CATALOG_PATH, guarded(zerollama_catalog), methods=["GET"], include_in_schema=False)
-    app.router.routes[0:0] = router.routes
+    app.router.routes[0:0] = router([Route(CATALOG_PATH, ("GET",), zerollama_catalog)]).routes
     return ledger

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from ..core.gpu_budget import GpuBudget
 from ..core.registry import ModelRegistry
 from ..gpu.runner import ON_ZEROGPU, zerogpu_node
-from .http import guarded, json_response
+from .http import Route, json_response, router
 
 DIAGNOSTICS_PATH = "/api/zerollama/diagnostics"
 
@@ -66,6 +66,4 @@ def build_router(registry: ModelRegistry, budget: GpuBudget) -> APIRouter:
     async def zerollama_diagnostics(request: Request) -> Response:
         return json_response(diagnostics(registry, budget, request.headers))
 
-    router = APIRouter()
-    router.add_api_route(DIAGNOSTICS_PATH, guarded(zerollama_diagnostics), methods=["GET"], include_in_schema=False)
-    return router
+    return router([Route(DIAGNOSTICS_PATH, ("GET",), zerollama_diagnostics)])

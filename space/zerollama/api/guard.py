@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 from ..core.errors import ApiError
 from ..core.schemas import check_tree
 from ..settings import HttpSettings
-from .http import UNAUTHORIZED, error_response, key_matches, off_loop, offered_keys
+from .http import UNAUTHORIZED, error_response, key_matches, log_refusal, off_loop, offered_keys
 from .openai import openai_error
 
 Scope = MutableMapping[str, Any]
@@ -180,6 +180,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _send_error(scope: Scope, send: Send, error: ApiError) -> None:
     """The error in the shape of the route's API: OpenAI's for /v1, Ollama's everywhere else."""
+    log_refusal(scope.get("method", "?"), scope["path"], error)
     shape = openai_error if scope["path"].startswith("/v1/") else error_response
     response = shape(error)
     if error.status in (408, 413):

@@ -9,10 +9,10 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import anyio.to_thread
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ..core.errors import ApiError
@@ -89,35 +89,72 @@ def ndjson_response(lines: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+ErrorShape = Callable[[ApiError], Response]
 
 
-def guarded(handler: Handler, error_shape: Callable[[ApiError], Response] = error_response) -> Handler:
+class Route(NamedTuple):
+    """One line of an API's route table: path, methods, handler."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Handler
+
+
+def router(routes: Iterable[Route], error_shape: ErrorShape = error_response) -> APIRouter:
+    """The FastAPI router of a route table, every handler `guarded` (errors answered in `error_shape`)."""
+    built = APIRouter()
+    for route in routes:
+        handler = guarded(route.handler, error_shape)
+        built.add_api_route(route.path, handler, methods=list(route.methods), include_in_schema=False)
+    return built
+
+
+def guarded(handler: Handler, error_shape: ErrorShape = error_response) -> Handler:
     """The one conversion to HTTP: an ApiError becomes its JSON error; anything unexpected a 500 whose detail
-    goes to the log (with the route and the request's model), never to the caller. (The key is checked
-    before any route runs, by the access guard: guard.py.)"""
+    goes to the log (with the route and the request's model), never to the caller. Both are logged
+    (`log_refusal`). (The key is checked before any route runs, by the access guard: guard.py.)"""
 
     async def run(request: Request) -> Response:
         try:
             return await handler(request)
         except ApiError as error:
+            log_refusal(request.method, request.url.path, error, request_model(request))
             return error_shape(error)
         except Exception:  # the server keeps serving; the detail is for the log only
             where = f"{request.method} {request.url.path}"
-            log.exception("internal error on %s (model %s)", where, request_model(request))
+            log.exception("internal error on %s (model %s)", where, _shown(request_model(request)))
             return error_shape(ApiError(500, INTERNAL_ERROR))
 
     run.__name__ = handler.__name__
     return run
 
 
-def request_model(request: Request) -> str:
-    """The model a request named (for the log), read from the body it sent; "?" when there is none."""
+def log_refusal(method: str, path: str, error: ApiError, model: str | None = None) -> None:
+    """What an operator needs of a request that got an error instead of an answer: its route, its model,
+    the status and the reason the caller was given. Never a header, key or token: the request's headers
+    are not passed here. A 500's cause is logged where it happened (a GPU job's by `Service`, anything
+    else by `guarded`), since the caller is not told it."""
+    if error.status >= 500 and error.status not in (503, 504):
+        level = logging.ERROR
+    elif error.status in (429, 503, 504):
+        level = logging.WARNING  # the GPU quota or the platform: the caller retries, the operator watches
+    else:
+        level = logging.INFO  # the caller's own mistake
+    log.log(level, "%s %s answered %d (model %s): %s", method, path, error.status, _shown(model), error.message)
+
+
+def request_model(request: Request) -> str | None:
+    """The model a request named, read from the body it sent; None when there is none."""
     try:
         body = json.loads(getattr(request.state, "body", b"") or b"{}")
         name = body.get("model") or body.get("name") if isinstance(body, dict) else None
     except (ValueError, RecursionError):
         name = None
-    return repr(name[:100]) if isinstance(name, str) else "?"
+    return name if isinstance(name, str) else None
+
+
+def _shown(model: str | None) -> str:
+    return repr(model[:100]) if model else "?"
 
 
 class RootProbe:

@@ -1,4 +1,9 @@
-"""OpenAI-compatible routes (/v1/*) as Ollama serves them, mapped onto the same jobs as /api/*."""
+"""OpenAI-compatible routes (/v1/*) as Ollama serves them, mapped onto the same jobs as /api/*.
+
+Converters (OpenAI's request fields to Ollama's, the reply's fields back) are module functions; the
+handlers, methods of `OpenAIApi` listed in `OpenAIApi.routes`, only parse, convert and answer through
+replies.py, as /api/* does.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,19 @@ import json
 import random
 import struct
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from ..core.costs import CostSettings, reply_cost
 from ..core.errors import ApiError, bad_request
-from ..core.jobs import Service
-from ..core.registry import ModelRegistry
 from ..core.schemas import ChatRequest, EmbedRequest, GenerateRequest, parse_json
-from ..gpu.generation import Failed, Finished, TextDelta, ToolCalls
-from .http import guarded, json_response, off_loop, read_body
-from .ollama import Reply, chain, collect, first_then_rest
+from ..gpu.generation import Event, Failed, Finished, TextDelta, ToolCalls
+from .http import Route, json_response, off_loop, read_body
+from .replies import Chunk, Endpoints, Reply, answer, embedded
 
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
@@ -194,179 +197,199 @@ def sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
     return StreamingResponse(encode(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
-def build_router(service: Service, registry: ModelRegistry, costs: CostSettings) -> APIRouter:
-    router = APIRouter()
+def chat_choice(reply: Reply, event: Event | Literal["finish"] | None) -> Chunk:
+    """A chat completion's choice: the whole reply (`event` None), a stream's delta, or its last chunk."""
+    if event is None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            message["tool_calls"] = _openai_tool_calls(reply.tool_calls)
+        choice = {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
+        return {**choice, "logprobs": chat_logprobs(reply.logprobs)} if reply.logprobs else choice
+    if event == "finish":
+        return {"index": 0, "delta": {}, "finish_reason": _finish_reason(reply)}
+    delta: dict[str, Any] = {"role": "assistant"} if reply.deltas == 1 else {}
+    if isinstance(event, TextDelta):
+        delta["content"] = event.text
+    elif isinstance(event, ToolCalls):
+        delta["tool_calls"] = _openai_tool_calls(event.calls)
+    choice = {"index": 0, "delta": delta, "finish_reason": None}
+    scored = event.logprobs if isinstance(event, TextDelta) else ()
+    return {**choice, "logprobs": chat_logprobs(scored)} if scored else choice
 
-    def route(path: str, methods: list[str]) -> Callable:
-        def register(handler: Callable) -> Callable:
-            router.add_api_route(path, guarded(handler, openai_error), methods=methods, include_in_schema=False)
-            return handler
 
-        return register
+def text_choice(reply: Reply, event: Event | Literal["finish"] | None) -> Chunk:
+    """A /v1/completions choice, in the same three cases as `chat_choice`."""
+    if event is None or event == "finish":
+        choice = {"text": reply.text if event is None else "", "index": 0, "finish_reason": _finish_reason(reply)}
+        scored = reply.logprobs if event is None else []
+        return {**choice, "logprobs": text_logprobs(scored, 0)} if scored else choice
+    choice = {"text": event.text if isinstance(event, TextDelta) else "", "index": 0, "finish_reason": None}
+    scored = event.logprobs if isinstance(event, TextDelta) else ()
+    if not scored:
+        return choice
+    before = sum(len(entry["token"]) for entry in reply.logprobs[: len(reply.logprobs) - len(scored)])
+    return {**choice, "logprobs": text_logprobs(scored, before)}
 
-    async def completion(
-        request: Request, body: dict[str, Any], job: Any, kind: str, shape: Callable[..., dict[str, Any]]
-    ) -> Response:
-        model = body.get("model")
-        ident = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{random.randint(0, 998)}"
-        created = int(time.time())
-        head = {
-            "id": ident,
+
+class CompletionShape:
+    """OpenAI's completion objects (chat or text), whole or as server-sent chunks of one `id`."""
+
+    def __init__(self, body: dict[str, Any], kind: Literal["chat", "text"]) -> None:
+        self.choice = chat_choice if kind == "chat" else text_choice
+        self.whole_object = "chat.completion" if kind == "chat" else "text_completion"
+        self.head = {
+            "id": f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{random.randint(0, 998)}",
             "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
-            "created": created,
-            "model": model,
+            "created": int(time.time()),
+            "model": body.get("model"),
             "system_fingerprint": "fp_ollama",
         }
-        reply = Reply(costs)
-        first, rest = await first_then_rest(service.run(job, request, watch_disconnect=True))
-        if not body.get("stream"):
-            async for event in chain(first, rest):
-                if isinstance(event, Failed):
-                    raise event.error()
-                reply.add(event)
-            whole = {**head, "object": "chat.completion" if kind == "chat" else "text_completion"}
-            result = {**whole, "choices": [shape(reply, None)], "usage": _usage(reply), "zerollama": reply.cost()}
-            return json_response(result, headers=reply.cost_headers())
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        self.include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
-            async for event in chain(first, rest):
-                if isinstance(event, Failed):
-                    yield {"error": {"message": event.message, "type": "api_error", "param": None, "code": None}}
-                    return
-                reply.add(event)
-                if isinstance(event, Finished):
-                    yield {**head, "choices": [shape(reply, "finish")], "zerollama": reply.cost()}
-                    if include_usage:
-                        yield {**head, "choices": [], "usage": _usage(reply)}
-                elif isinstance(event, TextDelta | ToolCalls):
-                    yield {**head, "choices": [shape(reply, event)]}
-
-        return sse(chunks())
-
-    def chat_choice(reply: Reply, event: Any) -> dict[str, Any]:
-        if event is None:
-            message: dict[str, Any] = {"role": "assistant", "content": reply.text}
-            if reply.tool_calls:
-                message["tool_calls"] = _openai_tool_calls(reply.tool_calls)
-            choice = {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
-            return {**choice, "logprobs": chat_logprobs(reply.logprobs)} if reply.logprobs else choice
-        if event == "finish":
-            return {"index": 0, "delta": {}, "finish_reason": _finish_reason(reply)}
-        delta: dict[str, Any] = {"role": "assistant"} if reply.deltas == 1 else {}
-        if isinstance(event, TextDelta):
-            delta["content"] = event.text
-        else:
-            delta["tool_calls"] = _openai_tool_calls(event.calls)
-        choice = {"index": 0, "delta": delta, "finish_reason": None}
-        scored = event.logprobs if isinstance(event, TextDelta) else ()
-        return {**choice, "logprobs": chat_logprobs(scored)} if scored else choice
-
-    def text_choice(reply: Reply, event: Any) -> dict[str, Any]:
-        if event is None or event == "finish":
-            choice = {"text": reply.text if event is None else "", "index": 0, "finish_reason": _finish_reason(reply)}
-            scored = reply.logprobs if event is None else []
-            return {**choice, "logprobs": text_logprobs(scored, 0)} if scored else choice
-        choice = {"text": event.text if isinstance(event, TextDelta) else "", "index": 0, "finish_reason": None}
-        scored = event.logprobs if isinstance(event, TextDelta) else ()
-        if not scored:
-            return choice
-        before = sum(len(entry["token"]) for entry in reply.logprobs[: len(reply.logprobs) - len(scored)])
-        return {**choice, "logprobs": text_logprobs(scored, before)}
-
-    @route("/v1/chat/completions", ["POST"])
-    async def chat_completions(request: Request) -> Response:
-        body = _object(await off_loop(parse_json, await read_body(request)))
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise bad_request("[] is too short - 'messages'")
-        tools = body.get("tools") or []
-        choice = body.get("tool_choice")
-        force = choice == "required" or isinstance(choice, dict)
-        if isinstance(choice, dict):
-            wanted = (choice.get("function") or {}).get("name")
-            tools = [t for t in tools if isinstance(t, dict) and (t.get("function") or {}).get("name") == wanted]
-            if not tools:
-                raise bad_request(f"tool_choice names an unknown function: {wanted!r}")
-        if choice == "none":
-            tools = []
-        data = {
-            "model": body.get("model"),
-            "messages": [_message(m) for m in messages],
-            "tools": tools,
-            "format": _format(body.get("response_format")),
-            "options": _options(body),
-            "logprobs": body.get("logprobs"),
-            "top_logprobs": body.get("top_logprobs"),
+    def whole(self, reply: Reply) -> Chunk:
+        choices = [self.choice(reply, None)]
+        return {
+            **self.head,
+            "object": self.whole_object,
+            "choices": choices,
+            "usage": _usage(reply),
+            "zerollama": reply.cost(),
         }
-        req = _validated(ChatRequest, data)
-        job = await off_loop(service.chat_job, req, force)
-        return await completion(request, body, job, "chat", chat_choice)
 
-    @route("/v1/completions", ["POST"])
-    async def completions(request: Request) -> Response:
-        body = _object(await off_loop(parse_json, await read_body(request)))
-        if not isinstance(body.get("prompt"), str):
-            raise bad_request("prompt must be a string")
-        data = {
-            "model": body.get("model"),
-            "prompt": body["prompt"],
-            "suffix": body.get("suffix"),
-            "options": _options(body),
-            **_scoring(body.get("logprobs")),
-        }
-        req = _validated(GenerateRequest, data)
-        job = await off_loop(service.generate_job, req)
-        return await completion(request, body, job, "text", text_choice)
+    def chunks(self, reply: Reply, event: Event) -> list[Chunk]:
+        if isinstance(event, Finished):
+            last = {**self.head, "choices": [self.choice(reply, "finish")], "zerollama": reply.cost()}
+            return [last, {**self.head, "choices": [], "usage": _usage(reply)}] if self.include_usage else [last]
+        if isinstance(event, TextDelta | ToolCalls):
+            return [{**self.head, "choices": [self.choice(reply, event)]}]
+        return []
 
-    @route("/v1/embeddings", ["POST"])
-    async def embeddings(request: Request) -> Response:
-        body = _object(await off_loop(parse_json, await read_body(request)))
-        inputs = body.get("input")
-        if inputs == "":
-            inputs = [""]
-        if inputs == [] or inputs is None:
-            raise bad_request("invalid input")
-        req = _validated(
-            EmbedRequest, {"model": body.get("model"), "input": inputs, "dimensions": body.get("dimensions")}
-        )
-        job, _ = await off_loop(service.embed_job, req, False)
-        finished = Finished(done_reason="stop", embeddings=[])
-        if job is not None:
-            finished = await collect(service.run(job, request, watch_disconnect=True))
-        encoding = body.get("encoding_format", "float")
+    def failure(self, failed: Failed) -> Chunk:
+        return {"error": {"message": failed.message, "type": "api_error", "param": None, "code": None}}
+
+    def stream(self, chunks: AsyncIterator[Chunk]) -> StreamingResponse:
+        return sse(chunks)
+
+
+def chat_request(body: dict[str, Any]) -> tuple[ChatRequest, bool]:
+    """A chat completion's body as Ollama's chat request, and whether a tool call is forced."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("[] is too short - 'messages'")
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice")
+    force = choice == "required" or isinstance(choice, dict)
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        tools = [t for t in tools if isinstance(t, dict) and (t.get("function") or {}).get("name") == wanted]
+        if not tools:
+            raise bad_request(f"tool_choice names an unknown function: {wanted!r}")
+    if choice == "none":
+        tools = []
+    data = {
+        "model": body.get("model"),
+        "messages": [_message(m) for m in messages],
+        "tools": tools,
+        "format": _format(body.get("response_format")),
+        "options": _options(body),
+        "logprobs": body.get("logprobs"),
+        "top_logprobs": body.get("top_logprobs"),
+    }
+    return _validated(ChatRequest, data), force
+
+
+def generate_request(body: dict[str, Any]) -> GenerateRequest:
+    """A /v1/completions body as Ollama's generate request."""
+    if not isinstance(body.get("prompt"), str):
+        raise bad_request("prompt must be a string")
+    data = {
+        "model": body.get("model"),
+        "prompt": body["prompt"],
+        "suffix": body.get("suffix"),
+        "options": _options(body),
+        **_scoring(body.get("logprobs")),
+    }
+    return _validated(GenerateRequest, data)
+
+
+def embed_request(body: dict[str, Any]) -> EmbedRequest:
+    """A /v1/embeddings body as Ollama's embed request."""
+    inputs = body.get("input")
+    if inputs == "":
+        inputs = [""]
+    if inputs == [] or inputs is None:
+        raise bad_request("invalid input")
+    return _validated(EmbedRequest, {"model": body.get("model"), "input": inputs, "dimensions": body.get("dimensions")})
+
+
+def embedding_list(body: dict[str, Any], finished: Finished, costs: CostSettings) -> Chunk:
+    """OpenAI's embedding list: the vectors as floats, or base64 of little-endian float32 when asked."""
+    encoding = body.get("encoding_format", "float")
+    data = []
+    for index, vector in enumerate(finished.embeddings or []):
+        value: Any = vector
+        if encoding == "base64":
+            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "embedding": value, "index": index})
+    usage = {"prompt_tokens": finished.prompt_eval_count, "total_tokens": finished.prompt_eval_count}
+    return {
+        "object": "list",
+        "data": data,
+        "model": body.get("model"),
+        "usage": usage,
+        "zerollama": reply_cost(finished.gpu_seconds, costs).as_dict(),
+    }
+
+
+def model_object(name: str, modified: float) -> Chunk:
+    return {"id": name, "object": "model", "created": int(modified), "owned_by": "library"}
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    return _object(await off_loop(parse_json, await read_body(request)))
+
+
+class OpenAIApi(Endpoints):
+    """The /v1 endpoints over the same `Service` and `ModelRegistry` as /api; errors in OpenAI's shape."""
+
+    error_shape = staticmethod(openai_error)
+
+    def routes(self) -> list[Route]:
+        """Every endpoint of /v1, with its handler."""
+        return [
+            Route("/v1/chat/completions", ("POST",), self.chat_completions),
+            Route("/v1/completions", ("POST",), self.completions),
+            Route("/v1/embeddings", ("POST",), self.embeddings),
+            Route("/v1/models", ("GET",), self.models),
+            Route("/v1/models/{model:path}", ("GET",), self.model),
+        ]
+
+    async def chat_completions(self, request: Request) -> Response:
+        body = await json_body(request)
+        req, force = chat_request(body)
+        job = await off_loop(self.service.chat_job, req, force)
+        return await answer(self.service, request, job, bool(body.get("stream")), CompletionShape(body, "chat"))
+
+    async def completions(self, request: Request) -> Response:
+        body = await json_body(request)
+        job = await off_loop(self.service.generate_job, generate_request(body))
+        return await answer(self.service, request, job, bool(body.get("stream")), CompletionShape(body, "text"))
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await json_body(request)
+        job = await off_loop(self.service.embed_job, embed_request(body), False)
+        finished = await embedded(self.service, request, job)
+        return json_response(embedding_list(body, finished, self.costs))
+
+    async def models(self, request: Request) -> Response:
         data = []
-        for index, vector in enumerate(finished.embeddings or []):
-            value: Any = vector
-            if encoding == "base64":
-                value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-            data.append({"object": "embedding", "embedding": value, "index": index})
-        usage = {"prompt_tokens": finished.prompt_eval_count, "total_tokens": finished.prompt_eval_count}
-        result = {
-            "object": "list",
-            "data": data,
-            "model": body.get("model"),
-            "usage": usage,
-            "zerollama": reply_cost(finished.gpu_seconds, costs).as_dict(),
-        }
-        return json_response(result)
-
-    def model_object(name: str, modified: float) -> dict[str, Any]:
-        return {"id": name, "object": "model", "created": int(modified), "owned_by": "library"}
-
-    @route("/v1/models", ["GET"])
-    async def models(request: Request) -> Response:
-        data = []
-        for entry in registry.catalog.models:
-            stored = registry.stored(entry)
+        for entry in self.registry.catalog.models:
+            stored = self.registry.stored(entry)
             if stored is not None:
                 data.append(model_object(entry.display_name, stored.modified_at.timestamp()))
         return json_response({"object": "list", "data": data})
 
-    @route("/v1/models/{model:path}", ["GET"])
-    async def model(request: Request) -> Response:
+    async def model(self, request: Request) -> Response:
         name = request.path_params["model"]
-        _, stored = registry.find(name)
+        _, stored = self.registry.find(name)
         return json_response(model_object(name, stored.modified_at.timestamp()))  # as asked, like Ollama
-
-    return router

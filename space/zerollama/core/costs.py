@@ -1,4 +1,4 @@
-"""The cost model: what a reply, 1,000 tokens or a month of use costs, in USD and COP.
+"""The cost model: what a reply or 1,000 tokens cost, in USD and COP.
 
 Data (prices, quotas, the exchange rate and their sources) lives in ``space/costs.json``; this module is
 only arithmetic, so the server, the page and the tests agree on every figure. No heavy imports.
@@ -8,6 +8,8 @@ for tiers that can buy credits (PRO/Team/Enterprise, $1 per 10 min): a reply's `
 its price at that credit rate ("what it costs once the quota is spent"), and 0 for tiers that cannot buy
 credits (their over-quota calls are refused instead). On dedicated hardware (the Docker runtime) the Space
 is billed per hour whether busy or not; a reply's cost is its share of that hour while it runs.
+
+A month of use is projected from these figures by the validate report (src/validate/cost.ts), its one home.
 """
 
 from __future__ import annotations
@@ -49,10 +51,6 @@ class Flavor:
     gpu_memory_gb: float
     gpu_bandwidth_gb_s: float | None
 
-    @property
-    def billed_hourly(self) -> bool:
-        return bool(self.usd_per_hour)
-
 
 @dataclass(frozen=True)
 class CostSettings:
@@ -64,10 +62,8 @@ class CostSettings:
     quota_multiplier: float
     over_quota_usd_per_second: float
     typical_reply_tokens: int
-    days_per_month: int
     estimate_bandwidth_gb_s: float
     estimate_efficiency: float
-    tiers: Mapping[str, Tier]
 
     @property
     def hardware(self) -> str:
@@ -109,24 +105,6 @@ class TokenCost:
     over_quota_per_1k_tokens_cop: float | None  # None: the tier cannot buy credits, or no quota applies
     typical_reply_tokens: int
     typical_reply_cop: float
-
-    def as_dict(self) -> dict[str, object]:
-        return {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class MonthlyEstimate:
-    tier: str
-    seats: int
-    gpu_seconds_per_day: float
-    subscription_usd: float
-    included_seconds_per_day: float
-    over_quota_seconds_per_day: float  # billed as credits
-    refused_seconds_per_day: float  # beyond the quota of a tier that cannot buy credits: requests get 429
-    over_quota_usd: float
-    hardware_usd: float
-    total_usd: float
-    total_cop: float
 
     def as_dict(self) -> dict[str, object]:
         return {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
@@ -176,10 +154,8 @@ def load_cost_settings(env: Mapping[str, str], data: Mapping | None = None) -> C
         quota_multiplier=float(multipliers[size]),
         over_quota_usd_per_second=float(zerogpu["over_quota_usd_per_minute"]) / 60,
         typical_reply_tokens=int(data["typical_reply_tokens"]),
-        days_per_month=int(data["days_per_month"]),
         estimate_bandwidth_gb_s=float(zerogpu["estimate"]["bandwidth_gb_s"]),
         estimate_efficiency=float(zerogpu["estimate"]["efficiency"]),
-        tiers=tiers,
     )
 
 
@@ -226,57 +202,6 @@ def estimated_tokens_per_second(weight_bytes: int, settings: CostSettings) -> fl
     if not bandwidth or weight_bytes <= 0:
         raise ValueError(f"no bandwidth figure for hardware {settings.hardware!r} or no weight size")
     return bandwidth * 1e9 * settings.estimate_efficiency / weight_bytes
-
-
-def monthly_estimate(
-    gpu_seconds_per_day: float,
-    settings: CostSettings,
-    tier: str | None = None,
-    seats: int = 1,
-) -> MonthlyEstimate:
-    """A month of use at ``gpu_seconds_per_day`` for ``seats`` members of ``tier`` (default: the settings' tier).
-
-    On ZeroGPU each seat has its own daily quota; on dedicated hardware the quota does not apply and the
-    hardware is billed for the hours it is busy (``gpu_seconds_per_day``) — use ``dedicated_monthly_usd``
-    for a Space that stays up around the clock.
-    """
-    chosen = settings.tiers.get(tier or settings.tier.name)
-    if chosen is None:
-        raise CostConfigError(f"{tier!r} is not a known tier; use one of {', '.join(settings.tiers)}")
-    if seats < 1 or gpu_seconds_per_day < 0:
-        raise ValueError("seats must be ≥ 1 and gpu_seconds_per_day ≥ 0")
-    days = settings.days_per_month
-    subscription = chosen.monthly_usd_per_seat * seats
-    included = over = refused = over_usd = hardware_usd = 0.0
-    if settings.on_zerogpu:
-        included = chosen.daily_quota_seconds * seats
-        beyond = max(0.0, gpu_seconds_per_day * settings.quota_multiplier - included)
-        if chosen.can_buy_over_quota:
-            over = beyond
-            over_usd = over * settings.over_quota_usd_per_second * days
-        else:
-            refused = beyond
-    else:
-        hardware_usd = gpu_seconds_per_day / 3600 * (settings.flavor.usd_per_hour or 0.0) * days
-    total = subscription + over_usd + hardware_usd
-    return MonthlyEstimate(
-        tier=chosen.name,
-        seats=seats,
-        gpu_seconds_per_day=float(gpu_seconds_per_day),
-        subscription_usd=float(subscription),
-        included_seconds_per_day=included,
-        over_quota_seconds_per_day=over,
-        refused_seconds_per_day=refused,
-        over_quota_usd=over_usd,
-        hardware_usd=hardware_usd,
-        total_usd=total,
-        total_cop=settings.usd_to_cop(total),
-    )
-
-
-def dedicated_monthly_usd(settings: CostSettings, hours_per_day: float = 24.0) -> float:
-    """What the settings' dedicated hardware bills per month when running ``hours_per_day``."""
-    return (settings.flavor.usd_per_hour or 0.0) * hours_per_day * settings.days_per_month
 
 
 def _tiers(data: Mapping) -> dict[str, Tier]:

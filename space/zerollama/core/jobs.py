@@ -113,8 +113,8 @@ class Service:
             ids = list(req.context or []) + tokenizer(prompt, add_special_tokens=False)["input_ids"]
         return self._generation_job(entry, stored, ids, options, keep_alive, fmt, [], None, False, scoring)
 
-    def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> tuple[Job | None, int]:
-        """The job (None for empty input) and the number of inputs."""
+    def embed_job(self, req: EmbedRequest | EmbeddingsRequest, legacy: bool) -> Job | None:
+        """The job; None for empty input."""
         if not req.model:
             raise model_not_pulled("")
         entry, stored = self.registry.find(req.model, not_found=model_not_pulled)
@@ -129,7 +129,7 @@ class Service:
             if dimensions is not None and dimensions < 1:
                 raise bad_request("dimensions must be positive")
         if not texts:
-            return None, 0
+            return None
         tokenizer = self.registry.runtime.tokenizer(stored.path)
         inputs = []
         longest = options.num_ctx * MAX_CHARS_PER_TOKEN
@@ -156,7 +156,7 @@ class Service:
             requested_seconds=durations.requested_seconds,
             granted_seconds=durations.granted_seconds,
         )
-        return job, len(texts)
+        return job
 
     # ---- running ----------------------------------------------------------------------------------
 
