@@ -33,8 +33,8 @@ export function renderPlan(plan: Plan, context: RenderContext): string {
     PLAN_MARKER,
     `## Plan: what \`migrate\`${target} would change after this PR is merged`,
     '',
-    `For ${inline(context.sha.slice(0, 12))}, from each action's dry run with read-only tokens. Nothing was changed; ` +
-      'this comment is updated on every push.',
+    `For this PR merged into its base (head ${inline(context.sha.slice(0, 12))}), from each action's dry run with ` +
+      'read-only tokens. Nothing was changed; this comment is updated on every push.',
   ]
   if (plan.fork) {
     lines.push(

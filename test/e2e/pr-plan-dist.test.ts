@@ -99,7 +99,7 @@ describe('pr-plan dist bundle', () => {
     expect(comments()).toHaveLength(1)
     const [created] = comments()
     expect(created?.body.startsWith(PLAN_MARKER)).toBe(true)
-    expect(created?.body).toContain('For 4f3c2b1a0e9d')
+    expect(created?.body).toContain('(head 4f3c2b1a0e9d)')
     expect(created?.body).toContain('none: the Space already holds all 7 files')
     expect(created?.body).toContain(`| OLLAMA_BASE_URL | ${COGNITIA.ollamaUrl} | https://cognitia-zerollama.hf.space |`)
     expect(created?.body).toContain('[workflow run](https://github.com/cognitia/zerollama/actions/runs/7001)')

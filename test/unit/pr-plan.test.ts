@@ -260,7 +260,7 @@ describe('one comment per PR', () => {
     expect(updated).toMatchObject({ action: 'updated', comment: { id: created.comment.id } })
     const all = gh.state.commentsOf(pr.owner, pr.repo, pr.number)
     expect(all).toHaveLength(1)
-    expect(all[0]?.body).toContain('For 222222222222')
+    expect(all[0]?.body).toContain('(head 222222222222)')
     expect(all[0]?.user).toBe(GITHUB.bot)
 
     const third = await publishComment(comments(), pr, second.body, PLAN_MARKER, recordingLogger())

@@ -88494,7 +88494,7 @@ function renderPlan(plan2, context3) {
     PLAN_MARKER,
     `## Plan: what \`migrate\`${target} would change after this PR is merged`,
     "",
-    `For ${inline(context3.sha.slice(0, 12))}, from each action's dry run with read-only tokens. Nothing was changed; this comment is updated on every push.`
+    `For this PR merged into its base (head ${inline(context3.sha.slice(0, 12))}), from each action's dry run with read-only tokens. Nothing was changed; this comment is updated on every push.`
   ];
   if (plan2.fork) {
     lines.push(
