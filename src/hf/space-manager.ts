@@ -10,7 +10,7 @@ import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { type Clock, pollUntil, realClock, retryRead, writeOnce } from '../retry.js'
 import { createHubFetch, type HubFetch, hubService, statusOf } from './hub-http.js'
-import { readSpaceFolder, type SpaceFile, type SpaceSdk } from './space-files.js'
+import { readSpaceFolder, type SpaceFile, type SpaceSdk, sameContent } from './space-files.js'
 import { readLogTail } from './space-logs.js'
 import { parseSpaceId, type SpaceUrls, spaceUrls } from './space-urls.js'
 
@@ -186,7 +186,7 @@ export class SpaceManager {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === 'file').map((entry) => [entry.path, entry]))
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path)
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid)
+      return !entry || !sameContent(file, entry)
     })
     const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path)
     const local = new Set(files.map((file) => file.path))

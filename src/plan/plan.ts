@@ -19,6 +19,7 @@ import { RailwayClient, type RailwayTokenKind } from '../railway/client.js'
 import { DEFAULT_HF_TOKEN_VARIABLE, DEFAULT_VARIABLE, displayUrl, previousVariableName } from '../railway/plans.js'
 import { switchToSpace } from '../railway/switch.js'
 import { expectation } from '../validate/checks.js'
+import { diffAgainstBase } from './git-base.js'
 import { isGiven, literal, type MigrateWorkflow, type StepValue, type WorkflowStep } from './workflow.js'
 
 export interface PlanRequest {
@@ -42,6 +43,11 @@ export interface PlanRequest {
   }
   /** The PR comes from a fork: GitHub gives its workflows no secrets. */
   fork: boolean
+  /**
+   * The git revision of the PR's base in the checkout (`HEAD^1` of a pull_request merge checkout):
+   * without a read token, the Space files are compared with it instead of with the live Space.
+   */
+  baseRef?: string
   /** Receives every value read back that may be a secret (Railway variables), before anything prints it. */
   onSecret?: (value: string) => void
 }
@@ -132,42 +138,56 @@ export const spacePlanner: PhasePlanner = {
   action: 'create-space',
   async plan(request, logger) {
     const base = { phase: 'create-space', action: 'create-space' }
-    if (!request.spaceId) {
-      const files = await readSpaceFolder(spaceRequest(request, 'x/x').folder, 'gradio')
-      return { ...base, mode: 'offline', note: noSpace, sections: [uploadCount(files.length)] }
-    }
-    const spaceId = request.spaceId
-    const wanted = spaceRequest(request, spaceId)
+    const wanted = spaceRequest(request, request.spaceId ?? '')
     const names = nameSections(wanted)
-    const link: [string, string] = ['Space', spaceUrls(spaceId).spaceUrl]
-    if (!request.hfToken) {
+    if (!request.spaceId || !request.hfToken) {
       const sdk = wanted.runtime === 'docker' ? 'docker' : 'gradio'
       const files = await readSpaceFolder(wanted.folder, sdk)
-      return {
-        ...base,
-        mode: 'offline',
-        note: `not compared with the live Space: ${whyNoToken(request, 'HF_TOKEN_READ')}`,
-        sections: [
-          {
-            kind: 'facts',
-            rows: [
-              link,
-              ['Visibility', wanted.private ? 'private' : 'public'],
-              ['Hardware', `${wanted.hardware} (the live value was not read)`],
-            ],
-          },
-          uploadCount(files.length),
-          ...names,
-        ],
-      }
+      // Docker's README.md is generated, so only a Gradio folder compares with its git copy.
+      const diff =
+        request.baseRef && sdk === 'gradio'
+          ? await diffAgainstBase(request.root, wanted.folder, files, request.baseRef)
+          : undefined
+      const facts: Array<[string, string]> = [
+        ...(request.spaceId ? [['Space', spaceUrls(request.spaceId).spaceUrl] as [string, string]] : []),
+        ['Visibility', wanted.private ? 'private' : 'public'],
+        ['Hardware', `${wanted.hardware} (the live value was not read)`],
+        ['Files', `${files.length} files make up the Space; migrate commits only those that differ from it`],
+      ]
+      const changes = diff
+        ? fileList(
+            `Space files this PR changes, compared with its base branch (${diff.base.slice(0, 12)}) by hash`,
+            diff,
+            files.length,
+            'none: this PR changes no file of the Space',
+          )
+        : {
+            kind: 'list' as const,
+            title: 'Space files this PR changes',
+            items: [],
+            empty: 'not known: the base commit is not in the checkout (actions/checkout with fetch-depth: 2)',
+          }
+      const why = request.spaceId
+        ? `not compared with the live Space: ${whyNoToken(request, 'HF_TOKEN_READ')}`
+        : noSpace
+      return { ...base, mode: 'offline', note: why, sections: [{ kind: 'facts', rows: facts }, changes, ...names] }
     }
     const manager = new SpaceManager({ token: request.hfToken, hubUrl: request.hubUrl, logger })
     const { plan } = await planDeploy(manager, wanted, logger, 'read')
+    const link: [string, string] = ['Space', spaceUrls(request.spaceId).spaceUrl]
+    const files = plan.exists
+      ? fileList(
+          'Files that differ from the live Space by hash',
+          plan.upload,
+          plan.upload.total,
+          `none: the Space already holds all ${plan.upload.total} files (no commit, no rebuild)`,
+        )
+      : fileList('Files to upload', plan.upload, plan.upload.total, '')
     return {
       ...base,
       mode: 'live',
       note: 'compared with the live Space (read token HF_TOKEN_READ)',
-      sections: [{ kind: 'facts', rows: [link, ...spaceFacts(plan)] }, fileSection(plan), ...names],
+      sections: [{ kind: 'facts', rows: [link, ...spaceFacts(plan)] }, files, ...names],
     }
   },
 }
@@ -191,24 +211,19 @@ function spaceFacts(plan: SpacePlan): Array<[string, string]> {
   ]
 }
 
-function fileSection(plan: SpacePlan): PlanSection {
-  const added = new Set(plan.upload.added)
+/** Changed, new and deleted paths as one list, titled with how many of the Space's files differ. */
+function fileList(
+  title: string,
+  diff: { changed: string[]; added: string[]; deleted: string[] },
+  total: number,
+  empty: string,
+): PlanSection {
+  const added = new Set(diff.added)
   const items = [
-    ...plan.upload.changed.map((path) => `${path} (${added.has(path) ? 'new' : 'changed'})`),
-    ...plan.upload.deleted.map((path) => `${path} (deleted)`),
+    ...diff.changed.map((path) => `${path} (${added.has(path) ? 'new' : 'changed'})`),
+    ...diff.deleted.map((path) => `${path} (deleted)`),
   ]
-  return {
-    kind: 'list',
-    title: plan.exists
-      ? `Files that differ from the live Space by hash (${items.length} of ${plan.upload.total})`
-      : `Files to upload (${plan.upload.total})`,
-    items,
-    empty: `none: the Space already holds all ${plan.upload.total} files (no commit, no rebuild)`,
-  }
-}
-
-function uploadCount(total: number): PlanSection {
-  return { kind: 'facts', rows: [['Files', `${total} files would be uploaded; only those that differ are committed`]] }
+  return { kind: 'list', title: `${title} (${items.length} of ${total})`, items, empty }
 }
 
 function nameSections(wanted: ReturnType<typeof spaceRequest>): PlanSection[] {

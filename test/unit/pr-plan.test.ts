@@ -2,7 +2,8 @@
  * The PR plan against the contract fakes of all three outside systems: the HF Hub (read token), the
  * Railway GraphQL endpoint and GitHub's issue comments. Nothing real is called.
  */
-import { rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../src/errors.js'
@@ -146,7 +147,7 @@ describe('the rendered plan', () => {
   it('plans a Space that does not exist yet as a creation, every file new', async () => {
     const { body } = await renderedPlan()
     expect(body).toContain('| Space | absent: migrate creates it |')
-    expect(body).toContain('Files to upload (7)')
+    expect(body).toContain('Files to upload (7 of 7)')
     expect(body).toContain('- ` app.py (new) `')
   })
 
@@ -181,7 +182,8 @@ describe('a fork PR, or no read tokens', () => {
     ])
     expect(body).toContain('**Local-only plan.** This pull request comes from a fork')
     expect(body).toContain('GitHub gives workflows of fork PRs no secrets')
-    expect(body).toContain('7 files would be uploaded')
+    expect(body).toContain('7 files make up the Space')
+    expect(body).toContain('not known: the base commit is not in the checkout')
     expect(body).toContain('| Hardware | zero-a10g (the live value was not read) |')
     expect(body).toContain('| OLLAMA_BASE_URL | (not read) | https://cognitia-zerollama.hf.space |')
     expect(body).toContain('- ` ZEROLLAMA_API_KEY `')
@@ -189,6 +191,36 @@ describe('a fork PR, or no read tokens', () => {
     expect(body).not.toContain('differ from the live Space')
     expect(hf.state.requests.length).toBe(before)
     expect(railway.state.calls.length).toBe(railwayCalls)
+  })
+
+  it('compares space/ with the base branch by hash when the checkout holds it (HEAD^1 of the merge)', async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' })
+    git('init', '-q')
+    git('add', '-A')
+    git('commit', '-q', '-m', 'base')
+    await writeFile(join(root, 'space', 'app.py'), 'print("from the PR")\n')
+    await writeFile(join(root, 'space', 'zerollama', 'added.py'), 'Y = 2\n')
+    await rm(join(root, 'space', 'requirements.txt'))
+    await mkdir(join(root, 'space', 'tests'), { recursive: true })
+    await writeFile(join(root, 'space', 'tests', 'test_new.py'), 'def test(): pass\n')
+    git('add', '-A')
+    git('commit', '-q', '-m', 'merge')
+    const { body } = await renderedPlan({
+      hfToken: undefined,
+      railway: { tokenKind: 'project' },
+      fork: true,
+      baseRef: 'HEAD^1',
+    })
+    expect(body).toMatch(
+      /Space files this PR changes, compared with its base branch \([0-9a-f]{12}\) by hash \(3 of 7\)/,
+    )
+    expect(body).toContain('- ` app.py (changed) `')
+    expect(body).toContain('- ` zerollama/added.py (new) `')
+    expect(body).toContain('- ` requirements.txt (deleted) `')
+    expect(body).not.toContain('test_new.py')
+    const unchanged = await renderedPlan({ hfToken: undefined, railway: { tokenKind: 'project' }, baseRef: 'HEAD' })
+    expect(unchanged.body).toContain('none: this PR changes no file of the Space')
   })
 
   it('a branch PR without configured tokens names the secrets to set', async () => {

@@ -27708,6 +27708,9 @@ var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
+function sameContent(file, stored) {
+  return stored.lfs ? stored.lfs.oid === file.sha256 : stored.oid === file.gitOid;
+}
 function toSpaceFile(path, content) {
   return { path, content, gitOid: gitBlobOid(content), sha256: createHash("sha256").update(content).digest("hex") };
 }
@@ -36611,7 +36614,7 @@ var SpaceManager = class {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === "file").map((entry) => [entry.path, entry]));
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path);
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid);
+      return !entry || !sameContent(file, entry);
     });
     const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path);
     const local = new Set(files.map((file) => file.path));

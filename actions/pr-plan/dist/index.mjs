@@ -11125,7 +11125,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11165,7 +11165,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11178,7 +11178,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11218,7 +11218,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -30083,7 +30083,7 @@ var require_mock_interceptor2 = __commonJS({
 var require_mock_client2 = __commonJS({
   "node_modules/@actions/github/node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Client = require_client2();
     var { buildMockDispatch } = require_mock_utils2();
     var {
@@ -30123,7 +30123,7 @@ var require_mock_client2 = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -30136,7 +30136,7 @@ var require_mock_client2 = __commonJS({
 var require_mock_pool2 = __commonJS({
   "node_modules/@actions/github/node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Pool = require_pool2();
     var { buildMockDispatch } = require_mock_utils2();
     var {
@@ -30176,7 +30176,7 @@ var require_mock_pool2 = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -39228,11 +39228,11 @@ var init_sha256_wrapper_ITDNMKRK = __esm({
         var calledRun;
         dependenciesFulfilled = function runCaller() {
           if (!calledRun)
-            run2();
+            run3();
           if (!calledRun)
             dependenciesFulfilled = runCaller;
         };
-        function run2() {
+        function run3() {
           if (runDependencies > 0) {
             return;
           }
@@ -39272,7 +39272,7 @@ var init_sha256_wrapper_ITDNMKRK = __esm({
             Module2["preInit"].pop()();
           }
         }
-        run2();
+        run3();
         return moduleArg.ready;
       };
     })();
@@ -52727,7 +52727,7 @@ var require_mock_interceptor3 = __commonJS({
 var require_mock_client3 = __commonJS({
   "node_modules/undici/lib/mock/mock-client.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Client = require_client3();
     var { buildMockDispatch } = require_mock_utils3();
     var {
@@ -52775,7 +52775,7 @@ var require_mock_client3 = __commonJS({
         this[kDispatches] = [];
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -52988,7 +52988,7 @@ var require_mock_call_history = __commonJS({
 var require_mock_pool3 = __commonJS({
   "node_modules/undici/lib/mock/mock-pool.js"(exports, module) {
     "use strict";
-    var { promisify } = __require("node:util");
+    var { promisify: promisify2 } = __require("node:util");
     var Pool = require_pool3();
     var { buildMockDispatch } = require_mock_utils3();
     var {
@@ -53036,7 +53036,7 @@ var require_mock_pool3 = __commonJS({
         this[kDispatches] = [];
       }
       async [kClose]() {
-        await promisify(this[kOriginalClose])();
+        await promisify2(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -78524,6 +78524,9 @@ var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
+function sameContent(file, stored) {
+  return stored.lfs ? stored.lfs.oid === file.sha256 : stored.oid === file.gitOid;
+}
 function toSpaceFile(path, content) {
   return { path, content, gitOid: gitBlobOid(content), sha256: createHash("sha256").update(content).digest("hex") };
 }
@@ -87241,7 +87244,7 @@ var SpaceManager = class {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === "file").map((entry) => [entry.path, entry]));
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path);
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid);
+      return !entry || !sameContent(file, entry);
     });
     const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path);
     const local = new Set(files.map((file) => file.path));
@@ -87966,14 +87969,14 @@ async function switchToSpace(client, settings, logger) {
   const plan2 = planSwitch(variables, settings);
   const result2 = startResult("switch", settings, plan2.lines, { url: plan2.before });
   result2.recordedPreviousUrl = plan2.recordedPrevious;
-  const run2 = { client, target, settings, logger };
-  announce(run2, plan2.lines);
+  const run3 = { client, target, settings, logger };
+  announce(run3, plan2.lines);
   if (settings.dryRun) return result2;
   const rollbackHint = `run mode=rollback to restore ${displayUrl(plan2.recordedPrevious ?? DEFAULT_ROLLBACK_URL)}`;
-  const wrote = await writeVariables(run2, { serviceId, changes: plan2.upsert, before: variables });
+  const wrote = await writeVariables(run3, { serviceId, changes: plan2.upsert, before: variables });
   result2.changed = wrote;
   result2.after = { url: spaceUrl };
-  const deployment = await deployWithChange(run2, {
+  const deployment = await deployWithChange(run3, {
     service: settings.service,
     changedNow: wrote,
     failureHint: `Cognitia keeps its previous deployment running; ${settings.variable} already holds the Space URL, so re-run the switch once Railway is healthy, or ${rollbackHint}`
@@ -88020,8 +88023,8 @@ async function readVariables(client, target, serviceId, ref) {
   }
   return variables;
 }
-async function writeVariables(run2, write2) {
-  const { client, target, settings, logger } = run2;
+async function writeVariables(run3, write2) {
+  const { client, target, settings, logger } = run3;
   const { serviceId, changes, before } = write2;
   const names2 = Object.keys(changes);
   if (names2.length === 0) {
@@ -88052,8 +88055,8 @@ async function writeVariables(run2, write2) {
     })
   );
 }
-async function deployWithChange(run2, options) {
-  const { client, target, settings, logger } = run2;
+async function deployWithChange(run3, options) {
+  const { client, target, settings, logger } = run3;
   const { service, failureHint } = options;
   const serviceId = serviceIdOf(target, service);
   return logger.group(`Deploy ${service}`, async () => {
@@ -88067,8 +88070,8 @@ async function deployWithChange(run2, options) {
       }
     }
     const started = deploymentId === void 0;
-    deploymentId ??= await startDeployment(run2, { serviceId, service, previousId: latestDeployment?.id, failureHint });
-    await waitForSuccess(run2, { id: deploymentId, service, failureHint });
+    deploymentId ??= await startDeployment(run3, { serviceId, service, previousId: latestDeployment?.id, failureHint });
+    await waitForSuccess(run3, { id: deploymentId, service, failureHint });
     return { id: deploymentId, started };
   });
 }
@@ -88119,6 +88122,46 @@ var expectation = {
   gpu: (required) => required ? "gpu" : "not checked (require-gpu is false)",
   hardware: (allowPaid) => allowPaid ? "paid hardware allowed" : "zero-a10g or cpu-basic"
 };
+
+// src/plan/git-base.ts
+import { execFile } from "node:child_process";
+import { relative as relative2 } from "node:path";
+import { promisify } from "node:util";
+var run = promisify(execFile);
+async function baseTree(root, folder, ref) {
+  const prefix = relative2(root, folder).split("\\").join("/");
+  try {
+    const { stdout: sha } = await run("git", ["-C", root, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
+    const { stdout } = await run("git", ["-C", root, "ls-tree", "-r", "-z", sha.trim(), "--", `${prefix}/`], {
+      maxBuffer: 64 * 1024 * 1024
+    });
+    const oids = /* @__PURE__ */ new Map();
+    for (const record of stdout.split("\0")) {
+      const match = /^\d+ blob ([0-9a-f]{40,64})\t(.+)$/.exec(record);
+      if (!match) continue;
+      const path = (match[2] ?? "").slice(prefix.length + 1);
+      if (isUploadable(path)) oids.set(path, match[1] ?? "");
+    }
+    return { sha: sha.trim(), oids };
+  } catch {
+    return void 0;
+  }
+}
+async function diffAgainstBase(root, folder, files, ref = "HEAD^1") {
+  const tree = await baseTree(root, folder, ref);
+  if (!tree) return void 0;
+  const changed = files.filter((file) => {
+    const oid = tree.oids.get(file.path);
+    return oid === void 0 || !sameContent(file, { oid });
+  });
+  const local = new Set(files.map((file) => file.path));
+  return {
+    base: tree.sha,
+    changed: changed.map((file) => file.path),
+    added: changed.filter((file) => !tree.oids.has(file.path)).map((file) => file.path),
+    deleted: [...tree.oids.keys()].filter((path) => !local.has(path))
+  };
+}
 
 // src/plan/workflow.ts
 var import_yaml2 = __toESM(require_dist(), 1);
@@ -88246,42 +88289,46 @@ var spacePlanner = {
   action: "create-space",
   async plan(request3, logger) {
     const base = { phase: "create-space", action: "create-space" };
-    if (!request3.spaceId) {
-      const files = await readSpaceFolder(spaceRequest(request3, "x/x").folder, "gradio");
-      return { ...base, mode: "offline", note: noSpace, sections: [uploadCount(files.length)] };
-    }
-    const spaceId = request3.spaceId;
-    const wanted = spaceRequest(request3, spaceId);
+    const wanted = spaceRequest(request3, request3.spaceId ?? "");
     const names2 = nameSections(wanted);
-    const link = ["Space", spaceUrls(spaceId).spaceUrl];
-    if (!request3.hfToken) {
+    if (!request3.spaceId || !request3.hfToken) {
       const sdk = wanted.runtime === "docker" ? "docker" : "gradio";
-      const files = await readSpaceFolder(wanted.folder, sdk);
-      return {
-        ...base,
-        mode: "offline",
-        note: `not compared with the live Space: ${whyNoToken(request3, "HF_TOKEN_READ")}`,
-        sections: [
-          {
-            kind: "facts",
-            rows: [
-              link,
-              ["Visibility", wanted.private ? "private" : "public"],
-              ["Hardware", `${wanted.hardware} (the live value was not read)`]
-            ]
-          },
-          uploadCount(files.length),
-          ...names2
-        ]
+      const files2 = await readSpaceFolder(wanted.folder, sdk);
+      const diff = request3.baseRef && sdk === "gradio" ? await diffAgainstBase(request3.root, wanted.folder, files2, request3.baseRef) : void 0;
+      const facts = [
+        ...request3.spaceId ? [["Space", spaceUrls(request3.spaceId).spaceUrl]] : [],
+        ["Visibility", wanted.private ? "private" : "public"],
+        ["Hardware", `${wanted.hardware} (the live value was not read)`],
+        ["Files", `${files2.length} files make up the Space; migrate commits only those that differ from it`]
+      ];
+      const changes = diff ? fileList(
+        `Space files this PR changes, compared with its base branch (${diff.base.slice(0, 12)}) by hash`,
+        diff,
+        files2.length,
+        "none: this PR changes no file of the Space"
+      ) : {
+        kind: "list",
+        title: "Space files this PR changes",
+        items: [],
+        empty: "not known: the base commit is not in the checkout (actions/checkout with fetch-depth: 2)"
       };
+      const why = request3.spaceId ? `not compared with the live Space: ${whyNoToken(request3, "HF_TOKEN_READ")}` : noSpace;
+      return { ...base, mode: "offline", note: why, sections: [{ kind: "facts", rows: facts }, changes, ...names2] };
     }
     const manager = new SpaceManager({ token: request3.hfToken, hubUrl: request3.hubUrl, logger });
     const { plan: plan2 } = await planDeploy(manager, wanted, logger, "read");
+    const link = ["Space", spaceUrls(request3.spaceId).spaceUrl];
+    const files = plan2.exists ? fileList(
+      "Files that differ from the live Space by hash",
+      plan2.upload,
+      plan2.upload.total,
+      `none: the Space already holds all ${plan2.upload.total} files (no commit, no rebuild)`
+    ) : fileList("Files to upload", plan2.upload, plan2.upload.total, "");
     return {
       ...base,
       mode: "live",
       note: "compared with the live Space (read token HF_TOKEN_READ)",
-      sections: [{ kind: "facts", rows: [link, ...spaceFacts(plan2)] }, fileSection(plan2), ...names2]
+      sections: [{ kind: "facts", rows: [link, ...spaceFacts(plan2)] }, files, ...names2]
     };
   }
 };
@@ -88303,21 +88350,13 @@ function spaceFacts(plan2) {
     ]
   ];
 }
-function fileSection(plan2) {
-  const added = new Set(plan2.upload.added);
+function fileList(title, diff, total, empty) {
+  const added = new Set(diff.added);
   const items = [
-    ...plan2.upload.changed.map((path) => `${path} (${added.has(path) ? "new" : "changed"})`),
-    ...plan2.upload.deleted.map((path) => `${path} (deleted)`)
+    ...diff.changed.map((path) => `${path} (${added.has(path) ? "new" : "changed"})`),
+    ...diff.deleted.map((path) => `${path} (deleted)`)
   ];
-  return {
-    kind: "list",
-    title: plan2.exists ? `Files that differ from the live Space by hash (${items.length} of ${plan2.upload.total})` : `Files to upload (${plan2.upload.total})`,
-    items,
-    empty: `none: the Space already holds all ${plan2.upload.total} files (no commit, no rebuild)`
-  };
-}
-function uploadCount(total) {
-  return { kind: "facts", rows: [["Files", `${total} files would be uploaded; only those that differ are committed`]] };
+  return { kind: "list", title: `${title} (${items.length} of ${total})`, items, empty };
 }
 function nameSections(wanted) {
   const variables = Object.keys(wanted.variables);
@@ -88545,15 +88584,15 @@ function table(header2, rows) {
   ];
 }
 function footer(context3) {
-  const run2 = context3.runUrl ? ` \xB7 [workflow run](${context3.runUrl})` : "";
-  return `<sub>Posted by the \`pr-plan\` job of ci.yml${run2}. Dispatch migrate with \`dry-run\` on for the same plan at run time.</sub>`;
+  const run3 = context3.runUrl ? ` \xB7 [workflow run](${context3.runUrl})` : "";
+  return `<sub>Posted by the \`pr-plan\` job of ci.yml${run3}. Dispatch migrate with \`dry-run\` on for the same plan at run time.</sub>`;
 }
 function inline(text) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/[\r\n]+/g, " ");
 }
 function code(text) {
   const flat = text.replace(/[\r\n]+/g, " ");
-  const fence = "`".repeat((flat.match(/`+/g) ?? []).reduce((n, run2) => Math.max(n, run2.length), 0) + 1);
+  const fence = "`".repeat((flat.match(/`+/g) ?? []).reduce((n, run3) => Math.max(n, run3.length), 0) + 1);
   return `${fence} ${flat} ${fence}`;
 }
 
@@ -88672,7 +88711,7 @@ function pullRequestOf(context3) {
     fork: !head || head !== pr.base?.repo?.full_name
   };
 }
-async function run() {
+async function run2() {
   try {
     const inputs = readInputs();
     const pr = pullRequestOf(context2);
@@ -88696,6 +88735,8 @@ async function run() {
           endpoint: process.env.RAILWAY_API_URL || void 0
         },
         fork: pr.fork,
+        // A pull_request checkout is the merge of the PR into its base: its first parent is the base.
+        baseRef: "HEAD^1",
         onSecret
       },
       coreLogger
@@ -88732,4 +88773,4 @@ async function comment(token, pr, body) {
 }
 
 // actions/pr-plan/src/index.ts
-void run();
+void run2();

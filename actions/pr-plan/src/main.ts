@@ -123,6 +123,8 @@ export async function run(): Promise<void> {
           endpoint: process.env.RAILWAY_API_URL || undefined,
         },
         fork: pr.fork,
+        // A pull_request checkout is the merge of the PR into its base: its first parent is the base.
+        baseRef: 'HEAD^1',
         onSecret,
       },
       coreLogger,

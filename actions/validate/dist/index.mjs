@@ -62825,6 +62825,9 @@ var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash2("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
+function sameContent(file, stored) {
+  return stored.lfs ? stored.lfs.oid === file.sha256 : stored.oid === file.gitOid;
+}
 function toSpaceFile(path, content) {
   return { path, content, gitOid: gitBlobOid(content), sha256: createHash2("sha256").update(content).digest("hex") };
 }
@@ -63089,7 +63092,7 @@ var SpaceManager = class {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === "file").map((entry) => [entry.path, entry]));
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path);
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid);
+      return !entry || !sameContent(file, entry);
     });
     const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path);
     const local = new Set(files.map((file) => file.path));
