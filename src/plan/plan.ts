@@ -60,7 +60,8 @@ export type PhaseMode = 'live' | 'offline' | 'static' | 'failed'
 
 export type PlanSection =
   | { kind: 'facts'; rows: Array<[string, string]> }
-  | { kind: 'list'; title: string; items: string[]; empty: string }
+  /** Each item shown as code; an object adds a plain note after it (`app.py` — changed). */
+  | { kind: 'list'; title: string; items: Array<string | { code: string; note: string }>; empty: string }
   | { kind: 'table'; title: string; header: string[]; rows: string[][] }
 
 export interface PhasePlan {
@@ -220,8 +221,8 @@ function fileList(
 ): PlanSection {
   const added = new Set(diff.added)
   const items = [
-    ...diff.changed.map((path) => `${path} (${added.has(path) ? 'new' : 'changed'})`),
-    ...diff.deleted.map((path) => `${path} (deleted)`),
+    ...diff.changed.map((path) => ({ code: path, note: added.has(path) ? 'new' : 'changed' })),
+    ...diff.deleted.map((path) => ({ code: path, note: 'deleted' })),
   ]
   return { kind: 'list', title: `${title} (${items.length} of ${total})`, items, empty }
 }

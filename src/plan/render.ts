@@ -28,10 +28,10 @@ const modeLabel: Record<PhaseMode, string> = {
 export function renderPlan(plan: Plan, context: RenderContext): string {
   const offline = plan.phases.filter((phase) => phase.mode === 'offline')
   const failed = plan.phases.filter((phase) => phase.mode === 'failed')
-  const target = plan.spaceId ? ` to \`${inline(plan.spaceId)}\`` : ''
+  const target = plan.spaceId ? ` for \`${inline(plan.spaceId)}\`` : ''
   const lines = [
     PLAN_MARKER,
-    `## Plan: what \`migrate\`${target} would change after this PR is merged`,
+    `## Plan: what dispatching \`migrate\`${target} would change once this PR is merged`,
     '',
     `For this PR merged into its base (head ${inline(context.sha.slice(0, 12))}), from each action's dry run with ` +
       'read-only tokens. Nothing was changed; this comment is updated on every push.',
@@ -75,7 +75,11 @@ function renderSection(section: PlanSection): string[] {
   const lines = [`**${inline(section.title)}**`, '']
   if (section.items.length === 0) return [...lines, `- ${inline(section.empty)}`]
   const shown = section.items.slice(0, MAX_ITEMS)
-  lines.push(...shown.map((item) => `- ${code(item)}`))
+  lines.push(
+    ...shown.map((item) =>
+      typeof item === 'string' ? `- ${code(item)}` : `- ${code(item.code)} — ${inline(item.note)}`,
+    ),
+  )
   if (section.items.length > shown.length) lines.push(`- … and ${section.items.length - shown.length} more`)
   return lines
 }
@@ -107,5 +111,6 @@ export function inline(text: string): string {
 function code(text: string): string {
   const flat = text.replace(/[\r\n]+/g, ' ')
   const fence = '`'.repeat((flat.match(/`+/g) ?? []).reduce((n, run) => Math.max(n, run.length), 0) + 1)
-  return `${fence} ${flat} ${fence}`
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : ''
+  return `${fence}${pad}${flat}${pad}${fence}`
 }

@@ -116,7 +116,7 @@ describe('pr-plan dist bundle', () => {
     const after = comments().filter((c) => c.user === GITHUB.bot)
     expect(after).toHaveLength(1)
     expect(after[0]?.id).toBe(created?.id)
-    expect(after[0]?.body).toContain('- ` app.py (changed) `')
+    expect(after[0]?.body).toContain('- `app.py` — changed')
     expect(second.outputs['comment-url']).toBe(first.outputs['comment-url'])
     expect(second.output).toContain(`updated plan comment ${created?.id} on #42`)
 

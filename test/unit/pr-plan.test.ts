@@ -3,9 +3,11 @@
  * Railway GraphQL endpoint and GitHub's issue comments. Nothing real is called.
  */
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { ConfigurationError } from '../../src/errors.js'
 import { IssueComments, nextPage } from '../../src/github/issue-comments.js'
 import { deploySpace } from '../../src/hf/deploy.js'
@@ -100,6 +102,7 @@ describe('the rendered plan', () => {
     await rm(join(root, 'space', 'requirements.txt'))
     const before = hf.state.requests.length
     const { plan, body } = await renderedPlan()
+    if (process.env.SHOW_PLAN) await writeFile(process.env.SHOW_PLAN, body)
 
     expect(plan.phases.map((p) => [p.phase, p.mode])).toEqual([
       ['create-space', 'live'],
@@ -108,14 +111,14 @@ describe('the rendered plan', () => {
     ])
     expect(body.startsWith(`${PLAN_MARKER}\n`)).toBe(true)
     expect(body).toContain('Files that differ from the live Space by hash (3 of 7)')
-    expect(body).toContain('- ` app.py (changed) `')
-    expect(body).toContain('- ` zerollama/new.py (new) `')
-    expect(body).toContain('- ` requirements.txt (deleted) `')
-    expect(body).not.toContain('README.md (')
+    expect(body).toContain('- `app.py` — changed')
+    expect(body).toContain('- `zerollama/new.py` — new')
+    expect(body).toContain('- `requirements.txt` — deleted')
+    expect(body).not.toContain('`README.md`')
     expect(body).toContain('| Hardware | cpu-basic → zero-a10g |')
     expect(body).toContain('| Visibility | private (unchanged) |')
-    expect(body).toMatch(/Space secrets to set \(names only\)\*\*\n\n- ` ZEROLLAMA_API_KEY `/)
-    expect(body).toMatch(/Space variables to set \(names only\)\*\*\n\n- ` OLLAMA_KEEP_ALIVE `/)
+    expect(body).toMatch(/Space secrets to set \(names only\)\*\*\n\n- `ZEROLLAMA_API_KEY`/)
+    expect(body).toMatch(/Space variables to set \(names only\)\*\*\n\n- `OLLAMA_KEEP_ALIVE`/)
     expect(body).toContain(`| OLLAMA_BASE_URL | ${COGNITIA.ollamaUrl} | https://cognitia-zerollama.hf.space |`)
     expect(body).toContain(`ZEROLLAMA_PREVIOUS_OLLAMA_BASE_URL: (unset) → ${COGNITIA.ollamaUrl}`)
     expect(body).toContain('OLLAMA_HF_TOKEN: set (value from the run; a plan never sees it)')
@@ -148,7 +151,7 @@ describe('the rendered plan', () => {
     const { body } = await renderedPlan()
     expect(body).toContain('| Space | absent: migrate creates it |')
     expect(body).toContain('Files to upload (7 of 7)')
-    expect(body).toContain('- ` app.py (new) `')
+    expect(body).toContain('- `app.py` — new')
   })
 
   it('takes the thresholds and secret names from migrate.yml as it stands', async () => {
@@ -164,7 +167,7 @@ describe('the rendered plan', () => {
   it('escapes what the repository controls: a file name cannot write HTML or close its code span', async () => {
     await writeFile(join(root, 'space', 'x`<img src=y>`.py'), '')
     const { body } = await renderedPlan()
-    expect(body).toContain('- `` x`<img src=y>`.py (new) ``')
+    expect(body).toContain('- ``x`<img src=y>`.py`` — new')
     expect(body.replace(/``[^\n]*``/g, '')).not.toContain('<img')
   })
 })
@@ -186,7 +189,7 @@ describe('a fork PR, or no read tokens', () => {
     expect(body).toContain('not known: the base commit is not in the checkout')
     expect(body).toContain('| Hardware | zero-a10g (the live value was not read) |')
     expect(body).toContain('| OLLAMA_BASE_URL | (not read) | https://cognitia-zerollama.hf.space |')
-    expect(body).toContain('- ` ZEROLLAMA_API_KEY `')
+    expect(body).toContain('- `ZEROLLAMA_API_KEY`')
     expect(body).toContain('| Time to first token (warm), per model | &lt; 1000 ms |')
     expect(body).not.toContain('differ from the live Space')
     expect(hf.state.requests.length).toBe(before)
@@ -215,9 +218,9 @@ describe('a fork PR, or no read tokens', () => {
     expect(body).toMatch(
       /Space files this PR changes, compared with its base branch \([0-9a-f]{12}\) by hash \(3 of 7\)/,
     )
-    expect(body).toContain('- ` app.py (changed) `')
-    expect(body).toContain('- ` zerollama/added.py (new) `')
-    expect(body).toContain('- ` requirements.txt (deleted) `')
+    expect(body).toContain('- `app.py` — changed')
+    expect(body).toContain('- `zerollama/added.py` — new')
+    expect(body).toContain('- `requirements.txt` — deleted')
     expect(body).not.toContain('test_new.py')
     const unchanged = await renderedPlan({ hfToken: undefined, railway: { tokenKind: 'project' }, baseRef: 'HEAD' })
     expect(unchanged.body).toContain('none: this PR changes no file of the Space')
@@ -348,5 +351,32 @@ describe('one comment per PR', () => {
       /answered 500/,
     )
     expect(gh.state.requests.filter((r) => r.method === 'POST')).toHaveLength(1)
+  })
+})
+
+describe('actions/pr-plan', () => {
+  const dir = new URL('../../actions/pr-plan/', import.meta.url)
+  const readme = readFileSync(new URL('README.md', dir), 'utf8')
+  const actionYml = parse(readFileSync(new URL('action.yml', dir), 'utf8')) as {
+    inputs: Record<string, { required?: boolean; default?: string }>
+    outputs: Record<string, unknown>
+  }
+
+  it('documents every input with its action.yml default, and every output, in README.md', () => {
+    for (const [name, spec] of Object.entries(actionYml.inputs)) {
+      const row = new RegExp(`^\\|\\s*\`${name}\`\\s*\\|\\s*(yes|no)\\s*\\|([^|]*)\\|`, 'm').exec(readme)
+      expect(row, name).not.toBeNull()
+      const documented = (row?.[2] ?? '').trim().replace(/^`(.*)`$/, '$1')
+      expect(documented === "''" ? '' : documented, name).toBe(spec.default ?? '')
+      expect(row?.[1] === 'yes', name).toBe(Boolean(spec.required))
+    }
+    for (const name of Object.keys(actionYml.outputs))
+      expect(readme).toMatch(new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm'))
+  })
+
+  it('reads every input main.ts names, and names every input action.yml declares', async () => {
+    const { INPUT, OUTPUT } = await import('../../actions/pr-plan/src/main.js')
+    expect(Object.values(INPUT).sort()).toEqual(Object.keys(actionYml.inputs).sort())
+    expect(Object.values(OUTPUT).sort()).toEqual(Object.keys(actionYml.outputs).sort())
   })
 })

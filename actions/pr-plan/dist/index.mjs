@@ -88353,8 +88353,8 @@ function spaceFacts(plan2) {
 function fileList(title, diff, total, empty) {
   const added = new Set(diff.added);
   const items = [
-    ...diff.changed.map((path) => `${path} (${added.has(path) ? "new" : "changed"})`),
-    ...diff.deleted.map((path) => `${path} (deleted)`)
+    ...diff.changed.map((path) => ({ code: path, note: added.has(path) ? "new" : "changed" })),
+    ...diff.deleted.map((path) => ({ code: path, note: "deleted" }))
   ];
   return { kind: "list", title: `${title} (${items.length} of ${total})`, items, empty };
 }
@@ -88528,10 +88528,10 @@ var modeLabel = {
 function renderPlan(plan2, context3) {
   const offline = plan2.phases.filter((phase) => phase.mode === "offline");
   const failed = plan2.phases.filter((phase) => phase.mode === "failed");
-  const target = plan2.spaceId ? ` to \`${inline(plan2.spaceId)}\`` : "";
+  const target = plan2.spaceId ? ` for \`${inline(plan2.spaceId)}\`` : "";
   const lines = [
     PLAN_MARKER,
-    `## Plan: what \`migrate\`${target} would change after this PR is merged`,
+    `## Plan: what dispatching \`migrate\`${target} would change once this PR is merged`,
     "",
     `For this PR merged into its base (head ${inline(context3.sha.slice(0, 12))}), from each action's dry run with read-only tokens. Nothing was changed; this comment is updated on every push.`
   ];
@@ -88571,7 +88571,11 @@ function renderSection(section) {
   const lines = [`**${inline(section.title)}**`, ""];
   if (section.items.length === 0) return [...lines, `- ${inline(section.empty)}`];
   const shown = section.items.slice(0, MAX_ITEMS);
-  lines.push(...shown.map((item) => `- ${code(item)}`));
+  lines.push(
+    ...shown.map(
+      (item) => typeof item === "string" ? `- ${code(item)}` : `- ${code(item.code)} \u2014 ${inline(item.note)}`
+    )
+  );
   if (section.items.length > shown.length) lines.push(`- \u2026 and ${section.items.length - shown.length} more`);
   return lines;
 }
@@ -88593,7 +88597,8 @@ function inline(text) {
 function code(text) {
   const flat = text.replace(/[\r\n]+/g, " ");
   const fence = "`".repeat((flat.match(/`+/g) ?? []).reduce((n, run3) => Math.max(n, run3.length), 0) + 1);
-  return `${fence} ${flat} ${fence}`;
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad}${flat}${pad}${fence}`;
 }
 
 // actions/common/inputs.ts
