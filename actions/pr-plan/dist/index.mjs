@@ -78306,21 +78306,6 @@ function nextPage(link) {
   return void 0;
 }
 
-// src/hf/space-urls.ts
-var spaceIdPattern = /^([A-Za-z0-9][\w.-]{0,95})\/([A-Za-z0-9][\w.-]{0,95})$/;
-function parseSpaceId(spaceId) {
-  const match = spaceIdPattern.exec(spaceId.trim());
-  if (!match || spaceId.includes("..")) {
-    throw new ConfigurationError(`space must look like owner/name (letters, digits, - _ .), got "${spaceId}"`);
-  }
-  return { owner: match[1] ?? "", name: match[2] ?? "" };
-}
-function spaceUrls(spaceId) {
-  const { owner, name } = parseSpaceId(spaceId);
-  const subdomain = `${owner}-${name}`.toLowerCase().replace(/[._]/g, "-");
-  return { spaceUrl: `https://huggingface.co/spaces/${owner}/${name}`, apiBaseUrl: `https://${subdomain}.hf.space` };
-}
-
 // src/plan/comment.ts
 async function publishComment(comments, issue2, body, marker, logger) {
   const ours = (await comments.list(issue2)).filter((comment3) => comment3.body.startsWith(marker));
@@ -87120,6 +87105,21 @@ function logLine(line) {
   }
 }
 
+// src/hf/space-urls.ts
+var spaceIdPattern = /^([A-Za-z0-9][\w.-]{0,95})\/([A-Za-z0-9][\w.-]{0,95})$/;
+function parseSpaceId(spaceId) {
+  const match = spaceIdPattern.exec(spaceId.trim());
+  if (!match || spaceId.includes("..")) {
+    throw new ConfigurationError(`space must look like owner/name (letters, digits, - _ .), got "${spaceId}"`);
+  }
+  return { owner: match[1] ?? "", name: match[2] ?? "" };
+}
+function spaceUrls(spaceId) {
+  const { owner, name } = parseSpaceId(spaceId);
+  const subdomain = `${owner}-${name}`.toLowerCase().replace(/[._]/g, "-");
+  return { spaceUrl: `https://huggingface.co/spaces/${owner}/${name}`, apiBaseUrl: `https://${subdomain}.hf.space` };
+}
+
 // src/hf/space-manager.ts
 var inProgressStages = /* @__PURE__ */ new Set(["BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"]);
 var failedStages = /* @__PURE__ */ new Set(["BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"]);
@@ -88657,7 +88657,7 @@ function failRun(error2) {
   setFailed(errorMessage(error2));
 }
 
-// actions/pr-plan/src/main.ts
+// actions/pr-plan/src/inputs.ts
 var INPUT = {
   githubToken: "github-token",
   space: "space",
@@ -88671,7 +88671,6 @@ var INPUT = {
   workflow: "workflow",
   comment: "comment"
 };
-var OUTPUT = { commentUrl: "comment-url", localOnly: "local-only" };
 var input = actionInputs(new URL("../action.yml", import.meta.url));
 function readInputs() {
   const githubToken = secretInput(INPUT.githubToken);
@@ -88716,6 +88715,9 @@ function pullRequestOf(context3) {
     fork: !head || head !== pr.base?.repo?.full_name
   };
 }
+
+// actions/pr-plan/src/main.ts
+var OUTPUT = { commentUrl: "comment-url", localOnly: "local-only" };
 async function run2() {
   try {
     const inputs = readInputs();
