@@ -36,7 +36,8 @@ export function renderPlan(plan: Plan, context: RenderContext): string {
     `For this PR merged into its base (head ${inline(context.sha.slice(0, 12))}), from each action's dry run with ` +
       'read-only tokens. Nothing was changed; this comment is updated on every push.',
   ]
-  if (plan.fork) {
+  // A fork PR that did get the secrets (a private repository may send them) is no local-only plan.
+  if (plan.fork && offline.length > 0) {
     lines.push(
       '',
       '> [!NOTE]',

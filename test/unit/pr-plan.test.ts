@@ -226,6 +226,12 @@ describe('a fork PR, or no read tokens', () => {
     expect(unchanged.body).toContain('none: this PR changes no file of the Space')
   })
 
+  it('a fork PR that does get the secrets (a private repository may send them) plans live, without the banner', async () => {
+    const { plan, body } = await renderedPlan({ fork: true })
+    expect(plan.phases.map((p) => p.mode)).toEqual(['live', 'static', 'live'])
+    expect(body).not.toContain('Local-only plan')
+  })
+
   it('a branch PR without configured tokens names the secrets to set', async () => {
     const { body } = await renderedPlan({ hfToken: undefined, railway: { tokenKind: 'project' } })
     expect(body).toContain('**Partly local.**')

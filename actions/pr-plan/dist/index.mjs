@@ -88535,7 +88535,7 @@ function renderPlan(plan2, context3) {
     "",
     `For this PR merged into its base (head ${inline(context3.sha.slice(0, 12))}), from each action's dry run with read-only tokens. Nothing was changed; this comment is updated on every push.`
   ];
-  if (plan2.fork) {
+  if (plan2.fork && offline.length > 0) {
     lines.push(
       "",
       "> [!NOTE]",
