@@ -6,7 +6,7 @@
 import { ConfigurationError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { readSpaceFolder, type SpaceSdk } from './space-files.js'
-import type { SpaceManager, SpaceRuntime } from './space-manager.js'
+import type { SpaceManager, SpaceRuntime, TokenAccess } from './space-manager.js'
 import type { SpaceUrls } from './space-urls.js'
 
 export type SpaceRuntimeKind = 'zerogpu' | 'docker'
@@ -35,6 +35,29 @@ export interface DeployResult extends SpaceUrls {
   hardware: string | null
 }
 
+/**
+ * What a deploy would change, as data (a dry run's answer; `changes` are its words). Secret and
+ * variable names only: a plan never holds a value, and the Hub never returns a secret's.
+ */
+export interface SpacePlan {
+  /** False: the Space would be created. */
+  exists: boolean
+  visibility: { from?: 'private' | 'public'; to: 'private' | 'public' }
+  hardware: { from: string | null; to: string }
+  /** Space secrets the run sets (each compared by fingerprint then; a plan cannot compare them). */
+  secrets: string[]
+  variables: string[]
+  upload: {
+    /** Every file the Space is made of. */
+    total: number
+    /** Paths whose hash differs from the Space's (all of them for a new Space). */
+    changed: string[]
+    /** Among `changed`, the paths the Space lacks. */
+    added: string[]
+    deleted: string[]
+  }
+}
+
 /** Space secrets the action sets from its inputs; `variables` are stored in clear, so these are refused there. */
 export const spaceSecretNames = { apiKey: 'ZEROLLAMA_API_KEY', hfReadToken: 'HF_TOKEN' } as const
 
@@ -61,10 +84,13 @@ export async function deploySpace(
   onCommit: (commitSha: string) => void = () => {},
 ): Promise<DeployResult> {
   const { spaceId } = request
+  if (request.dryRun) {
+    const { plan: _plan, ...planned } = await planDeploy(manager, request, logger)
+    return planned
+  }
   checkRuntimeHardware(request.runtime, request.hardware)
   const sdk: SpaceSdk = request.runtime === 'docker' ? 'docker' : 'gradio'
   await logger.group('Preflight', () => manager.preflight(spaceId))
-  if (request.dryRun) return logger.group('Plan (dry run, nothing changes)', () => plan(manager, request, sdk, logger))
 
   const changes: string[] = []
   const space = await logger.group('Space repo', () => manager.ensureSpace({ spaceId, private: request.private, sdk }))
@@ -123,38 +149,77 @@ export async function deploySpace(
   return result(manager, spaceId, commitSha, changes, runtime)
 }
 
-async function plan(manager: SpaceManager, request: DeployRequest, sdk: SpaceSdk, logger: Logger) {
+/**
+ * The dry run: what deploySpace would change, read with a token that needs only `access` (a PR plan
+ * reads with a read token; create-space's own dry run checks the write token it will deploy with).
+ */
+export async function planDeploy(
+  manager: SpaceManager,
+  request: Omit<DeployRequest, 'dryRun' | 'waitTimeoutMs' | 'commitMessage'>,
+  logger: Logger,
+  access: TokenAccess = 'write',
+): Promise<DeployResult & { plan: SpacePlan }> {
+  checkRuntimeHardware(request.runtime, request.hardware)
+  const sdk: SpaceSdk = request.runtime === 'docker' ? 'docker' : 'gradio'
+  await logger.group('Preflight', () => manager.preflight(request.spaceId, access))
+  return logger.group('Plan (dry run, nothing changes)', () => plan(manager, request, sdk, logger))
+}
+
+async function plan(
+  manager: SpaceManager,
+  request: Pick<DeployRequest, 'spaceId' | 'private' | 'hardware' | 'folder' | 'secrets' | 'variables'>,
+  sdk: SpaceSdk,
+  logger: Logger,
+) {
   const { spaceId } = request
-  const secretNames = Object.keys(request.secrets)
-  const variableNames = Object.keys(request.variables)
-  const settings = [
-    ...(secretNames.length > 0 ? [`check secrets ${secretNames.join(', ')}`] : []),
-    ...(variableNames.length > 0 ? [`check variables ${variableNames.join(', ')}`] : []),
-  ]
   const existing = await manager.findSpace(spaceId)
-  let changes: string[]
+  const to = request.private ? 'private' : 'public'
   let runtime: SpaceRuntime = { stage: 'ABSENT', hardware: { current: null, requested: null } }
+  let upload: SpacePlan['upload']
   if (!existing) {
-    changes = [
-      `create ${request.private ? 'private' : 'public'} ${sdk} Space`,
-      `hardware → ${request.hardware}`,
-      ...settings,
-    ]
-    changes.push(`upload ${(await readSpaceFolder(request.folder, sdk)).length} files`)
+    const files = (await readSpaceFolder(request.folder, sdk)).map((file) => file.path)
+    upload = { total: files.length, changed: files, added: files, deleted: [] }
   } else {
     runtime = await manager.getRuntime(spaceId)
-    const upload = await manager.planUpload({ spaceId, folder: request.folder, sdk })
-    changes = [
-      ...(runtime.hardware.requested === request.hardware
-        ? []
-        : [`hardware ${runtime.hardware.requested} → ${request.hardware}`]),
+    const planned = await manager.planUpload({ spaceId, folder: request.folder, sdk })
+    const changed = planned.changed.map((file) => file.path)
+    upload = { total: planned.files.length, changed, added: planned.added, deleted: planned.deleted }
+  }
+  const spacePlan: SpacePlan = {
+    exists: Boolean(existing),
+    visibility: { from: existing ? (existing.private ? 'private' : 'public') : undefined, to },
+    hardware: { from: runtime.hardware.requested, to: request.hardware },
+    secrets: Object.keys(request.secrets),
+    variables: Object.keys(request.variables),
+    upload,
+  }
+  const changes = describePlan(spacePlan, sdk)
+  for (const change of changes) logger.info(`would ${change}`)
+  return { ...result(manager, spaceId, existing?.sha ?? '', changes, runtime), plan: spacePlan }
+}
+
+/** A plan in the words the dry run prints, one change a line. */
+export function describePlan(plan: SpacePlan, sdk: SpaceSdk): string[] {
+  const settings = [
+    ...(plan.secrets.length > 0 ? [`check secrets ${plan.secrets.join(', ')}`] : []),
+    ...(plan.variables.length > 0 ? [`check variables ${plan.variables.join(', ')}`] : []),
+  ]
+  if (!plan.exists) {
+    return [
+      `create ${plan.visibility.to} ${sdk} Space`,
+      `hardware → ${plan.hardware.to}`,
       ...settings,
-      ...upload.changed.map((file) => `upload ${file.path}`),
-      ...upload.deleted.map((path) => `delete ${path}`),
+      `upload ${plan.upload.total} files`,
     ]
   }
-  for (const change of changes) logger.info(`would ${change}`)
-  return result(manager, spaceId, existing?.sha ?? '', changes, runtime)
+  const { from, to } = plan.visibility
+  return [
+    ...(from === to ? [] : [`visibility ${from} → ${to}`]),
+    ...(plan.hardware.from === plan.hardware.to ? [] : [`hardware ${plan.hardware.from} → ${plan.hardware.to}`]),
+    ...settings,
+    ...plan.upload.changed.map((path) => `upload ${path}`),
+    ...plan.upload.deleted.map((path) => `delete ${path}`),
+  ]
 }
 
 function result(

@@ -32,6 +32,14 @@ export function gitBlobOid(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex')
 }
 
+/**
+ * Whether a stored copy holds the same content as `file`: compared by LFS sha256 when it was stored
+ * through LFS, else by git blob id. The one rule for the live Space (the Hub's tree) and for a git tree.
+ */
+export function sameContent(file: SpaceFile, stored: { oid?: string; lfs?: { oid: string } }): boolean {
+  return stored.lfs ? stored.lfs.oid === file.sha256 : stored.oid === file.gitOid
+}
+
 export function toSpaceFile(path: string, content: Buffer): SpaceFile {
   return { path, content, gitOid: gitBlobOid(content), sha256: createHash('sha256').update(content).digest('hex') }
 }
@@ -78,7 +86,8 @@ async function listFolder(folder: string): Promise<string[]> {
  */
 const ignoredFolders = ['tests/', 'zerollama/demo/']
 
-function isUploadable(path: string): boolean {
+/** Whether a path inside the Space folder is part of the Space (not a test, cache, dot-file or the demo). */
+export function isUploadable(path: string): boolean {
   if (ignoredFolders.some((folder) => path.startsWith(folder))) return false
   return path.split('/').every(isUploadableName)
 }

@@ -10,7 +10,7 @@ import { ConfigurationError, ServiceError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { type Clock, pollUntil, realClock, retryRead, writeOnce } from '../retry.js'
 import { createHubFetch, type HubFetch, hubService, statusOf } from './hub-http.js'
-import { readSpaceFolder, type SpaceFile, type SpaceSdk } from './space-files.js'
+import { readSpaceFolder, type SpaceFile, type SpaceSdk, sameContent } from './space-files.js'
 import { readLogTail } from './space-logs.js'
 import { parseSpaceId, type SpaceUrls, spaceUrls } from './space-urls.js'
 
@@ -23,10 +23,16 @@ export interface SpaceRuntime {
 
 export interface UploadPlan {
   files: SpaceFile[]
+  /** Files whose Hub oid differs from the local hash, new files included. */
   changed: SpaceFile[]
+  /** The paths among `changed` that the Space does not hold at all. */
+  added: string[]
   deleted: string[]
   headSha: string
 }
+
+/** What a token must be allowed to do: `write` for a deploy, `read` for a plan that changes nothing. */
+export type TokenAccess = 'read' | 'write'
 
 export interface SpaceManagerOptions {
   token: string
@@ -72,8 +78,12 @@ export class SpaceManager {
     return spaceUrls(spaceId)
   }
 
-  /** Token valid, allowed to write, and the Space's owner is the token's user or one of their orgs. */
-  async preflight(spaceId: string): Promise<{ user: string; owner: string }> {
+  /**
+   * Token valid, allowed to write, and the Space's owner is the token's user or one of their orgs.
+   * With `access: 'read'` (a plan) only a valid token is needed; a token that could write is named,
+   * since a read-only job should not hold one.
+   */
+  async preflight(spaceId: string, need: TokenAccess = 'write'): Promise<{ user: string; owner: string }> {
     const { owner } = parseSpaceId(spaceId)
     const me = await this.read(() => whoAmI({ accessToken: this.token, hubUrl: this.hubUrl, fetch: this.fetch })).catch(
       (error) => {
@@ -86,6 +96,14 @@ export class SpaceManager {
       },
     )
     if (me.type !== 'user') throw new ConfigurationError(`hf-token belongs to ${me.type} ${me.name}; use a user token`)
+    if (need === 'read') {
+      const role = (me.auth.accessToken as { role?: string } | undefined)?.role
+      if (role === 'write' || role === 'admin') {
+        this.logger.warning(`hf-token has the ${role} role; a plan only reads, so give it a read token`)
+      }
+      this.logger.info(`token ok: user ${me.name}, reading ${spaceId}`)
+      return { user: me.name, owner }
+    }
     const orgs = me.orgs.map((org) => org as typeof org & { roleInOrg?: string })
     const org = orgs.find((o) => o.name.toLowerCase() === owner.toLowerCase())
     if (me.name.toLowerCase() !== owner.toLowerCase() && !org) {
@@ -168,11 +186,12 @@ export class SpaceManager {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === 'file').map((entry) => [entry.path, entry]))
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path)
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid)
+      return !entry || !sameContent(file, entry)
     })
+    const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path)
     const local = new Set(files.map((file) => file.path))
     const deleted = [...remoteFiles.keys()].filter((path) => !local.has(path) && !hubOwnedFiles.has(path))
-    return { files, changed, deleted, headSha: info.sha }
+    return { files, changed, added, deleted, headSha: info.sha }
   }
 
   /** One commit with every changed file; none at all when the Space already holds the folder. */

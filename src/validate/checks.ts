@@ -5,6 +5,14 @@ import type { CheckResult, ModelMeasurement, SpaceRuntimeInfo } from './types.js
 
 /** Each check is a pure function of what was observed, so the thresholds are testable without a server. */
 
+/** How each threshold reads, in a check's `expected` and in the PR plan: one wording for both. */
+export const expectation = {
+  ttft: (maxMs: number) => `< ${maxMs} ms`,
+  tokensPerSecond: (min: number) => `> ${min} tokens/s`,
+  gpu: (required: boolean) => (required ? 'gpu' : 'not checked (require-gpu is false)'),
+  hardware: (allowPaid: boolean) => (allowPaid ? 'paid hardware allowed' : 'zero-a10g or cpu-basic'),
+}
+
 export function checkTtft(m: ModelMeasurement, maxMs: number): CheckResult {
   const ok = m.ttftMs < maxMs
   return {
@@ -12,7 +20,7 @@ export function checkTtft(m: ModelMeasurement, maxMs: number): CheckResult {
     title: `${m.model} time to first token (warm)`,
     status: ok ? 'pass' : 'fail',
     observed: `${Math.round(m.ttftMs)} ms`,
-    expected: `< ${maxMs} ms`,
+    expected: expectation.ttft(maxMs),
     detail: ok
       ? undefined
       : 'keep the model resident on the GPU (default models load at start-up) or pick a smaller one',
@@ -26,7 +34,7 @@ export function checkTokensPerSecond(m: ModelMeasurement, min: number): CheckRes
     title: `${m.model} generation speed`,
     status: ok ? 'pass' : 'fail',
     observed: `${m.tokensPerSecond.toFixed(1)} tokens/s`,
-    expected: `> ${min} tokens/s`,
+    expected: expectation.tokensPerSecond(min),
     detail: ok ? undefined : 'check that the model runs on the GPU and in bf16; a smaller model is faster',
   }
 }
@@ -100,7 +108,7 @@ export function checkHardwareBilling(
     title: `No paid hardware billed (${source})`,
     status: billed.length === 0 || allowPaid ? 'pass' : 'fail',
     observed: billed.length === 0 ? `${flavors.join(' → ') || 'none'}: not billed` : billed.map(describe).join(', '),
-    expected: allowPaid ? 'paid hardware allowed' : 'zero-a10g or cpu-basic',
+    expected: expectation.hardware(allowPaid),
     detail:
       billed.length === 0 || allowPaid
         ? undefined

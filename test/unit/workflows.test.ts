@@ -60,13 +60,15 @@ function actionInputs(name: string): ActionInputs | undefined {
 
 /** Write access each workflow may grant, and why: recording GitHub Deployments, opening the health issue. */
 const allowedWrites = new Set(['deployments', 'issues'])
+/** Write access only one job may have: the PR plan comments on the pull request. */
+const jobOnlyWrites: Record<string, string> = { 'pull-requests': 'ci.yml job pr-plan' }
 const pinned = /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/
 
 function permissionProblems(where: string, permissions: Job['permissions']): string[] {
   if (permissions === undefined) return []
   if (typeof permissions === 'string') return [`${where}: permissions '${permissions}' is not least-privilege`]
   return Object.entries(permissions)
-    .filter(([scope, level]) => level === 'write' && !allowedWrites.has(scope))
+    .filter(([scope, level]) => level === 'write' && !allowedWrites.has(scope) && jobOnlyWrites[scope] !== where)
     .map(([scope]) => `${where}: grants ${scope}: write`)
 }
 
@@ -212,6 +214,33 @@ describe('workflows', () => {
     }
   })
 
+  it('ci.yml plans every pull request from its own job, the only one that may write to pull requests', () => {
+    const { workflow } = read('ci.yml')
+    expect(Object.keys(workflow.on)).toContain('pull_request')
+    // pull_request_target would run with the base repository's secrets and a write token on a fork's code.
+    for (const file of workflowFiles)
+      expect(Object.keys(read(file).workflow.on), file).not.toContain('pull_request_target')
+    expect(workflow.permissions).toEqual({ contents: 'read' })
+    const job = workflow.jobs['pr-plan']
+    expect(job?.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' })
+    expect(job?.if).toContain("github.event_name == 'pull_request'")
+    const step = job?.steps?.find((s) => s.uses === './actions/pr-plan')
+    expect(step?.with).toMatchObject({
+      space: expect.stringContaining('vars.ZEROLLAMA_SPACE'),
+      'hf-token': expect.stringContaining('secrets.HF_TOKEN_READ'),
+      'railway-token': expect.stringContaining('secrets.RAILWAY_TOKEN_READ'),
+    })
+    // The write tokens never reach a PR's code.
+    expect(JSON.stringify(job)).not.toMatch(/secrets\.(HF_TOKEN|RAILWAY_TOKEN)\b(?!_READ)/)
+    const others = workflowFiles.flatMap((file) =>
+      Object.entries(read(file).workflow.jobs)
+        .filter(([name]) => !(file === 'ci.yml' && name === 'pr-plan'))
+        .filter(([, j]) => typeof j.permissions === 'object' && 'pull-requests' in j.permissions)
+        .map(([name]) => `${file} job ${name}`),
+    )
+    expect(others).toEqual([])
+  })
+
   it('the checker catches each broken rule', () => {
     const { workflow, raw } = read('migrate.yml')
     const broken = structuredClone(workflow)
@@ -223,12 +252,14 @@ describe('workflows', () => {
     steps.unshift({ uses: './actions/create-space', with: { 'no-such-input': 'x' } })
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, the very thing under test
     steps.push({ run: 'echo ${{ inputs.space }}' })
+    ;(broken.jobs.validate as Job).permissions = { contents: 'read', 'pull-requests': 'write' }
     broken.concurrency = { group: 'x', 'cancel-in-progress': true }
     broken.permissions = 'write-all'
     const problems = workflowProblems('broken.yml', broken, raw).join('\n')
     for (const expected of [
       'no timeout-minutes',
       'grants contents: write',
+      'job validate: grants pull-requests: write',
       'is not pinned to a full commit SHA',
       "has no input 'no-such-input'",
       'expression inside run:',

@@ -27708,6 +27708,9 @@ var defaultDockerPort = 7860;
 function gitBlobOid(content) {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
+function sameContent(file, stored) {
+  return stored.lfs ? stored.lfs.oid === file.sha256 : stored.oid === file.gitOid;
+}
 function toSpaceFile(path, content) {
   return { path, content, gitOid: gitBlobOid(content), sha256: createHash("sha256").update(content).digest("hex") };
 }
@@ -27804,10 +27807,13 @@ function checkRuntimeHardware(runtime, hardware) {
 async function deploySpace(manager, request, logger, onCommit = () => {
 }) {
   const { spaceId } = request;
+  if (request.dryRun) {
+    const { plan: _plan, ...planned } = await planDeploy(manager, request, logger);
+    return planned;
+  }
   checkRuntimeHardware(request.runtime, request.hardware);
   const sdk = request.runtime === "docker" ? "docker" : "gradio";
   await logger.group("Preflight", () => manager.preflight(spaceId));
-  if (request.dryRun) return logger.group("Plan (dry run, nothing changes)", () => plan(manager, request, sdk, logger));
   const changes = [];
   const space = await logger.group("Space repo", () => manager.ensureSpace({ spaceId, private: request.private, sdk }));
   if (space.created) changes.push(`created ${request.private ? "private" : "public"} ${sdk} Space`);
@@ -27857,36 +27863,60 @@ async function deploySpace(manager, request, logger, onCommit = () => {
   if (changes.length === 0) logger.info("nothing changed: the Space already matched");
   return result(manager, spaceId, commitSha, changes, runtime);
 }
+async function planDeploy(manager, request, logger, access2 = "write") {
+  checkRuntimeHardware(request.runtime, request.hardware);
+  const sdk = request.runtime === "docker" ? "docker" : "gradio";
+  await logger.group("Preflight", () => manager.preflight(request.spaceId, access2));
+  return logger.group("Plan (dry run, nothing changes)", () => plan(manager, request, sdk, logger));
+}
 async function plan(manager, request, sdk, logger) {
   const { spaceId } = request;
-  const secretNames = Object.keys(request.secrets);
-  const variableNames = Object.keys(request.variables);
-  const settings = [
-    ...secretNames.length > 0 ? [`check secrets ${secretNames.join(", ")}`] : [],
-    ...variableNames.length > 0 ? [`check variables ${variableNames.join(", ")}`] : []
-  ];
   const existing = await manager.findSpace(spaceId);
-  let changes;
+  const to = request.private ? "private" : "public";
   let runtime = { stage: "ABSENT", hardware: { current: null, requested: null } };
+  let upload;
   if (!existing) {
-    changes = [
-      `create ${request.private ? "private" : "public"} ${sdk} Space`,
-      `hardware \u2192 ${request.hardware}`,
-      ...settings
-    ];
-    changes.push(`upload ${(await readSpaceFolder(request.folder, sdk)).length} files`);
+    const files = (await readSpaceFolder(request.folder, sdk)).map((file) => file.path);
+    upload = { total: files.length, changed: files, added: files, deleted: [] };
   } else {
     runtime = await manager.getRuntime(spaceId);
-    const upload = await manager.planUpload({ spaceId, folder: request.folder, sdk });
-    changes = [
-      ...runtime.hardware.requested === request.hardware ? [] : [`hardware ${runtime.hardware.requested} \u2192 ${request.hardware}`],
+    const planned = await manager.planUpload({ spaceId, folder: request.folder, sdk });
+    const changed = planned.changed.map((file) => file.path);
+    upload = { total: planned.files.length, changed, added: planned.added, deleted: planned.deleted };
+  }
+  const spacePlan = {
+    exists: Boolean(existing),
+    visibility: { from: existing ? existing.private ? "private" : "public" : void 0, to },
+    hardware: { from: runtime.hardware.requested, to: request.hardware },
+    secrets: Object.keys(request.secrets),
+    variables: Object.keys(request.variables),
+    upload
+  };
+  const changes = describePlan(spacePlan, sdk);
+  for (const change of changes) logger.info(`would ${change}`);
+  return { ...result(manager, spaceId, existing?.sha ?? "", changes, runtime), plan: spacePlan };
+}
+function describePlan(plan2, sdk) {
+  const settings = [
+    ...plan2.secrets.length > 0 ? [`check secrets ${plan2.secrets.join(", ")}`] : [],
+    ...plan2.variables.length > 0 ? [`check variables ${plan2.variables.join(", ")}`] : []
+  ];
+  if (!plan2.exists) {
+    return [
+      `create ${plan2.visibility.to} ${sdk} Space`,
+      `hardware \u2192 ${plan2.hardware.to}`,
       ...settings,
-      ...upload.changed.map((file) => `upload ${file.path}`),
-      ...upload.deleted.map((path) => `delete ${path}`)
+      `upload ${plan2.upload.total} files`
     ];
   }
-  for (const change of changes) logger.info(`would ${change}`);
-  return result(manager, spaceId, existing?.sha ?? "", changes, runtime);
+  const { from, to } = plan2.visibility;
+  return [
+    ...from === to ? [] : [`visibility ${from} \u2192 ${to}`],
+    ...plan2.hardware.from === plan2.hardware.to ? [] : [`hardware ${plan2.hardware.from} \u2192 ${plan2.hardware.to}`],
+    ...settings,
+    ...plan2.upload.changed.map((path) => `upload ${path}`),
+    ...plan2.upload.deleted.map((path) => `delete ${path}`)
+  ];
 }
 function result(manager, spaceId, commitSha, changes, runtime) {
   return {
@@ -36485,8 +36515,12 @@ var SpaceManager = class {
   spaceUrls(spaceId) {
     return spaceUrls(spaceId);
   }
-  /** Token valid, allowed to write, and the Space's owner is the token's user or one of their orgs. */
-  async preflight(spaceId) {
+  /**
+   * Token valid, allowed to write, and the Space's owner is the token's user or one of their orgs.
+   * With `access: 'read'` (a plan) only a valid token is needed; a token that could write is named,
+   * since a read-only job should not hold one.
+   */
+  async preflight(spaceId, need = "write") {
     const { owner } = parseSpaceId(spaceId);
     const me = await this.read(() => whoAmI({ accessToken: this.token, hubUrl: this.hubUrl, fetch: this.fetch })).catch(
       (error2) => {
@@ -36499,6 +36533,14 @@ var SpaceManager = class {
       }
     );
     if (me.type !== "user") throw new ConfigurationError(`hf-token belongs to ${me.type} ${me.name}; use a user token`);
+    if (need === "read") {
+      const role = me.auth.accessToken?.role;
+      if (role === "write" || role === "admin") {
+        this.logger.warning(`hf-token has the ${role} role; a plan only reads, so give it a read token`);
+      }
+      this.logger.info(`token ok: user ${me.name}, reading ${spaceId}`);
+      return { user: me.name, owner };
+    }
     const orgs = me.orgs.map((org2) => org2);
     const org = orgs.find((o) => o.name.toLowerCase() === owner.toLowerCase());
     if (me.name.toLowerCase() !== owner.toLowerCase() && !org) {
@@ -36572,11 +36614,12 @@ var SpaceManager = class {
     const remoteFiles = new Map(remote.filter((entry) => entry.type === "file").map((entry) => [entry.path, entry]));
     const changed = files.filter((file) => {
       const entry = remoteFiles.get(file.path);
-      return !entry || (entry.lfs ? entry.lfs.oid !== file.sha256 : entry.oid !== file.gitOid);
+      return !entry || !sameContent(file, entry);
     });
+    const added = changed.filter((file) => !remoteFiles.has(file.path)).map((file) => file.path);
     const local = new Set(files.map((file) => file.path));
     const deleted = [...remoteFiles.keys()].filter((path) => !local.has(path) && !hubOwnedFiles.has(path));
-    return { files, changed, deleted, headSha: info2.sha };
+    return { files, changed, added, deleted, headSha: info2.sha };
   }
   /** One commit with every changed file; none at all when the Space already holds the folder. */
   async uploadSpaceFolder(options) {
