@@ -186,3 +186,16 @@ def test_requested_gpu_time_follows_the_request_and_the_measured_speed(build):
     server.registry.record(short.entry, Finished(done_reason="stop", eval_count=1000, eval_duration=int(1e9)))
     assert job_for(1000).requested_seconds < long.requested_seconds
     assert job_for(1000).requested_seconds >= 5  # never below ZEROLLAMA_MIN_GPU_SECONDS
+
+
+def test_a_streamed_chat_without_output_still_opens_with_the_assistant_role(build):
+    """A reply that ends at once (end of turn first) is one finish chunk; OpenAI clients read the role there."""
+
+    def entry(job: Job) -> Iterator[Event]:
+        yield Finished(done_reason="stop", prompt_eval_count=1, eval_count=1)
+
+    client = client_for(build(entry))
+    body = {"model": "phi3", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    lines = [line for line in client.post("/v1/chat/completions", json=body).text.split("\n") if line.strip()]
+    first = json.loads(lines[0].removeprefix("data: "))
+    assert first["choices"][0]["delta"] == {"role": "assistant"} and first["choices"][0]["finish_reason"] == "stop"

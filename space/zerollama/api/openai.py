@@ -205,8 +205,9 @@ def chat_choice(reply: Reply, event: Event | Literal["finish"] | None) -> Chunk:
             message["tool_calls"] = _openai_tool_calls(reply.tool_calls)
         choice = {"index": 0, "message": message, "finish_reason": _finish_reason(reply)}
         return {**choice, "logprobs": chat_logprobs(reply.logprobs)} if reply.logprobs else choice
-    if event == "finish":
-        return {"index": 0, "delta": {}, "finish_reason": _finish_reason(reply)}
+    if event == "finish":  # a reply with no output still opens with the role, as OpenAI's streams do
+        delta = {} if reply.deltas else {"role": "assistant"}
+        return {"index": 0, "delta": delta, "finish_reason": _finish_reason(reply)}
     delta: dict[str, Any] = {"role": "assistant"} if reply.deltas == 1 else {}
     if isinstance(event, TextDelta):
         delta["content"] = event.text
