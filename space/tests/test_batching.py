@@ -271,3 +271,20 @@ def test_warp_filters_each_row_by_its_own_settings():
     assert probs[1, 0] == pytest.approx(1.0)  # the most likely token alone holds more than top-p 0.5
     kept = probs[2] > 0  # min-p 0.2: tokens at least a fifth as likely as the best
     assert kept.tolist() == [True, True, False, False]
+
+
+def test_requests_sent_together_to_an_idle_server_share_the_first_call(model_dir):
+    """ZEROLLAMA_BATCH_WINDOW_MS: a call that starts on an idle server waits that long for companions."""
+    recorder = Recorder()
+    runtime = ModelRuntime("cpu", torch.float32, int(4e9))
+    runner = GpuRunner(entry=recorder, max_concurrency=1, max_queue=16, max_batch=8, batch_window_ms=500)
+    server = Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings())
+    client = client_for(server)
+    body = generate({"temperature": 0, "num_predict": 3})
+    threads = [threading.Thread(target=client.post, args=("/api/generate",), kwargs={"json": body}) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(60)
+    assert [len(b.jobs) for b in recorder.batches] == [3]

@@ -84,7 +84,12 @@ class Server:
     def from_settings(cls, settings: Settings) -> Server:
         catalog = load_catalog()
         gpu = settings.gpu
-        runner = GpuRunner(max_concurrency=gpu.max_concurrency, max_queue=gpu.max_queue, max_batch=gpu.max_batch)
+        runner = GpuRunner(
+            max_concurrency=gpu.max_concurrency,
+            max_queue=gpu.max_queue,
+            max_batch=gpu.max_batch,
+            batch_window_ms=gpu.batch_window_ms,
+        )
         store, loader, demo_note = models_for(settings.models, catalog)
         return cls(catalog, store, runtime_for(settings.models, loader), runner, settings, demo_note)
 

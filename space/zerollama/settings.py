@@ -142,6 +142,14 @@ class GpuSettings:
             _int,
         ),
     )
+    batch_window_ms: float = field(
+        default=10.0,
+        metadata=_variable(
+            "ZEROLLAMA_BATCH_WINDOW_MS",
+            "how long a starting GPU call waits for requests to join it (0: start at once)",
+            _float,
+        ),
+    )
     max_queue: int = field(default=32, metadata=_variable("ZEROLLAMA_MAX_QUEUE", "requests waiting before 503", _int))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class GpuRunner:
         max_concurrency: int | None = None,
         max_queue: int = GpuSettings.max_queue,
         max_batch: int = GpuSettings.max_batch,
+        batch_window_ms: float = 0.0,
         per_caller: bool = ON_ZEROGPU,
         board: CancelBoard = BOARD,
     ) -> None:
@@ -127,6 +129,7 @@ class GpuRunner:
         self.max_concurrency = max_concurrency or 1
         self.max_queue = max_queue
         self.max_batch = max(1, max_batch)
+        self.batch_window = batch_window_ms / 1000
         self.per_caller = per_caller
         self.board = board
         self.blocks: gr.Blocks | None = None
@@ -193,18 +196,23 @@ class GpuRunner:
         """Starts calls while slots are free (the lock is held)."""
         while self._running < self.max_concurrency and self._waiting:
             head = self._waiting.popleft()
+            head.holders += 1
             members = [head]
-            for other in list(self._waiting):
-                if len(members) >= self.max_batch:
-                    break
-                if self._joins(head, other):
-                    members.append(other)
-                    self._waiting.remove(other)
+            self._gather(members)
             self._running += 1
-            self.pending -= len(members) - 1  # a call counts once
-            for member in members:
-                member.holders += 1
             threading.Thread(target=self._call, args=(members,), name=f"gpu-{head.job.op}", daemon=True).start()
+
+    def _gather(self, members: list[_Request]) -> None:
+        """Moves waiting jobs that may share the call of `members[0]` into it (the lock is held)."""
+        head = members[0]
+        for other in list(self._waiting):
+            if len(members) >= self.max_batch:
+                break
+            if self._joins(head, other):
+                members.append(other)
+                self._waiting.remove(other)
+                other.holders += 1
+                self.pending -= 1  # a call counts once
 
     def _joins(self, head: _Request, other: _Request) -> bool:
         same_model = (other.job.entry.name, other.job.path) == (head.job.entry.name, head.job.path)
@@ -214,6 +222,10 @@ class GpuRunner:
     def _call(self, members: list[_Request]) -> None:
         """One GPU call for `members` (their caller's request bound, as Gradio binds it for its events)."""
         self._bind_caller(members[0].request)
+        if self.batch_window > 0 and members[0].job.op == "generate" and len(members) < self.max_batch:
+            time.sleep(self.batch_window)  # requests sent together arrive a few milliseconds apart
+            with self._lock:
+                self._gather(members)
         live = [m for m in members if not m.over]
         try:
             if live:  # a job whose consumer left while it waited never reaches the GPU (never calls /schedule)
