@@ -64244,6 +64244,8 @@ var costs_default = {
   },
   default_tier: "pro",
   default_hardware: "zero-a10g",
+  default_endpoint_instance: "aws-nvidia-l4-x1",
+  endpoint_awake_hours_per_day: 24,
   days_per_month: 30,
   typical_reply_tokens: 300,
   zerogpu: {
@@ -64315,6 +64317,19 @@ var costs_default = {
     a100x4: { label: "4x Nvidia A100", usd_per_hour: 10, gpus: 4, gpu_memory_gb: 320, gpu_bandwidth_gb_s: 1935 },
     a100x8: { label: "8x Nvidia A100", usd_per_hour: 20, gpus: 8, gpu_memory_gb: 640, gpu_bandwidth_gb_s: 1935 }
   },
+  endpoint_instances: {
+    $comment: "Hugging Face Inference Endpoints GPU instances, price of one replica, billed per minute while initializing or running (nothing while scaled to zero or paused). Keys are vendor-instance_type-instance_size; the fields are the values the Endpoints API takes (provider.vendor, compute.accelerator, compute.instanceType, compute.instanceSize).",
+    $source: "hf_endpoints_pricing",
+    "aws-nvidia-t4-x1": { label: "AWS 1x NVIDIA T4", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-t4", instance_size: "x1", usd_per_hour: 0.5, gpus: 1, gpu_memory_gb: 14 },
+    "aws-nvidia-l4-x1": { label: "AWS 1x NVIDIA L4", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-l4", instance_size: "x1", usd_per_hour: 0.8, gpus: 1, gpu_memory_gb: 24 },
+    "aws-nvidia-l4-x4": { label: "AWS 4x NVIDIA L4", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-l4", instance_size: "x4", usd_per_hour: 3.8, gpus: 4, gpu_memory_gb: 96 },
+    "aws-nvidia-a10g-x1": { label: "AWS 1x NVIDIA A10G", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-a10g", instance_size: "x1", usd_per_hour: 1, gpus: 1, gpu_memory_gb: 24 },
+    "aws-nvidia-l40s-x1": { label: "AWS 1x NVIDIA L40S", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-l40s", instance_size: "x1", usd_per_hour: 1.8, gpus: 1, gpu_memory_gb: 48 },
+    "aws-nvidia-a100-x1": { label: "AWS 1x NVIDIA A100", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-a100", instance_size: "x1", usd_per_hour: 2.5, gpus: 1, gpu_memory_gb: 80 },
+    "aws-nvidia-h200-x1": { label: "AWS 1x NVIDIA H200", vendor: "aws", accelerator: "gpu", instance_type: "nvidia-h200", instance_size: "x1", usd_per_hour: 5, gpus: 1, gpu_memory_gb: 141 },
+    "gcp-nvidia-t4-x1": { label: "GCP 1x NVIDIA T4", vendor: "gcp", accelerator: "gpu", instance_type: "nvidia-t4", instance_size: "x1", usd_per_hour: 0.5, gpus: 1, gpu_memory_gb: 16 },
+    "gcp-nvidia-l4-x1": { label: "GCP 1x NVIDIA L4", vendor: "gcp", accelerator: "gpu", instance_type: "nvidia-l4", instance_size: "x1", usd_per_hour: 0.7, gpus: 1, gpu_memory_gb: 24 }
+  },
   sources: {
     hf_zerogpu_docs: {
       what: "ZeroGPU daily quotas (2/5/40/40/60 min), over-quota credits at $1 per 10 min for PRO/Team/Enterprise, large/xlarge sizes (1x/2x quota)",
@@ -64335,6 +64350,11 @@ var costs_default = {
       what: "USD to COP: Tasa Representativa del Mercado 3,768.73 COP per USD (newest rate found; override with ZEROLLAMA_USD_COP)",
       where: "https://www.noticiasrcn.com/economia/precio-del-dolar-hoy-martes-3-de-marzo-de-2026-997661",
       date: "2026-03-03"
+    },
+    hf_endpoints_pricing: {
+      what: "Hourly price per replica of Inference Endpoints GPU instances (AWS: T4 0.5, L4 0.8, L4 x4 3.8, A10G 1.0, L40S 1.8, A100 2.5, H200 5.0; GCP: T4 0.5, L4 0.7), billed per minute",
+      where: "huggingface/hf-endpoints-documentation docs/source/support/pricing.md @ 11293966",
+      date: "2026-12-02"
     },
     gpu_spec_sheets: {
       what: "GPU memory bandwidth per card: T4 320, L4 300, L40S 864, A10G 600, A100 80GB PCIe 1935, RTX PRO 6000 Blackwell 1792 GB/s (ZeroGPU large = half card, assumed 896)",
