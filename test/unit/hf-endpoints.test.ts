@@ -83,7 +83,7 @@ describe('deployEndpoint through the Endpoints API fake', () => {
         'state initializing → running (Endpoint is ready)',
       ]),
     )
-    const doc = fake.state.endpoints.get(id)?.doc as {
+    const doc = fake.state.endpoints.get(id)?.doc as unknown as {
       type: string
       compute: unknown
       model: { image: { custom: unknown }; command: string[]; env: Record<string, string> }
