@@ -8,6 +8,8 @@
  * Ends with one summary table; exits non-zero naming the failing phase.
  *
  *   npm start                      the rehearsal
+ *   npm start -- --target endpoint the same with a dedicated Inference Endpoint (create-endpoint against
+ *                                  the Endpoints API fake) in place of the ZeroGPU Space
  *   npm start -- --report out.json also write the phases and the final Railway state as JSON
  *   npm start -- --serve --env-file <file>
  *                                  only start the fakes and the server, append their endpoints to
@@ -16,9 +18,10 @@
 import { appendFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { defaultModelNames } from '../src/catalog.js'
-import { Migration, PhaseFailed, type PhaseRecord } from '../src/cli/pipeline.js'
+import { Migration, PhaseFailed, type PhaseRecord, TARGETS, type Target } from '../src/cli/pipeline.js'
 import { findLeaks, formatTable } from '../src/cli/render.js'
 import { fakeToken, startHfFake } from '../test/fakes/hf.js'
+import { startEndpointsFake } from '../test/fakes/hf-endpoints.js'
 import { COGNITIA, cognitiaSeed, startRailwayFake } from '../test/fakes/railway.js'
 
 /** scripts/lib/space-server.mjs is plain JavaScript; this is the part of its interface used here. */
@@ -35,6 +38,8 @@ const { startSpaceServer } = (await import(new URL('./lib/space-server.mjs', imp
 }
 
 const SPACE = 'cognitia/zerollama'
+/** The URL the Endpoints API fake gives the endpoint; as with the Space, its Ollama traffic goes to the local server. */
+const ENDPOINT_URL = 'https://cognitia-zerollama.us-east-1.aws.endpoints.huggingface.cloud'
 /** Where the operator moves Cognitia after the first cycle: the second switch must record this, not the first URL. */
 const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
 const MODELS = defaultModelNames().join(', ')
@@ -44,8 +49,18 @@ const API_KEY = 'zl-rehearsal-key-0f3c9a'
 const CPU_THRESHOLDS = { 'require-gpu': 'false', 'tokens-per-second-min': '1', 'ttft-ms-max': '10000' }
 
 const { values: args } = parseArgs({
-  options: { report: { type: 'string' }, serve: { type: 'boolean' }, 'env-file': { type: 'string' } },
+  options: {
+    report: { type: 'string' },
+    serve: { type: 'boolean' },
+    'env-file': { type: 'string' },
+    target: { type: 'string', default: 'space' },
+  },
 })
+if (!(TARGETS as readonly string[]).includes(args.target)) {
+  console.error(`--target must be one of ${TARGETS.join(', ')}, got "${args.target}"`)
+  process.exit(2)
+}
+const target = args.target as Target
 const started = Date.now()
 const print = (line = '') => console.log(line)
 const seconds = () => ((Date.now() - started) / 1000).toFixed(1)
@@ -66,16 +81,25 @@ async function startEverything() {
   print('Starting the stand-ins (nothing here talks to Hugging Face or Railway):')
   const server = startSpaceServer({ port: 0, env: { ZEROLLAMA_API_KEY: API_KEY }, log: serverLine })
   server.catch(() => undefined)
-  const fakes = Promise.all([startHfFake({ buildPolls: 1, startingPolls: 0 }), startRailwayFake(cognitiaSeed())])
-  const [hf, railway] = await fakes.catch(async (error: unknown) => {
+  const fakes = Promise.all([
+    startHfFake({ buildPolls: 1, startingPolls: 0 }),
+    startRailwayFake(cognitiaSeed()),
+    startEndpointsFake({
+      users: [{ token: fakeToken, name: 'alice', orgs: ['cognitia'] }],
+      initializingPolls: 0,
+      urlFor: () => ENDPOINT_URL,
+    }),
+  ])
+  const [hf, railway, endpoints] = await fakes.catch(async (error: unknown) => {
     // Never leave the Python server running behind a failed start.
     await (await server.catch(() => undefined))?.stop()
     throw error
   })
   print(`  Hugging Face Hub fake   ${hf.url}`)
+  print(`  Endpoints API fake      ${endpoints.url}`)
   print(`  Railway GraphQL fake    ${railway.url}  (every document checked against the real schema)`)
   print('  space/ server on CPU    starting in the background (tiny random-weight models of the catalog)')
-  return { hf, railway, server }
+  return { hf, railway, endpoints, server }
 }
 
 type Services = Awaited<ReturnType<typeof startEverything>>
@@ -97,7 +121,7 @@ function showState(railway: Services['railway'], when: string) {
 }
 
 async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; problems: string[] }> {
-  const { hf, railway } = services
+  const { hf, railway, endpoints } = services
   let announced = false
   const serverUrl = async () => {
     const { url } = await services.server
@@ -108,6 +132,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
   const migration = new Migration(
     {
       space: SPACE,
+      target,
       models: MODELS,
       private: true,
       hfToken: fakeToken,
@@ -122,7 +147,7 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
       },
       healthUrl: '',
       dryRun: false,
-      env: { HF_ENDPOINT: hf.url, RAILWAY_API_URL: railway.url },
+      env: { HF_ENDPOINT: hf.url, HF_ENDPOINTS_API_URL: endpoints.url, RAILWAY_API_URL: railway.url },
       ollamaBaseUrl: serverUrl,
       validateInputs: CPU_THRESHOLDS,
       // The fake moves a deployment one step per status read; no need to wait between reads.
@@ -137,7 +162,11 @@ async function rehearse(services: Services): Promise<{ records: PhaseRecord[]; p
     },
   )
   showState(railway, 'before')
-  print(`\n   The Space's own URL will be https://cognitia-zerollama.hf.space; in this rehearsal the Ollama`)
+  const own =
+    target === 'endpoint'
+      ? `endpoint's own URL will be ${ENDPOINT_URL}`
+      : "Space's own URL will be https://cognitia-zerollama.hf.space"
+  print(`\n   The ${own}; in this rehearsal the Ollama`)
   print('   traffic of pull-models and validate goes to the local space/ server instead, on CPU. A CPU cannot')
   print('   meet the GPU thresholds (> 50 tokens/s, GPU in use), so validate holds it to CPU ones here:')
   print(
@@ -212,6 +241,7 @@ async function serve(envFile: string | undefined) {
   const services = await startEverything()
   const lines = {
     HF_ENDPOINT: services.hf.url,
+    HF_ENDPOINTS_API_URL: services.endpoints.url,
     RAILWAY_API_URL: services.railway.url,
     ZEROLLAMA_BASE_URL: (await services.server).url,
     ZEROLLAMA_API_KEY: API_KEY,
@@ -235,6 +265,7 @@ async function stopEverything(services: Services) {
   const server = await services.server.catch(() => undefined)
   await server?.stop()
   await services.hf.close()
+  await services.endpoints.close()
   await services.railway.close()
 }
 
@@ -243,7 +274,8 @@ async function main(): Promise<number> {
     await serve(args['env-file'])
     return 0
   }
-  print('zerollama rehearsal — the migration of Cognitia from Railway Ollama to a ZeroGPU Space, end to end\n')
+  const to = target === 'endpoint' ? 'an Inference Endpoint' : 'a ZeroGPU Space'
+  print(`zerollama rehearsal — the migration of Cognitia from Railway Ollama to ${to}, end to end\n`)
   let services: Services
   try {
     services = await startEverything()
@@ -271,7 +303,7 @@ async function main(): Promise<number> {
     return 1
   }
   print(
-    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the Space and rolled back, twice; it ends on ${state.ollamaBaseUrl}.`,
+    `\n✓ rehearsal passed in ${seconds()} s: Cognitia was switched to the ${target === 'endpoint' ? 'Inference Endpoint' : 'Space'} and rolled back, twice; it ends on ${state.ollamaBaseUrl}.`,
   )
   realRunNeeds()
   return 0

@@ -46,6 +46,37 @@ export interface ZerollamaCatalogModel {
   cost: ZerollamaModelCost | null
 }
 
+/** Every reply the server recorded in the last 24 h, all callers together (the quota ledger). */
+export interface ZerollamaTraffic {
+  replies: number
+  quota_seconds: number
+  /** How long the ledger has been counting (it starts with the server), at most 24. */
+  observed_hours: number
+}
+
+/** When a dedicated Inference Endpoint would cost less than ZeroGPU credits (space/zerollama/core/costs.py). */
+export interface ZerollamaEndpointAdvice {
+  /** A key of space/costs.json endpoint_instances (its default_endpoint_instance). */
+  instance: string
+  instance_label: string
+  usd_per_hour: number
+  awake_hours_per_day: number
+  endpoint_cop_per_day: number
+  /** Measured through the Space, scaled to a day; 0 before the first reply. */
+  replies_per_day: number
+  /** Hours of traffic that figure rests on; 0 when nothing was measured yet. */
+  measured_hours: number
+  quota_seconds_per_reply: number
+  /** "measured": the ledger's mean reply; "typical": a typical reply at the models' speed. */
+  basis: 'measured' | 'typical'
+  /** Credits a day at that traffic; null when the tier cannot buy credits. */
+  zerogpu_cop_per_day: number | null
+  /** Replies a day past which the endpoint is cheaper; null when the tier cannot buy credits. */
+  break_even_replies_per_day: number | null
+  quota_replies_per_day: number
+  endpoint_cheaper: boolean
+}
+
 export interface ZerollamaCatalog {
   currency: 'COP'
   usd_cop: number
@@ -57,6 +88,10 @@ export interface ZerollamaCatalog {
   /** Curated models, in display order. */
   models: ZerollamaCatalogModel[]
   excluded: { name: string; reason: string }[]
+  /** Absent from servers older than the cost advice. */
+  traffic?: ZerollamaTraffic
+  /** null off ZeroGPU; absent from servers older than the cost advice. */
+  endpoint_advice?: ZerollamaEndpointAdvice | null
 }
 
 export class ZerollamaCatalogError extends Error {

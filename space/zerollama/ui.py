@@ -112,6 +112,39 @@ def pricing_note(document: dict[str, Any], settings: CostSettings) -> str:
     )
 
 
+def _count(value: float) -> str:
+    return f"{value:,.0f}".replace(",", ".")
+
+
+def endpoint_advice_text(document: dict[str, Any]) -> str:
+    """The catalog's break-even advice (costs.endpoint_advice) in one paragraph; '' when it has none."""
+    advice = document.get("endpoint_advice")
+    if not advice:
+        return ""
+    endpoint = (
+        f"a dedicated Inference Endpoint ({html.escape(advice['instance_label'])}, US${advice['usd_per_hour']:g}/h, "
+        f"{advice['awake_hours_per_day']:g} h a day) costs {format_cop(advice['endpoint_cop_per_day'])} a day"
+    )
+    if advice["measured_hours"]:
+        traffic = f"About {_count(advice['replies_per_day'])} replies a day here (last {advice['measured_hours']:g} h)"
+    else:
+        traffic = "No replies measured yet"
+    title = "**ZeroGPU or an Inference Endpoint:** "
+    if advice["break_even_replies_per_day"] is None:
+        return (
+            f"{title}{traffic}. This tier cannot buy credits: past about {_count(advice['quota_replies_per_day'])} "
+            f"replies a day calls are refused (HTTP 429), while {endpoint} for any number of replies."
+        )
+    credits = format_cop(advice["zerogpu_cop_per_day"])
+    spend = f", {credits} a day in ZeroGPU credits" if advice["measured_hours"] else ""
+    verdict = "**the endpoint is cheaper**" if advice["endpoint_cheaper"] else "ZeroGPU stays cheaper"
+    return (
+        f"{title}{traffic}{spend}; {endpoint}: {verdict}. Break-even: about "
+        f"{_count(advice['break_even_replies_per_day'])} replies a day "
+        f"(≈{advice['quota_seconds_per_reply']:g} quota-seconds each)."
+    )
+
+
 def quota_text(document: dict[str, Any]) -> str:
     quota = document["quota"]
     if document["hardware"] != "zero-a10g":
@@ -191,7 +224,9 @@ def build_demo(
     def refresh(_key: str, request: gr.Request) -> tuple[str, str, str, str]:
         current = document(request)
         base = api_base_url(request)
-        return models_table(current), pricing_note(current, costs), quota_text(current), cognitia_snippet(base)
+        advice = endpoint_advice_text(current)
+        pricing = pricing_note(current, costs) + (f"\n\n{advice}" if advice else "")
+        return models_table(current), pricing, quota_text(current), cognitia_snippet(base)
 
     async def respond(_key: str, message: str, history: list[dict[str, Any]], model: str, request: gr.Request):
         if not message.strip() or service is None:

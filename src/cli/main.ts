@@ -18,13 +18,13 @@ import { displayUrl } from '../railway/plans.js'
 import { readRailwayStatus } from '../railway/switch.js'
 import { redact } from '../secrets.js'
 import { repoRoot } from './action-runner.js'
-import { Migration, type MigrationSettings, PhaseFailed } from './pipeline.js'
+import { Migration, type MigrationSettings, PhaseFailed, TARGETS, type Target } from './pipeline.js'
 import { formatTable } from './render.js'
 
 /** The Railway names' defaults live in switch-railway's action.yml; the CLI reads them from there. */
 const RAILWAY = readInputDefaults(join(repoRoot(), 'actions', 'switch-railway', 'action.yml'))
 
-export const USAGE = `zerollama — move Cognitia's Ollama backend to a Hugging Face ZeroGPU Space
+export const USAGE = `zerollama — move Cognitia's Ollama backend to a Hugging Face ZeroGPU Space (or Inference Endpoint)
 
 usage:
   zerollama plan     --space owner/name [options]   dry run: what create-space and the switch would change
@@ -33,6 +33,9 @@ usage:
   zerollama status   [--space owner/name]           where Cognitia points now, and the Space's stage
 
 options:
+  --target space|endpoint
+                         space (default): a ZeroGPU Space; endpoint: a dedicated Inference Endpoint
+                         running real Ollama (--space then names it namespace/name; see docs/runbook.md §9)
   --models LIST          catalog names (default: ${defaultModelNames().join(', ')}, from space/models.json)
   --public               create a public Space (default private; Cognitia then sends an HF token)
   --health-url URL       Cognitia's health URL, checked after the switch
@@ -60,6 +63,7 @@ class UsageError extends Error {}
 
 const options = {
   space: { type: 'string' },
+  target: { type: 'string', default: 'space' },
   // Empty: each action falls back to the catalog's default_models.
   models: { type: 'string', default: '' },
   public: { type: 'boolean', default: false },
@@ -102,13 +106,19 @@ function railwaySettings(flags: Flags, env: CliIo['env']): MigrationSettings['ra
 
 /** Endpoint overrides handed to the actions (the tests point them at the fakes). */
 function endpoints(env: CliIo['env']): Record<string, string> {
-  return Object.fromEntries(['HF_ENDPOINT', 'RAILWAY_API_URL'].filter((k) => env[k]).map((k) => [k, env[k] as string]))
+  return Object.fromEntries(
+    ['HF_ENDPOINT', 'HF_ENDPOINTS_API_URL', 'RAILWAY_API_URL'].filter((k) => env[k]).map((k) => [k, env[k] as string]),
+  )
 }
 
 function settingsFrom(flags: Flags, env: CliIo['env'], dryRun: boolean): MigrationSettings {
   if (!flags.space) throw new UsageError('--space owner/name is required')
+  if (!(TARGETS as readonly string[]).includes(flags.target)) {
+    throw new UsageError(`--target must be one of ${TARGETS.join(', ')}, got "${flags.target}"`)
+  }
   return {
     space: flags.space,
+    target: flags.target as Target,
     models: flags.models,
     private: !flags.public,
     hfToken: required(env, 'HF_TOKEN'),

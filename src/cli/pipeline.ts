@@ -21,9 +21,15 @@ export interface RailwaySettings {
   ollamaService: string
 }
 
+/** Where Ollama moves: a ZeroGPU Space (create-space) or a dedicated Inference Endpoint (create-endpoint). */
+export const TARGETS = ['space', 'endpoint'] as const
+export type Target = (typeof TARGETS)[number]
+
 export interface MigrationSettings {
-  /** owner/name */
+  /** owner/name: the Space, or with target endpoint the endpoint's namespace/name */
   space: string
+  /** Default space. */
+  target?: Target
   models: string
   private: boolean
   hfToken: string
@@ -43,6 +49,8 @@ export interface MigrationSettings {
   validateInputs?: Record<string, string>
   /** Extra switch-railway inputs, e.g. a shorter poll-interval-seconds against the fake. */
   switchInputs?: Record<string, string>
+  /** Extra create-endpoint inputs (instance, region, replicas). */
+  endpointInputs?: Record<string, string>
 }
 
 export type PhaseResult = 'ok' | 'failed' | 'stopped' | 'planned'
@@ -161,6 +169,36 @@ export class Migration {
     this.records.push({ phase: `gate ${gate.environment}`, result: 'ok', seconds: 0, figures: ['approved'] })
   }
 
+  private get target(): Target {
+    return this.settings.target ?? 'space'
+  }
+
+  /** create-space, or create-endpoint for target endpoint: either way the URL Ollama answers at. */
+  async deploy(): Promise<void> {
+    if (this.target === 'endpoint') await this.createEndpoint()
+    else await this.createSpace()
+  }
+
+  async createEndpoint(): Promise<void> {
+    const s = this.settings
+    const result = await this.phase(
+      'create-endpoint',
+      'create-endpoint',
+      {
+        endpoint: s.space,
+        'hf-token': s.hfToken,
+        access: s.private ? 'authenticated' : 'public',
+        models: s.models,
+        'dry-run': String(s.dryRun),
+        ...s.endpointInputs,
+      },
+      (r) => [r.outputs['endpoint-url'] ?? '', r.outputs['api-base-url'] ?? '', r.outputs.state ?? ''],
+    )
+    this.spaceId = result.outputs.endpoint || s.space
+    this.spaceApiUrl = result.outputs['api-base-url'] ?? ''
+    if (!this.spaceApiUrl && !s.dryRun) throw new PhaseFailed('create-endpoint', 'gave no api-base-url output')
+  }
+
   async createSpace(): Promise<void> {
     const s = this.settings
     const result = await this.phase(
@@ -209,7 +247,10 @@ export class Migration {
         {
           target: 'space',
           'base-url': await this.ollamaBaseUrl(),
-          'space-id': this.spaceId,
+          ...(this.target === 'endpoint'
+            ? // An endpoint bills by the hour by design: validate prices it instead of refusing it.
+              { endpoint: this.spaceId, 'allow-paid-hardware': 'true' }
+            : { 'space-id': this.spaceId }),
           'hf-token': s.hfToken,
           'api-key': s.apiKey,
           models: s.models,
@@ -275,9 +316,14 @@ export class Migration {
    * to the recorded URL at once, like the workflow's rollback job.
    */
   async run(): Promise<void> {
-    await this.createSpace()
+    await this.deploy()
+    const what = this.target === 'endpoint' ? 'Inference Endpoint' : 'Space'
     if (this.settings.dryRun) {
-      this.io.print('\n(dry run: no Space was changed, so pull-models and validate have nothing to measure)')
+      this.io.print(`\n(dry run: no ${what} was changed, so pull-models and validate have nothing to measure)`)
+      if (!this.spaceApiUrl) {
+        this.io.print('(the endpoint does not exist yet: it gets its URL when created, so there is no switch to plan)')
+        return
+      }
       await this.switchRailway()
       return
     }

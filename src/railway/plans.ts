@@ -96,12 +96,17 @@ function recordAfterSwitch(current: string | undefined, recorded: string | undef
   return isSpaceUrl(current, spaceUrl) ? recorded : current
 }
 
-/** A Hugging Face Space URL (`https://<owner>-<name>.hf.space`), or the Space URL this run was given. */
+/**
+ * A URL zerollama switches Cognitia to: a Hugging Face Space (`https://<owner>-<name>.hf.space`), an
+ * Inference Endpoint (`https://<id>.<region>.<vendor>.endpoints.huggingface.cloud`), or the URL this run
+ * was given. Rollback undoes only a switch to one of these.
+ */
 export function isSpaceUrl(url: string, spaceUrl?: string): boolean {
   const bare = (u: string) => u.trim().replace(/\/+$/, '')
   if (spaceUrl && bare(url) === bare(spaceUrl)) return true
   try {
-    return new URL(url).hostname.endsWith('.hf.space')
+    const host = new URL(url).hostname
+    return host.endsWith('.hf.space') || host.endsWith('.endpoints.huggingface.cloud')
   } catch {
     return false
   }

@@ -1,6 +1,6 @@
 import { findModel } from '../catalog.js'
 import type { TagModel } from '../ollama/types.js'
-import { hourlyUsd, isBilledHardware } from './cost.js'
+import { type EndpointCostSection, hourlyUsd, isBilledHardware } from './cost.js'
 import type { CheckResult, ModelMeasurement, SpaceRuntimeInfo } from './types.js'
 
 /** Each check is a pure function of what was observed, so the thresholds are testable without a server. */
@@ -113,5 +113,20 @@ export function checkHardwareBilling(
       billed.length === 0 || allowPaid
         ? undefined
         : 'set the Space hardware back to zero-a10g, or pass allow-paid-hardware: true if this is intended',
+  }
+}
+
+/** An Inference Endpoint always bills by the hour: it passes only when paid hardware is allowed. */
+export function checkEndpointBilling(cost: EndpointCostSection, allowPaid: boolean): CheckResult {
+  const replicas = cost.minReplica === cost.maxReplica ? `${cost.minReplica}` : `${cost.minReplica}–${cost.maxReplica}`
+  return {
+    id: 'hardware-billing',
+    title: 'No paid hardware billed (Inference Endpoint)',
+    status: allowPaid ? 'pass' : 'fail',
+    observed: `${cost.instanceLabel} ($${cost.usdPerHour}/h per replica), ${replicas} replica(s), ${cost.awakeHoursPerDay} replica-hours a day`,
+    expected: allowPaid ? 'paid hardware allowed' : 'zero-a10g or cpu-basic',
+    detail: allowPaid
+      ? undefined
+      : 'an Inference Endpoint bills per minute while it runs: pass allow-paid-hardware: true to accept that',
   }
 }

@@ -13,6 +13,30 @@ export interface CostsData {
 
 export const costsData: CostsData = costsJson as unknown as CostsData
 
+/** The parts of space/costs.json that price Inference Endpoints. */
+export interface EndpointPrices {
+  days_per_month: number
+  usd_cop: { rate: number; date: string }
+  /** The instance create-endpoint uses, and the break-even advice compares ZeroGPU with, when none is named. */
+  default_endpoint_instance: string
+  endpoint_awake_hours_per_day: number
+  endpoint_instances: Record<string, EndpointInstance | string>
+}
+
+export const endpointPrices: EndpointPrices = costsJson as unknown as EndpointPrices
+
+/** One Inference Endpoints instance of space/costs.json: the API's own values and the price of one replica. */
+export interface EndpointInstance {
+  label: string
+  vendor: string
+  accelerator: string
+  instance_type: string
+  instance_size: string
+  usd_per_hour: number
+  gpus: number
+  gpu_memory_gb: number
+}
+
 const ZEROGPU = 'zero-a10g'
 
 /** Hourly price of a hardware flavor in USD: 0 for free flavors, null when the flavor is unknown. */
@@ -26,6 +50,77 @@ export function hourlyUsd(flavor: string, costs: CostsData = costsData): number 
 export function isBilledHardware(flavor: string, costs: CostsData = costsData): boolean {
   const price = hourlyUsd(flavor, costs)
   return price === null || price > 0
+}
+
+/** The priced Inference Endpoints instances, by key (`aws-nvidia-l4-x1`); `$comment`-style keys are left out. */
+export function endpointInstances(costs: EndpointPrices = endpointPrices): Record<string, EndpointInstance> {
+  return Object.fromEntries(
+    Object.entries(costs.endpoint_instances).filter(
+      (entry): entry is [string, EndpointInstance] => !entry[0].startsWith('$') && typeof entry[1] === 'object',
+    ),
+  )
+}
+
+/** The instance named by `key` (empty: costs.json default_endpoint_instance); undefined when it has no price. */
+export function findEndpointInstance(
+  key: string,
+  costs: EndpointPrices = endpointPrices,
+): (EndpointInstance & { key: string }) | undefined {
+  const wanted = key.trim() || costs.default_endpoint_instance
+  const entry = endpointInstances(costs)[wanted]
+  return entry && { ...entry, key: wanted }
+}
+
+/**
+ * What an Inference Endpoint bills: the hourly price of one replica × the replica-hours it is awake per
+ * day. With a minimum of one replica or more it never sleeps (24 h × that minimum); a scale-to-zero
+ * endpoint (minimum 0) is awake `awakeHoursPerDay`, the operator's estimate of the hours it serves.
+ */
+export interface EndpointCostSection {
+  currency: 'COP'
+  usdCop: number
+  usdCopDate: string
+  instance: string
+  instanceLabel: string
+  usdPerHour: number
+  minReplica: number
+  maxReplica: number
+  /** Replica-hours billed per day at the minimum number of replicas (more while it scales up). */
+  awakeHoursPerDay: number
+  perHourCop: number
+  perDayCop: number
+  perMonthCop: number
+}
+
+export function endpointCostSection(
+  endpoint: { instance: string; minReplica: number; maxReplica: number },
+  options: { awakeHoursPerDay: number },
+  costs: EndpointPrices = endpointPrices,
+): EndpointCostSection {
+  const instance = findEndpointInstance(endpoint.instance, costs)
+  if (!instance) {
+    throw new Error(
+      `cost model: no price for Inference Endpoints instance "${endpoint.instance}" (space/costs.json endpoint_instances has ${Object.keys(endpointInstances(costs)).join(', ')})`,
+    )
+  }
+  const awakeHoursPerDay =
+    endpoint.minReplica >= 1 ? 24 * endpoint.minReplica : Math.min(24 * endpoint.maxReplica, options.awakeHoursPerDay)
+  const rate = costs.usd_cop.rate
+  const perDayUsd = instance.usd_per_hour * awakeHoursPerDay
+  return {
+    currency: 'COP',
+    usdCop: rate,
+    usdCopDate: costs.usd_cop.date,
+    instance: instance.key,
+    instanceLabel: instance.label,
+    usdPerHour: instance.usd_per_hour,
+    minReplica: endpoint.minReplica,
+    maxReplica: endpoint.maxReplica,
+    awakeHoursPerDay,
+    perHourCop: instance.usd_per_hour * rate,
+    perDayCop: perDayUsd * rate,
+    perMonthCop: perDayUsd * costs.days_per_month * rate,
+  }
 }
 
 export interface ModelCostLine {

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { formatCop } from '../zerollama-catalog.js'
+import { formatCop, type ZerollamaEndpointAdvice } from '../zerollama-catalog.js'
 import type { ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import type { CognitiaReport } from './cognitia.js'
 import type { SpaceReport } from './space.js'
@@ -74,6 +74,25 @@ export function summaryTables(report: ValidationReport): SummaryTable[] {
       ],
     })
   }
+  const endpoint = report.endpointCost
+  if (endpoint) {
+    const replicas =
+      endpoint.minReplica === 0
+        ? `0–${endpoint.maxReplica}, scales to zero: awake ${endpoint.awakeHoursPerDay} h a day (input awake-hours-per-day)`
+        : `${endpoint.minReplica}–${endpoint.maxReplica}: ${endpoint.awakeHoursPerDay} replica-hours a day at the minimum`
+    tables.push({
+      title: `Inference Endpoint costs (COP at ${endpoint.usdCop} per USD, ${endpoint.usdCopDate})`,
+      header: ['Item', 'Value'],
+      rows: [
+        ['Instance', `${endpoint.instanceLabel} (${endpoint.instance}), $${endpoint.usdPerHour}/h per replica`],
+        ['Replicas', replicas],
+        ['Per hour awake', formatCop(endpoint.perHourCop)],
+        ['Per day', formatCop(endpoint.perDayCop)],
+        ['Per month', `${formatCop(endpoint.perMonthCop)} (more while it scales above the minimum)`],
+      ],
+    })
+  }
+  if (report.endpointAdvice) tables.push(adviceTable(report.endpointAdvice))
   if (report.zerogpu)
     tables.push({
       title: 'ZeroGPU runtime (first deploy)',
@@ -81,6 +100,43 @@ export function summaryTables(report: ValidationReport): SummaryTable[] {
       rows: zerogpuRows(report.zerogpu, report.checks),
     })
   return tables
+}
+
+/** The Space's break-even advice: ZeroGPU credits against a dedicated Inference Endpoint, in replies a day. */
+function adviceTable(a: ZerollamaEndpointAdvice): SummaryTable {
+  const measured =
+    a.measured_hours > 0
+      ? `${Math.round(a.replies_per_day).toLocaleString('en-US')} a day (last ${a.measured_hours} h through the Space)`
+      : 'none measured yet'
+  const verdict =
+    a.break_even_replies_per_day === null
+      ? `this tier cannot buy credits: past ${Math.round(a.quota_replies_per_day)} replies a day calls are refused (429); the endpoint serves them`
+      : a.endpoint_cheaper
+        ? 'the endpoint is cheaper: move to it (docs/runbook.md §9)'
+        : 'ZeroGPU is cheaper at this traffic'
+  return {
+    title: 'ZeroGPU or an Inference Endpoint',
+    header: ['Item', 'Value'],
+    rows: [
+      ['Replies', measured],
+      ['Quota per reply', `${a.quota_seconds_per_reply} s (${a.basis})`],
+      [
+        'ZeroGPU credits',
+        a.zerogpu_cop_per_day === null ? 'cannot be bought on this tier' : `${formatCop(a.zerogpu_cop_per_day)}/day`,
+      ],
+      [
+        'Inference Endpoint',
+        `${a.instance_label} at $${a.usd_per_hour}/h, ${a.awake_hours_per_day} h a day: ${formatCop(a.endpoint_cop_per_day)}/day`,
+      ],
+      [
+        'Break-even',
+        a.break_even_replies_per_day === null
+          ? '—'
+          : `${Math.round(a.break_even_replies_per_day).toLocaleString('en-US')} replies a day`,
+      ],
+      ['Verdict', verdict],
+    ],
+  }
 }
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`

@@ -1,17 +1,19 @@
 import { errorMessage } from '../errors.js'
+import type { Endpoint } from '../hf/endpoints.js'
 import type { Logger } from '../logger.js'
 import type { OllamaClient } from '../ollama/client.js'
-import type { ZerollamaCatalog } from '../zerollama-catalog.js'
+import type { ZerollamaCatalog, ZerollamaEndpointAdvice } from '../zerollama-catalog.js'
 import type { ZerollamaDiagnostics } from '../zerollama-diagnostics.js'
 import {
   checkAuth,
+  checkEndpointBilling,
   checkGpu,
   checkHardwareBilling,
   checkModelsPresent,
   checkTokensPerSecond,
   checkTtft,
 } from './checks.js'
-import { type CostSection, costSection } from './cost.js'
+import { type CostSection, costSection, type EndpointCostSection, endpointCostSection, endpointPrices } from './cost.js'
 import { type MeasureOptions, measureModel } from './measure.js'
 import type { CheckResult, ModelMeasurement, RuntimeReader, SpaceRuntimeInfo } from './types.js'
 import { zerogpuChecks } from './zerogpu.js'
@@ -32,7 +34,16 @@ export interface SpaceValidationOptions extends SpaceThresholds {
   spaceId?: string
   /** Generated tokens per month assumed by the cost estimate. */
   monthlyTokens: number
+  /** An Inference Endpoint (namespace/name) behind base-url: its instance and replicas are read and priced. */
+  endpoint?: { namespace: string; name: string }
+  /** Hours a day a scale-to-zero endpoint is awake (one with a minimum replica never sleeps); default costs.json's. */
+  awakeHoursPerDay?: number
   measure?: MeasureOptions
+}
+
+/** Reads an Inference Endpoint (EndpointsClient.find). */
+export interface EndpointReader {
+  find(namespace: string, name: string): Promise<Endpoint | undefined>
 }
 
 export interface SpaceReport {
@@ -44,6 +55,10 @@ export interface SpaceReport {
   models: ModelMeasurement[]
   runtime: SpaceRuntimeInfo | null
   cost: CostSection | null
+  /** What the Inference Endpoint behind base-url bills ($/h × hours awake); null for a Space. */
+  endpointCost?: EndpointCostSection | null
+  /** The Space's own break-even advice (catalog endpoint_advice): when an Inference Endpoint costs less. */
+  endpointAdvice?: ZerollamaEndpointAdvice | null
   /** What the Space's ZeroGPU runtime said of validate's own request; null from a server without the route. */
   zerogpu: ZerollamaDiagnostics | null
 }
@@ -59,7 +74,7 @@ const failedCheck = (id: string, title: string, error: unknown, detail: string):
 
 /** Runs every Space check; a failing call becomes a failing check, so the report is always complete. */
 export async function validateSpace(
-  deps: { client: OllamaClient; logger: Logger; runtime?: RuntimeReader },
+  deps: { client: OllamaClient; logger: Logger; runtime?: RuntimeReader; endpoints?: EndpointReader },
   options: SpaceValidationOptions,
 ): Promise<SpaceReport> {
   const { client, logger } = deps
@@ -100,7 +115,13 @@ export async function validateSpace(
 
   let runtime: SpaceRuntimeInfo | null = null
   let cost: CostSection | null = null
+  let endpointCost: EndpointCostSection | null = null
+  let endpointAdvice: ZerollamaEndpointAdvice | null = null
   await logger.group('Hardware and costs', async () => {
+    if (options.endpoint) {
+      endpointCost = await readEndpointCost(deps, options, checks)
+      return
+    }
     let catalog: ZerollamaCatalog | undefined
     try {
       catalog = await client.catalog()
@@ -137,6 +158,8 @@ export async function validateSpace(
     } catch (error) {
       logger.warning(`no cost section: ${errorMessage(error)}`)
     }
+    endpointAdvice = catalog?.endpoint_advice ?? null
+    if (endpointAdvice) logger.info(adviceLine(endpointAdvice))
   })
 
   // Last, so the generations above have run: a new worker's cold start is measured by then.
@@ -151,8 +174,60 @@ export async function validateSpace(
     models,
     runtime,
     cost,
+    endpointCost,
+    endpointAdvice,
     zerogpu,
   }
+}
+
+/** The endpoint's instance and replicas from the Endpoints API, priced; a failure is a failed check. */
+async function readEndpointCost(
+  deps: { logger: Logger; endpoints?: EndpointReader },
+  options: SpaceValidationOptions,
+  checks: CheckResult[],
+): Promise<EndpointCostSection | null> {
+  const { namespace = '', name = '' } = options.endpoint ?? {}
+  const id = `${namespace}/${name}`
+  try {
+    if (!deps.endpoints) throw new Error('no Endpoints API reader (give hf-token)')
+    const endpoint = await deps.endpoints.find(namespace, name)
+    if (!endpoint) throw new Error(`${id} does not exist`)
+    const cost = endpointCostSection(
+      {
+        instance: `${endpoint.vendor}-${endpoint.instanceType}-${endpoint.instanceSize}`,
+        minReplica: endpoint.minReplica,
+        maxReplica: endpoint.maxReplica,
+      },
+      { awakeHoursPerDay: options.awakeHoursPerDay ?? endpointPrices.endpoint_awake_hours_per_day },
+    )
+    deps.logger.info(
+      `${id}: ${cost.instanceLabel}, $${cost.usdPerHour}/h per replica × ${cost.awakeHoursPerDay} replica-hours a day`,
+    )
+    checks.push(checkEndpointBilling(cost, options.allowPaidHardware))
+    return cost
+  } catch (error) {
+    checks.push(
+      failedCheck(
+        'hardware-billing',
+        'No paid hardware billed (Inference Endpoint)',
+        error,
+        "check endpoint and hf-token (a token that may read the namespace's endpoints)",
+      ),
+    )
+    return null
+  }
+}
+
+/** The advice in one line, with the break-even in replies a day. */
+export function adviceLine(a: ZerollamaEndpointAdvice): string {
+  const endpoint = `${a.instance_label} endpoint ($${a.usd_per_hour}/h, ${a.awake_hours_per_day} h a day)`
+  if (a.break_even_replies_per_day === null) {
+    return `this tier cannot buy ZeroGPU credits: past ${Math.round(a.quota_replies_per_day)} replies a day calls are refused; an ${endpoint} serves any number`
+  }
+  const measured =
+    a.measured_hours > 0 ? `${Math.round(a.replies_per_day)} replies a day measured` : 'no traffic measured yet'
+  const verdict = a.endpoint_cheaper ? ': move to it (docs/runbook.md §9)' : ''
+  return `${measured}; an ${endpoint} is cheaper than ZeroGPU credits past ${Math.round(a.break_even_replies_per_day)} replies a day${verdict}`
 }
 
 /** Reads /api/zerollama/diagnostics and adds its checks; a server without the route (real Ollama) adds none. */

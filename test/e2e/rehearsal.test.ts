@@ -13,9 +13,10 @@ import { COGNITIA } from '../fakes/railway.js'
 const OLLAMA_V2 = 'http://ollama-v2.railway.internal:11434'
 const root = new URL('../../', import.meta.url).pathname
 
-function rehearse(reportPath: string): Promise<{ code: number; output: string }> {
+function rehearse(reportPath: string, extra: string[] = []): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/rehearse.ts', '--report', reportPath], {
+    const args = ['--import', 'tsx', 'scripts/rehearse.ts', '--report', reportPath, ...extra]
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env: { ...process.env, ZEROLLAMA_DEBUG: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +77,32 @@ it('rehearses the whole migration and ends back on Railway Ollama', { timeout: 3
     for (const secret of secrets) expect(output).not.toContain(secret)
     expect(output).toContain('Plan for cognitia in cognitia / production:')
     expect(output).not.toContain('cognitia / ***')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+it('rehearses the migration to an Inference Endpoint (--target endpoint) and rolls it back', {
+  timeout: 300_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rehearsal-endpoint-'))
+  try {
+    const { code, output } = await rehearse(join(dir, 'report.json'), ['--target', 'endpoint'])
+    expect(code, output).toBe(0)
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'))
+    expect(report.problems).toEqual([])
+    expect(report.phases.map((p: { phase: string }) => p.phase).slice(0, 3)).toEqual([
+      'create-endpoint',
+      'pull-models',
+      'validate',
+    ])
+    const endpointUrl = 'https://cognitia-zerollama.us-east-1.aws.endpoints.huggingface.cloud'
+    expect(output).toContain(`OLLAMA_BASE_URL: http://ollama.railway.internal:11434 → ${endpointUrl}`)
+    // validate prices the endpoint it was given (the default instance, always on) in COP.
+    expect(output).toContain('No paid hardware billed (Inference Endpoint)')
+    expect(output).toContain('Inference Endpoint costs (COP at')
+    expect(report.railway.ollamaBaseUrl).toBe(OLLAMA_V2)
+    expect(output).not.toContain(fakeToken)
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

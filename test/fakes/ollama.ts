@@ -33,6 +33,8 @@ export interface FakeOllamaOptions {
   splitLines?: boolean
   /** What /api/zerollama/diagnostics reports; false answers 404 as a real Ollama does. */
   diagnostics?: false | FakeDiagnostics
+  /** The catalog's break-even advice (docs/catalog-api.md endpoint_advice); left out when absent. */
+  endpointAdvice?: Record<string, unknown> | null
 }
 
 export interface FakeDiagnostics {
@@ -203,6 +205,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
       quota: { daily_seconds: 2400, used_seconds: null, left_seconds: null },
       models,
       excluded: catalog.models.filter((m) => !m.curated).map((m) => ({ name: m.name, reason: m.excluded_reason })),
+      ...(options.endpointAdvice === undefined ? {} : { endpoint_advice: options.endpointAdvice }),
     }
   }
 

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { fakeToken, type HfFake, startHfFake } from '../fakes/hf.js'
+import { startEndpointsFake } from '../fakes/hf-endpoints.js'
 import { type FakeOllama, startFakeOllama } from '../fakes/ollama.js'
 import { COGNITIA, cognitiaSeed, type RailwayFake, startRailwayFake } from '../fakes/railway.js'
 
@@ -144,5 +145,47 @@ describe('zerollama CLI', () => {
     expect(unknown.code).toBe(2)
     expect(unknown.output).toContain('unknown command "launch"')
     expect((await cli([])).output).toContain('usage:')
+  })
+
+  it('migrate --target endpoint: creates the Inference Endpoint, validates and switches to its URL', slow, async () => {
+    const endpointUrl = 'https://cognitia-zerollama.us-east-1.aws.endpoints.huggingface.cloud'
+    const endpoints = await startEndpointsFake({
+      users: [{ token: fakeToken, name: 'alice', orgs: ['cognitia'] }],
+      initializingPolls: 0,
+      urlFor: () => endpointUrl,
+    })
+    try {
+      const env = { HF_ENDPOINTS_API_URL: endpoints.url }
+      const plan = await cli(['plan', '--space', SPACE, '--target', 'endpoint'], [], env)
+      expect(plan.code, plan.output).toBe(0)
+      expect(plan.output).toContain('would create authenticated endpoint on AWS 1x NVIDIA L4 in us-east-1')
+      expect(plan.output).toContain('there is no switch to plan')
+      expect(endpoints.state.endpoints.size).toBe(0)
+
+      const { code, output } = await cli(
+        ['migrate', '--space', SPACE, '--target', 'endpoint', '--models', 'phi3'],
+        ['switch', 'decommission'],
+        env,
+      )
+      expect(code, output).toBe(0)
+      expect(endpoints.state.endpoints.get(SPACE)?.doc.status.state).toBe('running')
+      expect(hf.state.spaces.size).toBe(0)
+      expect(output).toContain('No paid hardware billed (Inference Endpoint)')
+      expect(cognitiaUrl()).toBe(endpointUrl)
+      for (const phase of ['create-endpoint', 'pull-models', 'validate', 'switch', 'decommission']) {
+        expect(output).toMatch(new RegExp(`^${phase}\\s+ok`, 'm'))
+      }
+      const back = await cli(['rollback'], [], { HF_TOKEN: '' })
+      expect(back.code, back.output).toBe(0)
+      expect(cognitiaUrl()).toBe(COGNITIA.ollamaUrl)
+    } finally {
+      await endpoints.close()
+    }
+  })
+
+  it('refuses an unknown --target', async () => {
+    const { code, output } = await cli(['plan', '--space', SPACE, '--target', 'cloud'])
+    expect(code).toBe(2)
+    expect(output).toContain('--target must be one of space, endpoint, got "cloud"')
   })
 })

@@ -161,10 +161,10 @@ describe('workflows', () => {
     })
   }
 
-  it('migrate.yml is dispatched with space, models, private and dry-run', () => {
+  it('migrate.yml is dispatched with space, target, models, private and dry-run', () => {
     const { workflow } = read('migrate.yml')
     const dispatch = workflow.on.workflow_dispatch as { inputs: Record<string, { type?: string; required?: boolean }> }
-    expect(Object.keys(dispatch.inputs)).toEqual(['space', 'models', 'private', 'dry-run'])
+    expect(Object.keys(dispatch.inputs)).toEqual(['space', 'target', 'models', 'private', 'dry-run'])
     expect(dispatch.inputs.space?.required).toBe(true)
     expect(dispatch.inputs['dry-run']?.type).toBe('boolean')
     expect(workflow.concurrency?.group).toContain('inputs.space')
@@ -315,6 +315,7 @@ describe('secrets live in environments', () => {
 describe('waits fit their jobs', () => {
   const budgets: Record<string, string> = {
     'create-space': 'wait-timeout-minutes',
+    'create-endpoint': 'wait-timeout-minutes',
     'pull-models': 'timeout-minutes',
     validate: 'timeout-minutes',
     'switch-railway': 'deployment-timeout-minutes',

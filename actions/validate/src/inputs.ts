@@ -1,7 +1,9 @@
 import * as core from '@actions/core'
 import { modelsOrDefaults } from '../../../src/catalog.js'
 import { ConfigurationError } from '../../../src/errors.js'
+import { parseEndpointId } from '../../../src/hf/endpoints.js'
 import { type RailwayTokenKind, TOKEN_KINDS } from '../../../src/railway/client.js'
+import { endpointPrices } from '../../../src/validate/cost.js'
 import { actionInputs, secretInput } from '../../common/inputs.js'
 
 /** Every default (thresholds, Railway names, timeouts) comes from this action's action.yml. */
@@ -13,6 +15,8 @@ export const INPUT = {
   hfToken: 'hf-token',
   apiKey: 'api-key',
   spaceId: 'space-id',
+  endpoint: 'endpoint',
+  awakeHoursPerDay: 'awake-hours-per-day',
   models: 'models',
   ttftMsMax: 'ttft-ms-max',
   tokensPerSecondMin: 'tokens-per-second-min',
@@ -37,6 +41,8 @@ export interface Inputs {
   hfToken?: string
   apiKey?: string
   spaceId?: string
+  endpoint?: { namespace: string; name: string }
+  awakeHoursPerDay: number
   models: string[]
   ttftMsMax: number
   tokensPerSecondMin: number
@@ -76,12 +82,22 @@ export function readInputs(): Inputs {
   const spaceId = input.optional(INPUT.spaceId)
   if (spaceId && !/^[\w.-]+\/[\w.-]+$/.test(spaceId))
     throw new ConfigurationError(`${INPUT.spaceId} must be owner/name, got "${spaceId}"`)
+  const endpoint = input.optional(INPUT.endpoint)
+  if (endpoint && spaceId)
+    throw new ConfigurationError(
+      `give ${INPUT.spaceId} (a Space) or ${INPUT.endpoint} (an Inference Endpoint), not both`,
+    )
+  const awake = input.optional(INPUT.awakeHoursPerDay)
   return {
     target,
     baseUrl: url(INPUT.baseUrl, true) as string,
     hfToken,
     apiKey,
     spaceId,
+    endpoint: endpoint ? parseEndpointId(endpoint) : undefined,
+    awakeHoursPerDay: awake
+      ? input.number(INPUT.awakeHoursPerDay, { min: 0, max: 24 })
+      : endpointPrices.endpoint_awake_hours_per_day,
     models: modelsOrDefaults(input.optional(INPUT.models)).map((m) => m.name),
     ttftMsMax: input.number(INPUT.ttftMsMax, { min: 1, max: 600_000 }),
     tokensPerSecondMin: input.number(INPUT.tokensPerSecondMin, { min: 0.01, max: 100_000 }),

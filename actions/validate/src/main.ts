@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { EndpointsClient } from '../../../src/hf/endpoints.js'
 import { SpaceManager } from '../../../src/hf/space-manager.js'
 import { RailwayClient } from '../../../src/railway/client.js'
 import { DEFAULT_HF_TOKEN_VARIABLE } from '../../../src/railway/plans.js'
@@ -20,8 +21,16 @@ async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
     inputs.spaceId && inputs.hfToken
       ? new SpaceManager({ token: inputs.hfToken, hubUrl: process.env.HF_ENDPOINT || undefined, logger: coreLogger })
       : undefined
+  const endpoints =
+    inputs.endpoint && inputs.hfToken
+      ? new EndpointsClient({
+          token: inputs.hfToken,
+          apiUrl: process.env.HF_ENDPOINTS_API_URL || undefined,
+          logger: coreLogger,
+        })
+      : undefined
   return validateSpace(
-    { client, logger: coreLogger, runtime },
+    { client, logger: coreLogger, runtime, endpoints },
     {
       ttftMsMax: inputs.ttftMsMax,
       tokensPerSecondMin: inputs.tokensPerSecondMin,
@@ -30,6 +39,8 @@ async function validateTheSpace(inputs: Inputs): Promise<SpaceReport> {
       allowPaidHardware: inputs.allowPaidHardware,
       authExpected: Boolean(inputs.hfToken || inputs.apiKey),
       spaceId: inputs.spaceId,
+      endpoint: inputs.endpoint,
+      awakeHoursPerDay: inputs.awakeHoursPerDay,
       monthlyTokens: inputs.monthlyTokens,
     },
   )
@@ -63,7 +74,8 @@ function validateTheCognitiaSide(inputs: Inputs): Promise<CognitiaReport> {
 }
 
 async function writeSummary(report: ValidationReport, inputs: Inputs): Promise<void> {
-  const heading = report.target === 'space' ? `Space ${inputs.baseUrl}` : `Cognitia → ${inputs.baseUrl}`
+  const what = inputs.endpoint ? 'Inference Endpoint' : 'Space'
+  const heading = report.target === 'space' ? `${what} ${inputs.baseUrl}` : `Cognitia → ${inputs.baseUrl}`
   core.summary.addHeading(`Validate: ${heading} — ${report.passed ? 'passed' : 'FAILED'}`, 2)
   for (const table of summaryTables(report)) {
     core.summary.addHeading(table.title, 3)

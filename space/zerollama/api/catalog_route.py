@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from ..core.catalog import CatalogModel
-from ..core.costs import CostSettings, estimated_tokens_per_second, per_1k_tokens
-from ..core.quota import QuotaLedger
+from ..core.costs import CostSettings, endpoint_advice, estimated_tokens_per_second, per_1k_tokens
+from ..core.quota import QuotaLedger, Traffic
 from ..core.registry import ModelRegistry, ModelStatus
 from .http import Route, json_response, router
 
@@ -74,6 +74,7 @@ def build_catalog(
                 "cost": model_cost(model, speed, settings),
             }
         )
+    traffic = ledger.traffic()
     return {
         "currency": "COP",
         "usd_cop": settings.usd_cop,
@@ -83,7 +84,29 @@ def build_catalog(
         "quota": ledger.quota(headers, settings).as_dict(),
         "models": shown,
         "excluded": excluded,
+        "traffic": {
+            "replies": traffic.replies,
+            "quota_seconds": round(traffic.quota_seconds, 1),
+            "observed_hours": round(traffic.observed_seconds / 3600, 2),
+        },
+        "endpoint_advice": _endpoint_advice(settings, traffic, shown),
     }
+
+
+def _endpoint_advice(settings: CostSettings, traffic: Traffic, shown: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """costs.endpoint_advice on the ledger's traffic; a typical reply of the shown models sizes a reply
+    until the server has served one."""
+    typical = [
+        m["cost"]["quota_seconds_per_1k_tokens"] * m["cost"]["typical_reply_tokens"] / 1000 for m in shown if m["cost"]
+    ]
+    advice = endpoint_advice(
+        settings,
+        traffic.replies,
+        traffic.quota_seconds,
+        traffic.observed_seconds,
+        sum(typical) / len(typical) if typical else None,
+    )
+    return None if advice is None else advice.as_dict()
 
 
 def register(

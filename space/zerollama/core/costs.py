@@ -240,3 +240,87 @@ def _positive_rate(text: str) -> float:
     if not 100 <= rate <= 100_000:
         raise CostConfigError(f"{USD_COP_VARIABLE}={text!r} is outside any plausible COP per USD rate")
     return rate
+
+
+# ---- ZeroGPU or an Inference Endpoint (break-even advice) ---------------------------------------------
+# Kept apart from the rest of the model on purpose: it reads its own keys of costs.json
+# (default_endpoint_instance, endpoint_awake_hours_per_day, endpoint_instances) and nothing above uses it.
+
+
+@dataclass(frozen=True)
+class EndpointAdvice:
+    """When a dedicated Inference Endpoint would cost less than ZeroGPU credits, from measured traffic."""
+
+    instance: str
+    instance_label: str
+    usd_per_hour: float
+    awake_hours_per_day: float
+    endpoint_cop_per_day: float
+    replies_per_day: float  # measured through this server, scaled to a day
+    measured_hours: float  # how many hours of traffic that figure rests on (at most 24)
+    quota_seconds_per_reply: float
+    basis: str  # "measured" (the ledger's mean) or "typical" (a typical reply at the models' speed)
+    zerogpu_cop_per_day: float | None  # credits at that traffic; None: the tier cannot buy credits
+    break_even_replies_per_day: float | None  # None: the tier cannot buy credits (calls are refused instead)
+    quota_replies_per_day: float  # replies the daily quota covers
+    endpoint_cheaper: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
+
+
+def endpoint_advice(
+    settings: CostSettings,
+    replies: int,
+    quota_seconds: float,
+    observed_seconds: float,
+    typical_quota_seconds_per_reply: float | None,
+    data: Mapping | None = None,
+) -> EndpointAdvice | None:
+    """Break-even of ZeroGPU credits against costs.json's default Inference Endpoint instance.
+
+    An endpoint bills its hourly price × the hours it is awake each day whatever the traffic; ZeroGPU
+    bills nothing inside the tier's daily quota and then $1 per 10 quota-minutes. So the endpoint is
+    cheaper past ``(daily quota + endpoint $/day ÷ credit $/s) ÷ quota seconds per reply`` replies a day.
+    ``replies``/``quota_seconds`` are what the ledger saw in its last ``observed_seconds`` (≤ 24 h); less
+    than an hour counts as an hour, so a few minutes of traffic are not blown up to a day. None off
+    ZeroGPU, or when there is neither traffic nor a typical reply to size a reply with.
+    """
+    if not settings.on_zerogpu:
+        return None
+    prices = data if data is not None else load_cost_data()
+    key = prices["default_endpoint_instance"]
+    instance = prices["endpoint_instances"][key]
+    awake = float(prices["endpoint_awake_hours_per_day"])
+    if replies > 0 and quota_seconds > 0:
+        per_reply, basis = quota_seconds / replies, "measured"
+    elif typical_quota_seconds_per_reply:
+        per_reply, basis = typical_quota_seconds_per_reply, "typical"
+    else:
+        return None
+    hours = min(24.0, max(1.0, observed_seconds / 3600))
+    replies_per_day = replies * 24 / hours
+    endpoint_usd = float(instance["usd_per_hour"]) * awake
+    included = settings.tier.daily_quota_seconds
+    zerogpu_cop = break_even = None
+    cheaper = False
+    if settings.tier.can_buy_over_quota:
+        credits_usd = max(0.0, replies_per_day * per_reply - included) * settings.over_quota_usd_per_second
+        zerogpu_cop = settings.usd_to_cop(credits_usd)
+        break_even = (included + endpoint_usd / settings.over_quota_usd_per_second) / per_reply
+        cheaper = replies_per_day > break_even
+    return EndpointAdvice(
+        instance=key,
+        instance_label=instance["label"],
+        usd_per_hour=float(instance["usd_per_hour"]),
+        awake_hours_per_day=awake,
+        endpoint_cop_per_day=settings.usd_to_cop(endpoint_usd),
+        replies_per_day=replies_per_day,
+        measured_hours=hours if replies > 0 else 0.0,
+        quota_seconds_per_reply=per_reply,
+        basis=basis,
+        zerogpu_cop_per_day=zerogpu_cop,
+        break_even_replies_per_day=break_even,
+        quota_replies_per_day=included / per_reply,
+        endpoint_cheaper=cheaper,
+    )

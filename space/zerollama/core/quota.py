@@ -62,6 +62,15 @@ class Quota:
         }
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Every reply the server recorded in the last 24 h (all callers, anonymous ones included)."""
+
+    replies: int
+    quota_seconds: float
+    observed_seconds: float  # how long the ledger has been counting, at most the 24 h window
+
+
 @dataclass
 class QuotaLedger:
     """Quota seconds each caller spent through this server in the last 24 h.
@@ -73,12 +82,32 @@ class QuotaLedger:
     clock: Callable[[], float] = time.time
     _usage: dict[str, deque[tuple[float, float]]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _all: deque[tuple[float, float]] = field(default_factory=deque)
+    _started: float | None = None
+
+    def __post_init__(self) -> None:
+        if self._started is None:
+            self._started = self.clock()
 
     def record(self, headers: Mapping[str, str], quota_seconds: float) -> None:
+        if quota_seconds <= 0:
+            return
         key = caller_key(headers)
-        if key is not None and quota_seconds > 0:
-            with self._lock:
-                self._usage[key].append((self.clock(), quota_seconds))
+        with self._lock:
+            now = self.clock()
+            self._all.append((now, quota_seconds))
+            if key is not None:
+                self._usage[key].append((now, quota_seconds))
+
+    def traffic(self) -> Traffic:
+        """What every caller spent here in the last 24 h: the measured traffic the cost advice rests on."""
+        with self._lock:
+            now = self.clock()
+            while self._all and self._all[0][0] < now - QUOTA_WINDOW_SECONDS:
+                self._all.popleft()
+            spent = sum(seconds for _, seconds in self._all)
+            observed = min(QUOTA_WINDOW_SECONDS, now - (self._started or now))
+            return Traffic(len(self._all), spent, observed)
 
     def quota_used(self, headers: Mapping[str, str]) -> float | None:
         """Quota seconds this caller spent here in the last 24 h; None for an anonymous caller."""
