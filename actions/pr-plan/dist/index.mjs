@@ -87922,7 +87922,8 @@ function isSpaceUrl(url, spaceUrl) {
   const bare = (u) => u.trim().replace(/\/+$/, "");
   if (spaceUrl && bare(url) === bare(spaceUrl)) return true;
   try {
-    return new URL(url).hostname.endsWith(".hf.space");
+    const host = new URL(url).hostname;
+    return host.endsWith(".hf.space") || host.endsWith(".endpoints.huggingface.cloud");
   } catch {
     return false;
   }

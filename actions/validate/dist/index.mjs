@@ -64413,7 +64413,7 @@ function summaryTables(report) {
 }
 function adviceTable(a) {
   const measured = a.measured_hours > 0 ? `${Math.round(a.replies_per_day).toLocaleString("en-US")} a day (last ${a.measured_hours} h through the Space)` : "none measured yet";
-  const verdict = a.break_even_replies_per_day === null ? `this tier cannot buy credits: past ${Math.round(a.quota_replies_per_day)} replies a day calls are refused (429); the endpoint serves them` : a.endpoint_cheaper ? "the endpoint is cheaper: move to it (docs/runbook.md \xA78)" : "ZeroGPU is cheaper at this traffic";
+  const verdict = a.break_even_replies_per_day === null ? `this tier cannot buy credits: past ${Math.round(a.quota_replies_per_day)} replies a day calls are refused (429); the endpoint serves them` : a.endpoint_cheaper ? "the endpoint is cheaper: move to it (docs/runbook.md \xA79)" : "ZeroGPU is cheaper at this traffic";
   return {
     title: "ZeroGPU or an Inference Endpoint",
     header: ["Item", "Value"],
@@ -65237,7 +65237,7 @@ function adviceLine(a) {
     return `this tier cannot buy ZeroGPU credits: past ${Math.round(a.quota_replies_per_day)} replies a day calls are refused; an ${endpoint} serves any number`;
   }
   const measured = a.measured_hours > 0 ? `${Math.round(a.replies_per_day)} replies a day measured` : "no traffic measured yet";
-  const verdict = a.endpoint_cheaper ? ": move to it (docs/runbook.md \xA78)" : "";
+  const verdict = a.endpoint_cheaper ? ": move to it (docs/runbook.md \xA79)" : "";
   return `${measured}; an ${endpoint} is cheaper than ZeroGPU credits past ${Math.round(a.break_even_replies_per_day)} replies a day${verdict}`;
 }
 async function readZerogpu(client, logger, checks) {
