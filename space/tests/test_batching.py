@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import torch
-from fastapi import FastAPI
 from starlette.testclient import TestClient
+from test_gpu_layer import client_for
 
 from zerollama.core.catalog import load_catalog
 from zerollama.core.schemas import GenerateRequest
@@ -66,14 +66,6 @@ def served(model_dir) -> Iterator[tuple[Server, Recorder]]:
     runtime = ModelRuntime("cpu", torch.float32, int(4e9))
     runner = GpuRunner(entry=recorder, max_concurrency=1, max_queue=16, max_batch=8, per_caller=True)
     yield Server(load_catalog(), ModelStore(model_dir), runtime, runner, Settings()), recorder
-
-
-def client_for(server: Server) -> TestClient:
-    ready = threading.Event()
-    ready.set()
-    app = FastAPI(middleware=server.middleware(ready))
-    server.attach(app)
-    return TestClient(app)
 
 
 def generate(options: dict[str, Any], prompt: str = "Tell me about the sea", **extra: Any) -> dict[str, Any]:

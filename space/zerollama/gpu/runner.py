@@ -231,14 +231,14 @@ class GpuRunner:
             if live:  # a job whose consumer left while it waited never reaches the GPU (never calls /schedule)
                 self._run(live)
         finally:
-            for member in members:
-                member.deliver(None)
-            with self._lock:
+            with self._lock:  # the slot is free before any member hears its reply is over
                 for member in members:
                     self._release(member)
                 self._running -= 1
                 self.pending -= 1
                 self._dispatch()
+            for member in members:
+                member.deliver(None)
 
     def _run(self, live: list[_Request]) -> None:
         stream = None
