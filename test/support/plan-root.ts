@@ -3,12 +3,11 @@
  * real action.yml files, next to a small Space folder, so a test can change what the plan reads
  * without touching the checkout.
  */
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { makeSpaceFolder } from '../fakes/hf-fixtures.js'
 
 const repo = new URL('../../', import.meta.url).pathname
-const ACTIONS = ['create-space', 'pull-models', 'validate', 'switch-railway']
 
 export async function makePlanRoot(editWorkflow: (text: string) => string = (t) => t): Promise<string> {
   const root = await makeSpaceFolder({ '.keep': '' })
@@ -17,7 +16,8 @@ export async function makePlanRoot(editWorkflow: (text: string) => string = (t) 
   await mkdir(join(root, '.github', 'workflows'), { recursive: true })
   const migrate = await readFile(join(repo, '.github', 'workflows', 'migrate.yml'), 'utf8')
   await writeFile(join(root, '.github', 'workflows', 'migrate.yml'), editWorkflow(migrate))
-  for (const action of ACTIONS) {
+  const actions = await readdir(join(repo, 'actions'), { withFileTypes: true })
+  for (const action of actions.filter((a) => a.isDirectory() && a.name !== 'common').map((a) => a.name)) {
     await mkdir(join(root, 'actions', action), { recursive: true })
     await copyFile(join(repo, 'actions', action, 'action.yml'), join(root, 'actions', action, 'action.yml'))
   }
