@@ -280,3 +280,14 @@ def test_requests_sent_together_to_an_idle_server_share_the_first_call(model_dir
     for thread in threads:
         thread.join(60)
     assert [len(b.jobs) for b in recorder.batches] == [3]
+
+
+def test_end_of_turn_ids_leave_the_models_generation_config_as_it_was():
+    from types import SimpleNamespace
+
+    from zerollama.gpu.engine import eos_ids
+
+    model = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=[7, 8]))
+    tokenizer = SimpleNamespace(eos_token_id=9)
+    assert eos_ids(model, tokenizer) == eos_ids(model, tokenizer) == {7, 8, 9}
+    assert model.generation_config.eos_token_id == [7, 8]  # not one id longer per request

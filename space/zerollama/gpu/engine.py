@@ -90,7 +90,7 @@ def _sampler_tensors(rows: list[_Row], device: Any) -> tuple[torch.Tensor, ...]:
     options = [r.job.options for r in rows]
     return (
         torch.tensor([o.temperature for o in options], device=device),
-        torch.tensor([o.top_k if o.top_k > 0 else 0 for o in options], device=device),
+        torch.tensor([max(o.top_k, 0) for o in options], device=device),
         torch.tensor([o.top_p if 0 < o.top_p < 1 else 1.0 for o in options], device=device),
         torch.tensor([o.min_p for o in options], device=device),
     )
@@ -98,7 +98,7 @@ def _sampler_tensors(rows: list[_Row], device: Any) -> tuple[torch.Tensor, ...]:
 
 def warp(
     scores: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, min_p: torch.Tensor
-):
+) -> torch.Tensor:
     """Probabilities to sample from, per row: temperature, then top-k, top-p and min-p, as generate() orders
     them. A row's 0 top_k, 1.0 top_p or 0 min_p leaves that filter off for it."""
     scores = scores / temperature[:, None]
@@ -268,7 +268,6 @@ class _Member:
     first_token_at: float | None = None
     done_reason: str = "length"
     stopped: bool = False  # a stop string was found: the loop drops this row at its next step
-    ended: bool = False
 
     def __post_init__(self) -> None:
         assert self.job.options is not None
@@ -290,7 +289,6 @@ class _Member:
         return list(_piece_events(piece, scored))
 
     def finish(self, timed_out: bool, seconds: float) -> list[TextDelta | ToolCalls | Finished]:
-        self.ended = True
         events: list[TextDelta | ToolCalls | Finished] = list(_piece_events(self.output.finish()))
         finished_at = time.monotonic()
         first = self.first_token_at or finished_at
@@ -328,7 +326,8 @@ def _piece_events(piece: Any, logprobs: tuple[dict[str, Any], ...] = ()) -> Iter
 
 def eos_ids(model: Any, tokenizer: Any) -> set[int]:
     configured = model.generation_config.eos_token_id
-    ids = configured if isinstance(configured, list) else [configured] if configured is not None else []
+    # A copy: appending to the generation config's own list would grow it by one id per request.
+    ids = list(configured) if isinstance(configured, list) else [configured] if configured is not None else []
     if tokenizer.eos_token_id is not None:
         ids.append(tokenizer.eos_token_id)
     return set(ids)
@@ -390,7 +389,7 @@ class LoopEngine:
             elif isinstance(item, _RowEnded):
                 events = member.finish(item.timed_out, item.seconds)
             else:
-                member.ended = member.stopped = True
+                member.stopped = True
                 events = [_failure(item.error)]
             if not events and time.monotonic() - last_yield >= HEARTBEAT_SECONDS:
                 events = [Heartbeat()]  # output held back (a tool call, a possible stop string)

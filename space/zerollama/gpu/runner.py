@@ -64,14 +64,13 @@ def gpu_budget(settings: GpuSettings) -> GpuBudget:
 
 
 _runtime: ModelRuntime | None = None
-_engine: Engine = LoopEngine()
+_engine: Engine = LoopEngine()  # the one implementation today; a CUDA-graph step would be chosen here
 
 
-def install_runtime(runtime: ModelRuntime, engine: Engine | None = None) -> None:
-    """Sets the runtime and engine the GPU entry uses (before launch, so ZeroGPU workers inherit them)."""
-    global _runtime, _engine
+def install_runtime(runtime: ModelRuntime) -> None:
+    """Sets the runtime the GPU entry uses (before launch, so ZeroGPU workers inherit it)."""
+    global _runtime
     _runtime = runtime
-    _engine = engine or LoopEngine()
 
 
 def requested_duration(batch: Batch) -> int:
