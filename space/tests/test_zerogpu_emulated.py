@@ -209,18 +209,19 @@ def test_a_closed_stream_releases_the_gpu_within_a_second(zerogpu, device_api):
 
 def test_leaving_during_a_held_back_tool_call_releases_the_gpu_within_a_second(zerogpu_url, device_api):
     """A forced tool call is held back until it is complete, so the worker yields no output meanwhile: its
-    heartbeats are what let ZeroGPU stop it when the client leaves."""
+    heartbeats are what let ZeroGPU stop it when the client leaves. The argument's minLength keeps the call
+    held back for all of its tokens (an unconstrained random model closed it within 1 s on an idle machine)."""
     device_api.clear()
     body = {
         "model": "qwen2.5:7b",
         "messages": [{"role": "user", "content": "Weather in Bogota?"}],
-        "tools": [weather_tool({"city": {"type": "string"}}, closed=True)],
+        "tools": [weather_tool({"city": {"type": "string", "minLength": 4000}}, closed=True)],
         "tool_choice": "required",
         "max_tokens": 2048,
         "temperature": 0,
     }
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{zerogpu_url}/v1/chat/completions", json=body, timeout=httpx.Timeout(60, read=1.5))
+        httpx.post(f"{zerogpu_url}/v1/chat/completions", json=body, timeout=httpx.Timeout(60, read=1.0))
     left = time.time()
     assert release_after(device_api, left - 0.05) < 1.0
 
