@@ -6,13 +6,8 @@ under a catalog name, and this process loads the same checkpoint and runs the se
 `generate` itself. All decode greedily the same prompt for the same number of tokens, interleaved, with
 the threads pinned; several repetitions, medians of paired runs reported.
 
-Default: a Qwen2-architecture model of ~75M random parameters (per-token work that means something on a
-CPU). `--full-size`: the Qwen2.5-7B architecture with random bf16 weights on a GPU, also compared with
-the memory-bandwidth limit (each decoded token reads every weight once).
-
-The random model's output head is trimmed so that greedy decoding never ends early nor emits partial
-UTF-8: the rows of the end-of-sequence tokens, of non-ASCII tokens and (at full size) of ids the small
-test tokenizer lacks are zeroed. Zeroed rows are still read each step, so the work per token is unchanged.
+The model: bench/model.py's ~75M-parameter random Qwen2 (per-token work that means something on a CPU).
+The GPU's own figures (a 7B shape, CUDA graphs, the bandwidth limit) are bench/gpu.py's.
 """
 
 from __future__ import annotations
@@ -31,56 +26,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import torch
+from transformers.generation.streamers import BaseStreamer
+
+from model import REPO, SERVED_AS, build_checkpoint, device_and_dtype
+from zerollama.demo.tiny import CORPUS, build_tokenizer
+
 SPACE = REPO / "space"
-sys.path.insert(0, str(SPACE))
-
-import torch  # noqa: E402 (after the sys.path line)
-from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config  # noqa: E402 (after the sys.path line)
-from transformers.generation.streamers import BaseStreamer  # noqa: E402 (after the sys.path line)
-
-from zerollama.core.catalog import load_catalog  # noqa: E402 (after the sys.path line)
-from zerollama.demo.tiny import CORPUS, build_tokenizer  # noqa: E402 (after the sys.path line)
-
-SERVED_AS = "qwen2.5:7b"  # the catalog name the server serves the bench model under (a Qwen2 architecture)
 GOAL_TPS_OVERHEAD = 0.03
 GOAL_TTFT_MS = 20.0
-
-# Shapes: ~75M parameters for the CPU run; the published Qwen2.5-7B-Instruct config for --full-size.
-SMALL_SHAPE = {
-    "hidden_size": 768,
-    "intermediate_size": 2048,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-}
-SMALL_SHAPE |= {"num_key_value_heads": 2, "max_position_embeddings": 4096}
-FULL_SHAPE = {
-    "hidden_size": 3584,
-    "intermediate_size": 18944,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 28,
-}
-FULL_SHAPE |= {
-    "num_key_value_heads": 4,
-    "max_position_embeddings": 32768,
-    "vocab_size": 152064,
-    "rope_theta": 1e6,
-}
-
-# Memory bandwidth (GB/s) by device name, from vendor data sheets; --bandwidth-gbs overrides.
-GPU_BANDWIDTH_GB_S = {
-    "H200": 4800,
-    "H100 PCIe": 2000,
-    "H100": 3350,
-    "A100-SXM4-80GB": 2039,
-    "A100 80GB PCIe": 1935,
-    "A100": 1555,
-    "RTX PRO 6000": 1792,
-    "L40S": 864,
-    "A10G": 600,
-    "L4": 300,
-    "T4": 320,
-}
 
 
 @dataclass(frozen=True)
@@ -112,46 +66,6 @@ class Stamps(BaseStreamer):
 def sample(started: float, stamps: list[float], tokens: int) -> Sample:
     decode = (tokens - 1) / (stamps[-1] - stamps[0]) if tokens > 1 and stamps[-1] > stamps[0] else float("nan")
     return Sample(stamps[0] - started, tokens, decode)
-
-
-def device_and_dtype() -> tuple[str, torch.dtype]:
-    """The same choice the server makes (zerollama.server.runtime_for)."""
-    return ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
-
-
-def build_checkpoint(root: Path, full_size: bool) -> Path:
-    """A random-weight Qwen2 checkpoint in the folder the server looks up for SERVED_AS."""
-    entry = load_catalog().find(SERVED_AS)
-    assert entry is not None and entry.architecture == "Qwen2ForCausalLM"
-    folder = root / entry.folder_name
-    tokenizer = build_tokenizer()
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    shape = {"vocab_size": len(tokenizer), **(FULL_SHAPE if full_size else SMALL_SHAPE)}
-    config = Qwen2Config(
-        **shape,
-        eos_token_id=eos,
-        bos_token_id=pad,
-        pad_token_id=pad,
-        tie_word_embeddings=False,
-    )
-    device, dtype = device_and_dtype()
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    with torch.no_grad():
-        allowed = torch.zeros(config.vocab_size, dtype=torch.bool, device=device)
-        for token_id in range(len(tokenizer)):
-            text = tokenizer.decode([token_id])
-            allowed[token_id] = token_id not in tokenizer.all_special_ids and text.isascii() and text.isprintable()
-        model.lm_head.weight[~allowed] = 0
-    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, do_sample=False)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    del model
-    if device == "cuda":
-        torch.cuda.empty_cache()
-    return folder
 
 
 def free_port() -> int:
@@ -230,7 +144,8 @@ class BareEngine:
     """The server's engine on the same checkpoint in this process: no HTTP, no queue, no GPU entry."""
 
     def __init__(self, model_dir: Path, model: str = SERVED_AS) -> None:
-        from zerollama.gpu.engine import LoopEngine
+        from zerollama.core.catalog import load_catalog
+        from zerollama.gpu.engine import engine_for
         from zerollama.gpu.runner import GpuRunner
         from zerollama.gpu.runtime import ModelRuntime
         from zerollama.server import Server
@@ -241,7 +156,7 @@ class BareEngine:
         runtime = ModelRuntime(device, dtype, int(200e9))
         self.name = model
         self.server = Server(load_catalog(), ModelStore(model_dir), runtime, GpuRunner(), Settings())
-        self.engine = LoopEngine()
+        self.engine = engine_for(Settings().gpu)  # the server's own choice
         first = self.jobs(["warm"], 1)[0]
         self.loaded, _ = runtime.acquire(first.entry, first.path)
 
@@ -310,47 +225,24 @@ def http_run(port: int, prompt: str, tokens: int) -> Sample:
     return Sample(measured.ttft_s, measured.tokens, measured.decode_tps, server_ttft)
 
 
-def bandwidth_gb_s(override: float | None) -> float | None:
-    if override:
-        return override
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name(0)
-    return next((value for key, value in GPU_BANDWIDTH_GB_S.items() if key in name), None)
-
-
-def bytes_per_token(model: torch.nn.Module, context_tokens: int) -> int:
-    """Weights read per decoded token (all but the embedding table, of which one row is read) + KV cache."""
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    embedding = model.get_input_embeddings().weight
-    config = model.config
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    kv_cache = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * embedding.element_size()
-    return weights - embedding.numel() * embedding.element_size() + kv_cache * context_tokens
-
-
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full-size", action="store_true", help="Qwen2.5-7B architecture, random bf16 (GPU)")
-    parser.add_argument("--tokens", type=int, default=None, help="tokens generated per run (default 96; 256 full)")
+    parser.add_argument("--tokens", type=int, default=96, help="tokens generated per run")
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads, here and in the server (pinned)")
-    parser.add_argument("--bandwidth-gbs", type=float, default=None, help="GPU memory bandwidth, GB/s")
     args = parser.parse_args()
-    tokens = args.tokens or (256 if args.full_size else 96)
-    if args.full_size and not torch.cuda.is_available():
-        raise SystemExit("--full-size needs a CUDA GPU (15 GB of bf16 weights)")
+    tokens = args.tokens
     torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="zerollama-bench-") as scratch:
         root = Path(scratch)
-        print(f"building the {'Qwen2.5-7B-shaped' if args.full_size else '~75M-parameter Qwen2'} checkpoint…")
-        folder = build_checkpoint(root / "models", args.full_size)
+        print("building the ~75M-parameter Qwen2 checkpoint…")
+        build_checkpoint(root / "models")
         port = free_port()
         log_path = root / "server.log"
         server = start_server(root / "models", port, log_path, {"OMP_NUM_THREADS": str(args.threads)})
@@ -363,7 +255,7 @@ def main() -> None:
             prompt = tokenizer.decode(ids)
             prompt_ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], device=device)
             eos, pad = model.generation_config.eos_token_id, model.generation_config.pad_token_id
-            wait_until_up(server, port, log_path, deadline_s=900 if args.full_size else 300)
+            wait_until_up(server, port, log_path, deadline_s=300)
 
             params = sum(p.numel() for p in model.parameters())
             print(f"model: {params / 1e6:.1f}M parameters, {dtype} on {device}; prompt {prompt_ids.shape[1]} tokens")
@@ -382,12 +274,11 @@ def main() -> None:
                         f"{k} {v[-1].decode_tps:7.1f} tok/s ttft {v[-1].ttft_s * 1e3:6.1f} ms" for k, v in runs.items()
                     )
                 )
-            report(runs, model, prompt_ids.shape[1] + tokens // 2, args)
+            report(runs, args)
             batch = batch_aggregate(bare, prompt, tokens, 8)
             print(f"engine, one batched call of 8: {batch:.1f} tokens/s in all")
         finally:
             stop_server(server)
-        del folder
 
 
 def batch_aggregate(bare: BareEngine, prompt: str, tokens: int, size: int) -> float:
@@ -397,7 +288,7 @@ def batch_aggregate(bare: BareEngine, prompt: str, tokens: int, size: int) -> fl
     return sum(f.eval_count for f in finished) / (time.perf_counter() - started)
 
 
-def report(runs: dict[str, list[Sample]], model: torch.nn.Module, mid_context: int, args) -> None:
+def report(runs: dict[str, list[Sample]], args) -> None:
     tps = {k: median([s.decode_tps for s in v]) for k, v in runs.items()}
     ttft = {k: median([s.ttft_s for s in v]) * 1e3 for k, v in runs.items()}
     inside_ttft = median([s.server_ttft_s for s in runs["http"] if s.server_ttft_s is not None]) * 1e3
@@ -421,17 +312,6 @@ def report(runs: dict[str, list[Sample]], model: torch.nn.Module, mid_context: i
         f"{'met' if paired_ttft_ms <= GOAL_TTFT_MS else 'missed'})"
     )
     print(f"engine against eager generate(): {engine_vs_eager:.2f}× tokens/s (median of paired runs)")
-    bandwidth = bandwidth_gb_s(args.bandwidth_gbs)
-    if bandwidth:
-        per_token = bytes_per_token(model, mid_context)
-        limit = bandwidth * 1e9 / per_token
-        print(
-            f"memory-bandwidth limit: {per_token / 1e9:.2f} GB read per token at {bandwidth:.0f} GB/s = "
-            f"{limit:.1f} tok/s; generate() reaches {tps['generate'] / limit:.0%}, the engine "
-            f"{tps['engine'] / limit:.0%}, HTTP {tps['http'] / limit:.0%}"
-        )
-    elif args.full_size:
-        print("memory-bandwidth limit: unknown GPU; pass --bandwidth-gbs")
 
 
 if __name__ == "__main__":

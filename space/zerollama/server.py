@@ -22,6 +22,7 @@ from .core.catalog import Catalog, load_catalog
 from .core.jobs import Service
 from .core.quota import QuotaLedger
 from .core.registry import ModelRegistry
+from .gpu.engine import engine_for
 from .gpu.runner import ON_ZEROGPU, GpuRunner, gpu_budget, install_runtime, zerogpu_node
 from .gpu.runtime import ModelRuntime, TransformersLoader
 from .settings import ModelSettings, Settings
@@ -78,7 +79,7 @@ class Server:
         self.ledger = QuotaLedger()
         budget = gpu_budget(self.settings.gpu)
         self.service = Service(self.registry, runner, self.costs, self.ledger, budget, self.settings.limits)
-        install_runtime(runtime)
+        install_runtime(runtime, engine_for(self.settings.gpu))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Server:

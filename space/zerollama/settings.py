@@ -151,6 +151,18 @@ class GpuSettings:
         ),
     )
     max_queue: int = field(default=32, metadata=_variable("ZEROLLAMA_MAX_QUEUE", "requests waiting before 503", _int))
+    cuda_graphs: bool = field(
+        default=True,
+        metadata=_variable(
+            "ZEROLLAMA_CUDA_GRAPHS", "on a GPU, decode steps replayed as CUDA graphs (0: eager steps)", _on_unless_off
+        ),
+    )
+    static_cache_gb: float = field(
+        default=4.0,
+        metadata=_variable(
+            "ZEROLLAMA_STATIC_CACHE_GB", "largest KV cache one CUDA graph holds (larger calls step eagerly)", _float
+        ),
+    )
 
 
 @dataclass(frozen=True)

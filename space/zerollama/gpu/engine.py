@@ -8,9 +8,10 @@ split among the rows still decoding in it.
 
 The decode loop runs in a thread and hands token ids to the consumer (the GPU generator), which turns
 them into text, applies stop strings and tool syntax, and tells the loop which rows are done. A row that
-finishes leaves the batch (its KV cache rows are dropped), so the others do not pay for it.
+finishes is no longer fed or read (the eager step also drops its KV cache rows).
 
-`EagerForward` is the one step used on every device: a DynamicCache and one eager forward per step.
+How the model runs (prefill, one step per token) is the `Forward` chosen at start-up: gpu/steps.py's
+eager step on CPUs, gpu/graphs.py's static cache and CUDA graph on GPUs.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from typing import Any
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
 
+from ..settings import GpuSettings
 from .constrained import compiler_for, logits_processor
 from .generation import HEARTBEAT_SECONDS, Failed, Finished, Heartbeat, Job, Tagged, TextDelta, ToolCalls
+from .graphs import GraphForward
 from .runtime import LoadedModel
+from .steps import EagerForward, Forward
 from .textstream import OutputFilter
 
 # ---- what the loop thread hands the consumer -------------------------------------------------------
@@ -69,21 +73,6 @@ class _Row:
     penalty: Any = None
     new_tokens: int = 0
     seconds: float = 0.0
-
-
-class EagerForward:
-    """One forward step over the batch with a DynamicCache (the cache the model creates at prefill)."""
-
-    def __call__(self, model: Any, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any) -> Any:
-        out = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        return out.logits[:, -1, :], out.past_key_values
 
 
 def _sampler_tensors(rows: list[_Row], device: Any) -> tuple[torch.Tensor, ...]:
@@ -131,7 +120,7 @@ class DecodeLoop:
         deadline: float,
         stopped: Callable[[int], bool],
         out: queue.Queue,
-        forward: EagerForward,
+        forward: Forward,
     ) -> None:
         self.model = loaded.model
         self.device = loaded.model.device
@@ -152,42 +141,38 @@ class DecodeLoop:
         self.out.put(_DONE)
 
     def _decode(self) -> None:
-        active = list(self.rows)
-        longest = max(len(r.ids) for r in active)
+        active = list(range(len(self.rows)))
+        longest = max(len(r.ids) for r in self.rows)
+        capacity = max(len(r.ids) + r.job.options.max_new_tokens for r in self.rows)
+        steps = self.forward.open(self.model, len(self.rows), capacity)
         ids = torch.full((len(active), longest), self.pad, dtype=torch.long, device=self.device)
         mask = torch.zeros((len(active), longest), dtype=torch.long, device=self.device)
-        for i, row in enumerate(active):
+        for i, row in enumerate(self.rows):
             ids[i, longest - len(row.ids) :] = torch.tensor(row.ids, device=self.device)
             mask[i, longest - len(row.ids) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         started = time.monotonic()
-        logits, cache = self.forward(self.model, ids, mask, positions, None)
-        positions = positions[:, -1:]
+        logits = steps.prefill(ids, mask)
         while True:
-            tokens = self._pick(active, logits)
-            keep = []
-            for i, row in enumerate(active):
-                if tokens[i] is not None and not self._ends(row, tokens[i]):
-                    keep.append(i)
+            rows = [self.rows[i] for i in active]
+            tokens = self._pick(rows, logits)
+            keep = [
+                i
+                for i, row, token in zip(active, rows, tokens, strict=True)
+                if token is not None and not self._ends(row, token)
+            ]
             now = time.monotonic()
-            for row in active:
-                row.seconds += (now - started) / len(active)
+            for row in rows:
+                row.seconds += (now - started) / len(rows)
             timed_out = now >= self.deadline
-            for i, row in enumerate(active):
-                if tokens[i] is not None and (i not in keep or timed_out):
+            for i, row, token in zip(active, rows, tokens, strict=True):
+                if token is not None and (i not in keep or timed_out):
                     self.out.put(_RowEnded(row.member, timed_out and i in keep, row.seconds))
             if timed_out or not keep:
                 return
             started = now
-            if len(keep) < len(active):
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask, positions = mask[index], positions[index]
-                active = [active[i] for i in keep]
-            step = torch.tensor([[tokens[i]] for i in keep], device=self.device)
-            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=-1)
-            positions = positions + 1
-            logits, cache = self.forward(self.model, step, mask, positions, cache)
+            fed = {i: t for i, t in zip(active, tokens, strict=True)}
+            active = keep
+            logits = steps.step([fed[i] for i in active], active)
 
     def _ends(self, row: _Row, token: int) -> bool:
         row.ids.append(token)
@@ -336,7 +321,7 @@ def eos_ids(model: Any, tokenizer: Any) -> set[int]:
 class LoopEngine:
     """The hand-written batched decode loop over `forward` (see the module docstring)."""
 
-    def __init__(self, forward: EagerForward | None = None) -> None:
+    def __init__(self, forward: Forward | None = None) -> None:
         self.forward = forward or EagerForward()
 
     def stream(
@@ -419,3 +404,11 @@ class LoopEngine:
 
 def _failure(error: Exception) -> Failed:
     return Failed(500, f"{type(error).__name__}: {error}")
+
+
+def engine_for(settings: GpuSettings) -> LoopEngine:
+    """The engine chosen at start-up: CUDA graphs over a static cache where the model sits on a GPU (each
+    call falls back to the eager step where graphs cannot serve it), the eager step everywhere else."""
+    if not settings.cuda_graphs:
+        return LoopEngine(EagerForward())
+    return LoopEngine(GraphForward(max_cache_bytes=int(settings.static_cache_gb * 1e9)))

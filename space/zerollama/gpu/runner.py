@@ -26,7 +26,6 @@ from ..core.errors import ApiError, translate_gpu_error
 from ..core.gpu_budget import GpuBudget
 from ..settings import GpuSettings
 from .cancel import BOARD, BoardFull, CancelBoard
-from .engine import LoopEngine
 from .generation import Batch, Engine, Event, Failed, Finished, Heartbeat, Job, Tagged, execute
 from .runtime import ModelRuntime
 
@@ -64,13 +63,13 @@ def gpu_budget(settings: GpuSettings) -> GpuBudget:
 
 
 _runtime: ModelRuntime | None = None
-_engine: Engine = LoopEngine()  # the one implementation today; a CUDA-graph step would be chosen here
+_engine: Engine | None = None
 
 
-def install_runtime(runtime: ModelRuntime) -> None:
-    """Sets the runtime the GPU entry uses (before launch, so ZeroGPU workers inherit it)."""
-    global _runtime
-    _runtime = runtime
+def install_runtime(runtime: ModelRuntime, engine: Engine) -> None:
+    """Sets the runtime and engine the GPU entry uses (before launch, so ZeroGPU workers inherit them)."""
+    global _runtime, _engine
+    _runtime, _engine = runtime, engine
 
 
 def requested_duration(batch: Batch) -> int:
@@ -79,7 +78,7 @@ def requested_duration(batch: Batch) -> int:
 
 @spaces.GPU(duration=requested_duration)
 def gpu_entry(batch: Batch) -> Iterator[Tagged | Heartbeat]:
-    assert _runtime is not None, "install_runtime() must run before the first request"
+    assert _runtime is not None and _engine is not None, "install_runtime() must run before the first request"
     yield from execute(batch, _runtime, _engine, lambda member: BOARD.is_set(batch.tickets[member]))
 
 

@@ -1,0 +1,243 @@
+"""The GPU decode step: a static KV cache and the step captured once as a CUDA graph, then replayed.
+
+Why: an eager decode step of a 7B model launches ~2,000 kernels, 18-27 ms of host time per token, while
+the GPU needs ~3-17 ms to read the weights; replaying a captured graph launches them all in one call.
+ZeroGPU forbids torch.compile, but a CUDA graph is plain PyTorch. Every tensor the graph reads or writes
+must keep its address, so the step reads fixed input buffers (token ids, position ids, an additive 4D
+attention mask) and writes the KV cache in place: transformers' StaticCache keeps its write position as a
+device tensor that the graph itself advances.
+
+Shapes are fixed per graph: rows are rounded up to a power of two (spare rows decode padding, unread) and
+the cache length to a power of two that holds the longest member. A row that finishes stays in the graph
+(on a bandwidth-bound GPU a spare row costs almost nothing); its output is no longer read. Graphs are kept
+per model and shape in the worker (a new ZeroGPU worker captures again: `capture_seconds` says how long).
+
+Each new graph is checked once against the same step run eagerly; on a mismatch, or if capture fails,
+that model decodes eagerly over the same static cache (never wrong output, only slower). Models with
+sliding-window layers, whose static layers keep a Python-side position the graph cannot advance, and
+shapes whose cache would exceed `max_cache_bytes` use the eager step (gpu/steps.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from transformers import StaticCache
+from transformers.cache_utils import StaticLayer
+
+from .steps import EagerSteps, Steps, last_logits, positions_of
+
+log = logging.getLogger("zerollama.gpu")
+
+MIN_CACHE_TOKENS = 256
+GRAPHS_PER_MODEL = 3  # shapes kept per model; each holds its own KV cache
+
+
+class Capture(Protocol):
+    def supports(self, device: torch.device) -> bool: ...
+
+    def capture(self, step: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        """A replay of `step`: running it has the effects of `step` on the same buffers, returning its output."""
+        ...
+
+
+class CudaCapture:
+    """torch.cuda.CUDAGraph, after warm-up runs on a side stream (cuBLAS workspaces, allocator pools)."""
+
+    def supports(self, device: torch.device) -> bool:
+        return device.type == "cuda"
+
+    def capture(self, step: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            output = step()
+
+        def replay() -> torch.Tensor:
+            graph.replay()
+            return output
+
+        return replay
+
+
+def _pow2(n: int, floor: int = 1) -> int:
+    return max(floor, 1 << max(n - 1, 0).bit_length())
+
+
+@dataclass
+class GraphStats:
+    """What the diagnostics and the benchmark read: captures made, their cost, checks failed."""
+
+    captures: int = 0
+    capture_seconds: float = 0.0
+    fallbacks: int = 0
+
+
+@dataclass
+class _Graph:
+    """One captured shape: its cache and input buffers, and the replay (None: decode this shape eagerly)."""
+
+    model: Any
+    cache: StaticCache
+    ids: torch.Tensor  # (rows, 1)
+    positions: torch.Tensor  # (rows, 1)
+    mask: torch.Tensor  # (rows, 1, 1, cache length): 0 where a row may attend, the dtype's minimum elsewhere
+    replay: Callable[[], torch.Tensor] | None = None
+    checked: bool = False
+
+    def eager(self) -> torch.Tensor:
+        return last_logits(
+            self.model,
+            input_ids=self.ids,
+            attention_mask=self.mask,
+            position_ids=self.positions,
+            past_key_values=self.cache,
+        )
+
+
+@dataclass
+class _ModelGraphs:
+    shapes: OrderedDict[tuple[int, int], _Graph] = field(default_factory=OrderedDict)
+    broken: bool = False  # a graph of this model failed its check: decode it eagerly from now on
+
+
+class GraphForward:
+    """Static cache and CUDA graphs where the device and model allow; the eager step elsewhere."""
+
+    def __init__(self, capture: Capture | None = None, max_cache_bytes: int = int(4e9)) -> None:
+        self.capture = capture or CudaCapture()
+        self.max_cache_bytes = max_cache_bytes
+        self.stats = GraphStats()
+        self._models: dict[int, _ModelGraphs] = {}
+
+    def open(self, model: Any, rows: int, capacity: int) -> Steps:
+        if not self.capture.supports(model.device):
+            return EagerSteps(model)
+        shape = (_pow2(rows), _pow2(capacity, MIN_CACHE_TOKENS))
+        if _cache_bytes(model, *shape) > self.max_cache_bytes:
+            return EagerSteps(model)
+        graphs = self._models.setdefault(id(model), _ModelGraphs())
+        graph = graphs.shapes.get(shape)
+        if graph is None:
+            graph = self._new_graph(model, *shape)
+            if graph is None:
+                return EagerSteps(model)
+            graphs.shapes[shape] = graph
+            while len(graphs.shapes) > GRAPHS_PER_MODEL:
+                graphs.shapes.popitem(last=False)
+        graphs.shapes.move_to_end(shape)
+        return StaticSteps(graph, graphs, self.stats)
+
+    def forget(self, model: Any) -> None:
+        """Drops a model's graphs and caches (it is being unloaded)."""
+        self._models.pop(id(model), None)
+
+    def _new_graph(self, model: Any, rows: int, length: int) -> _Graph | None:
+        cache = StaticCache(config=model.config, max_cache_len=length)
+        if not all(type(layer) is StaticLayer for layer in cache.layers):
+            return None  # sliding-window layers (see the module docstring)
+        config = model.config.get_text_config(decoder=True)
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        cache.early_initialization(rows, config.num_key_value_heads, head_dim, model.dtype, model.device)
+        device = model.device
+        minimum = torch.finfo(model.dtype).min
+        graph = _Graph(
+            model=model,
+            cache=cache,
+            ids=torch.zeros((rows, 1), dtype=torch.long, device=device),
+            positions=torch.zeros((rows, 1), dtype=torch.long, device=device),
+            mask=torch.full((rows, 1, 1, length), minimum, dtype=model.dtype, device=device),
+        )
+        graph.mask[..., 0] = 0
+        started = time.monotonic()
+        try:
+            graph.replay = self.capture.capture(graph.eager)
+        except Exception:  # an op that cannot be captured: this shape decodes eagerly
+            log.warning("CUDA graph capture failed for %s; decoding eagerly", type(model).__name__, exc_info=True)
+            self.stats.fallbacks += 1
+        self.stats.captures += 1
+        self.stats.capture_seconds += time.monotonic() - started
+        return graph
+
+
+def _cache_bytes(model: Any, rows: int, length: int) -> int:
+    config = model.config.get_text_config(decoder=True)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * model.dtype.itemsize
+    return rows * length * per_token
+
+
+class StaticSteps:
+    """One call over a captured shape: the prefill runs eagerly into the static cache, steps replay."""
+
+    def __init__(self, graph: _Graph, graphs: _ModelGraphs, stats: GraphStats) -> None:
+        self.graph = graph
+        self.graphs = graphs
+        self.stats = stats
+        self.length = 0  # the next cache slot
+
+    def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        g = self.graph
+        rows, prompt = ids.shape
+        capacity, slots = g.ids.shape[0], g.mask.shape[-1]
+        # Spare rows are whole sequences of padding: every query attends to something, so nothing is NaN.
+        full_ids = torch.cat([ids, ids.new_zeros((capacity - rows, prompt))])
+        full_mask = torch.cat([mask, mask.new_ones((capacity - rows, prompt))])
+        minimum = g.mask.new_tensor(torch.finfo(g.mask.dtype).min)
+        keys = torch.arange(slots, device=ids.device)
+        visible = (keys[None, :] < prompt) & (torch.nn.functional.pad(full_mask, (0, slots - prompt)) > 0)
+        causal = keys[None, :] <= torch.arange(prompt, device=ids.device)[:, None]  # (prompt, slots)
+        allowed = visible[:, None, None, :] & causal[None, None, :, :]
+        g.cache.reset()
+        positions = positions_of(full_mask)
+        logits = last_logits(
+            g.model,
+            input_ids=full_ids,
+            attention_mask=torch.where(allowed, 0.0, minimum).to(g.mask.dtype),
+            position_ids=positions,
+            past_key_values=g.cache,
+        )
+        g.positions.copy_(positions[:, -1:])
+        g.mask.copy_(torch.where(visible, 0.0, minimum)[:, None, None, :])
+        self.length = prompt
+        return logits[:rows]
+
+    def step(self, tokens: list[int], rows: list[int]) -> torch.Tensor:
+        g = self.graph
+        if self.length >= g.mask.shape[-1]:
+            raise RuntimeError(f"the static cache of {g.mask.shape[-1]} tokens is full")
+        index = torch.tensor(rows, device=g.ids.device)
+        g.ids.zero_()
+        g.ids[index, 0] = torch.tensor(tokens, device=g.ids.device)
+        g.positions.add_(1)
+        g.mask[..., self.length] = 0
+        self.length += 1
+        return self._run()[index]
+
+    def _run(self) -> torch.Tensor:
+        g = self.graph
+        if g.replay is None or self.graphs.broken:
+            return g.eager()
+        if g.checked:
+            return g.replay()
+        expected = g.eager()
+        for layer in g.cache.layers:  # the replay writes the same slot again
+            layer.cumulative_length.sub_(1)
+        replayed = g.replay()
+        g.checked = True
+        if not torch.allclose(replayed.float(), expected.float(), rtol=1e-2, atol=1e-2):
+            log.warning("a CUDA graph's step differs from the eager step; decoding this model eagerly")
+            self.graphs.broken = True
+            self.stats.fallbacks += 1
+        return expected
