@@ -7,7 +7,9 @@ the eager step and the fallbacks) is the production code, on the tiny random mod
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -147,4 +149,17 @@ def test_the_engine_uses_graphs_only_on_a_gpu_unless_turned_off(service):
     assert isinstance(chosen, GraphForward) and chosen.max_cache_bytes == int(2.5e9)
     entry = load_catalog().find("qwen2.5:7b")
     loaded, _ = runtime.acquire(entry, service[0].registry.store.find(entry).path)
-    assert isinstance(chosen.open(loaded.model, 2, 64), EagerSteps)  # a CPU model: CUDA graphs cannot serve it
+    assert isinstance(chosen.open(loaded, 2, 64), EagerSteps)  # a CPU model: CUDA graphs cannot serve it
+
+
+def test_a_models_graphs_and_static_caches_go_when_it_is_unloaded(service):
+    """Graphs live on the loaded model: a forward that kept them itself would keep every unloaded model's
+    weights and caches in GPU memory."""
+    _, runtime = service
+    graphs = GraphForward(Replayed())
+    decode(*service, "phi3", graphs)
+    model = weakref.ref(runtime._models["phi3"].model)
+    cache = weakref.ref(runtime._models["phi3"].graphs.shapes[(4, 256)].cache)
+    assert runtime.unload("phi3")
+    gc.collect()
+    assert model() is None and cache() is None

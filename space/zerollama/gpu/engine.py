@@ -122,7 +122,7 @@ class DecodeLoop:
         out: queue.Queue,
         forward: Forward,
     ) -> None:
-        self.model = loaded.model
+        self.loaded = loaded
         self.device = loaded.model.device
         self.rows = rows
         self.eos = eos
@@ -144,13 +144,13 @@ class DecodeLoop:
         active = list(range(len(self.rows)))
         longest = max(len(r.ids) for r in self.rows)
         capacity = max(len(r.ids) + r.job.options.max_new_tokens for r in self.rows)
-        steps = self.forward.open(self.model, len(self.rows), capacity)
+        started = time.monotonic()  # a graph captured now is part of the first step, shared by every row
+        steps = self.forward.open(self.loaded, len(self.rows), capacity)
         ids = torch.full((len(active), longest), self.pad, dtype=torch.long, device=self.device)
         mask = torch.zeros((len(active), longest), dtype=torch.long, device=self.device)
         for i, row in enumerate(self.rows):
             ids[i, longest - len(row.ids) :] = torch.tensor(row.ids, device=self.device)
             mask[i, longest - len(row.ids) :] = 1
-        started = time.monotonic()
         logits = steps.prefill(ids, mask)
         while True:
             rows = [self.rows[i] for i in active]

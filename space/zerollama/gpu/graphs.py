@@ -31,6 +31,7 @@ import torch
 from transformers import StaticCache
 from transformers.cache_utils import StaticLayer
 
+from .runtime import LoadedModel
 from .steps import EagerSteps, Steps, last_logits, positions_of
 
 log = logging.getLogger("zerollama.gpu")
@@ -119,15 +120,17 @@ class GraphForward:
         self.capture = capture or CudaCapture()
         self.max_cache_bytes = max_cache_bytes
         self.stats = GraphStats()
-        self._models: dict[int, _ModelGraphs] = {}
 
-    def open(self, model: Any, rows: int, capacity: int) -> Steps:
+    def open(self, loaded: LoadedModel, rows: int, capacity: int) -> Steps:
+        model = loaded.model
         if not self.capture.supports(model.device):
             return EagerSteps(model)
         shape = (_pow2(rows), _pow2(capacity, MIN_CACHE_TOKENS))
         if _cache_bytes(model, *shape) > self.max_cache_bytes:
             return EagerSteps(model)
-        graphs = self._models.setdefault(id(model), _ModelGraphs())
+        if loaded.graphs is None:  # kept with the model: unloading it frees its graphs and caches
+            loaded.graphs = _ModelGraphs()
+        graphs = loaded.graphs
         graph = graphs.shapes.get(shape)
         if graph is None:
             graph = self._new_graph(model, *shape)
@@ -138,10 +141,6 @@ class GraphForward:
                 graphs.shapes.popitem(last=False)
         graphs.shapes.move_to_end(shape)
         return StaticSteps(graph, graphs, self.stats)
-
-    def forget(self, model: Any) -> None:
-        """Drops a model's graphs and caches (it is being unloaded)."""
-        self._models.pop(id(model), None)
 
     def _new_graph(self, model: Any, rows: int, length: int) -> _Graph | None:
         cache = StaticCache(config=model.config, max_cache_len=length)

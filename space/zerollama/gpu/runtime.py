@@ -64,6 +64,7 @@ class LoadedModel:
     expires_at: float
     in_use: int = 0
     grammar_compiler: Any = None
+    graphs: Any = None  # the CUDA graphs and static caches captured for this model (gpu/graphs.py)
     packed: bool = False
 
 

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import torch
 
+from .runtime import LoadedModel
+
 
 class Steps(Protocol):
     """One GPU call's model state. Rows are numbered by their place in the prefill batch."""
@@ -26,7 +28,7 @@ class Steps(Protocol):
 
 
 class Forward(Protocol):
-    def open(self, model: Any, rows: int, capacity: int) -> Steps:
+    def open(self, loaded: LoadedModel, rows: int, capacity: int) -> Steps:
         """Steps for `rows` rows that will hold at most `capacity` tokens each (prompt and output)."""
         ...
 
@@ -75,5 +77,5 @@ class EagerSteps:
 class EagerForward:
     """A DynamicCache and one eager forward per step, finished rows dropped (see the module docstring)."""
 
-    def open(self, model: Any, rows: int, capacity: int) -> Steps:
-        return EagerSteps(model)
+    def open(self, loaded: LoadedModel, rows: int, capacity: int) -> Steps:
+        return EagerSteps(loaded.model)
