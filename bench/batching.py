@@ -1,6 +1,8 @@
 """What same-caller batching buys: aggregate tokens/s of 1, 2, 4 and 8 concurrent streams against the same
 requests one after another, and against one bare batched engine call (the ceiling), on the tiny qwen2.5
-stand-in. Also the GPU seconds billed per 1,000 tokens, as the replies report them.
+stand-in. Also the GPU seconds billed per 1,000 tokens, as the replies report them. And transformers' own
+continuous batching (library_batching.py) on the same prompts, beside the bare call: with the repeat penalty
+off in both, since the library drops a repetition penalty and the catalog's qwen2.5 options set one.
 
 One run, one checkpoint: the server (space/app.py in its own process, as in production) and, in this
 process, the bare engine on the same checkpoint. Every request decodes greedily the same number of tokens
@@ -11,6 +13,7 @@ are reported. Nothing is asserted: the figures are printed with the goals beside
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import statistics
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from http_overhead import REPO, free_port, start_server, stop_server, wait_until_up
+from library_batching import LibraryBatching, LibraryRound
 
 sys.path.insert(0, str(REPO / "space"))
 
@@ -43,6 +47,7 @@ CALLER = {"X-IP-Token": "bench-caller"}  # one caller for every stream
 GOAL_SPEEDUP_AT_8 = 4.0
 GOAL_SHARE_OF_CEILING = 0.8
 GOAL_GPU_SECONDS_RATIO = 0.25
+NO_PENALTY = {"repeat_penalty": 1.0}  # the options of the loop runs set beside the library's
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Round:
     seconds: float  # wall time from the first request sent to the last reply done
     tokens: int
     gpu_seconds: float  # summed over the replies, as each reports its share
+    outputs: tuple[tuple[int, ...], ...] = ()  # bare calls: each request's generated ids, in request order
 
     @property
     def tps(self) -> float:
@@ -120,23 +126,58 @@ class BareEngine:
         first = self.jobs(1, 1)[0]
         self.loaded, _ = runtime.acquire(first.entry, first.path)
 
-    def jobs(self, count: int, tokens: int) -> list:
-        options = {"temperature": 0, "num_predict": tokens}
+    def jobs(self, count: int, tokens: int, extra: dict | None = None) -> list:
+        options = {"temperature": 0, "num_predict": tokens, **(extra or {})}
         return [
             self.server.service.generate_job(GenerateRequest(model=MODEL, prompt=p, options=options))
             for p in prompts(count)
         ]
 
-    def run(self, count: int, tokens: int) -> Round:
-        jobs = self.jobs(count, tokens)
+    def run(self, count: int, tokens: int, extra: dict | None = None) -> Round:
+        jobs = self.jobs(count, tokens, extra)
         started = time.perf_counter()
-        finished = [
-            e.event
+        finished = {
+            e.member: e.event
             for e in self.engine.stream(jobs, self.loaded, float("inf"), lambda member: False)
             if isinstance(e, Tagged) and isinstance(e.event, Finished)
-        ]
+        }
         seconds = time.perf_counter() - started
-        return Round(seconds, sum(f.eval_count for f in finished), sum(f.gpu_seconds for f in finished))
+        ordered = [finished[i] for i in sorted(finished)]
+        return Round(
+            seconds,
+            sum(f.eval_count for f in ordered),
+            sum(f.gpu_seconds for f in ordered),
+            tuple(f.output_ids for f in ordered),
+        )
+
+    def prompts(self, count: int, tokens: int) -> list[tuple[int, ...]]:
+        """The prompt ids the bare call decodes from, for the library to decode from too."""
+        return [job.prompt_ids for job in self.jobs(count, tokens)]
+
+
+@dataclass(frozen=True)
+class Versus:
+    loop: Round  # the bare call, repeat penalty off
+    library: LibraryRound
+    same: int  # requests whose generated ids are the same in both
+
+
+def open_library(stack: contextlib.ExitStack, bare: BareEngine, streams: int, tokens: int) -> LibraryBatching | None:
+    """transformers' continuous batching on the bare engine's model, after its first (warm-up) call, whose
+    cost is printed; None, with the reason printed, where it cannot run here."""
+    prompts = bare.prompts(streams, tokens)
+    library = stack.enter_context(LibraryBatching(bare.loaded.model, streams, max(map(len, prompts)), tokens))
+    try:
+        first = library.run(prompts)
+    except Exception as error:  # noqa: BLE001 - any failure is the finding: reported, the rest still runs
+        print(f"transformers continuous batching skipped: {type(error).__name__}: {error}")
+        return None
+    steady = library.run(prompts)
+    print(
+        f"transformers continuous batching ({library.attention} attention), first call: {library.setup_seconds:.2f} s"
+        f" to build and warm up, then {first.seconds:.3f} s for {streams} streams ({steady.seconds:.3f} s steady)"
+    )
+    return library
 
 
 def median_round(rounds: list[Round]) -> Round:
@@ -144,7 +185,14 @@ def median_round(rounds: list[Round]) -> Round:
         statistics.median(r.seconds for r in rounds),
         rounds[0].tokens,
         statistics.median(r.gpu_seconds for r in rounds),
+        rounds[0].outputs,
     )
+
+
+def versus(loops: list[Round], libraries: list[LibraryRound]) -> Versus:
+    loop = median_round(loops)
+    library = LibraryRound(statistics.median(r.seconds for r in libraries), libraries[0].tokens, libraries[0].outputs)
+    return Versus(loop, library, sum(a == b for a, b in zip(loop.outputs, library.outputs, strict=True)))
 
 
 def main() -> None:
@@ -157,7 +205,7 @@ def main() -> None:
     levels = [int(n) for n in args.streams.split(",")]
     torch.set_num_threads(args.threads)
 
-    with tempfile.TemporaryDirectory(prefix="zerollama-bench-batching-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="zerollama-bench-batching-") as scratch, contextlib.ExitStack() as stack:
         root = Path(scratch)
         model_dir = build_all(load_catalog(), REPO / ".zerollama" / "tiny-models", [MODEL])
         port = free_port()
@@ -169,15 +217,25 @@ def main() -> None:
             request(port, "warm-up", args.tokens)  # the model resident in the server
             bare.run(1, args.tokens)
             print(f"{MODEL} (tiny stand-in), {args.tokens} greedy tokens per request, {args.threads} threads")
+            library = open_library(stack, bare, max(levels), args.tokens)
             table: dict[int, tuple[Round, Round, Round]] = {}
+            against: dict[int, Versus] = {}
             for level in levels:
                 runs: tuple[list[Round], list[Round], list[Round]] = ([], [], [])
-                for _ in range(args.repetitions):  # interleaved, so slow drifts in machine load hit all three
+                loops: list[Round] = []
+                libraries: list[LibraryRound] = []
+                for _ in range(args.repetitions):  # interleaved, so slow drifts in machine load hit every setting
                     runs[0].append(serial(port, level, args.tokens))
                     runs[1].append(concurrent(port, level, args.tokens))
                     runs[2].append(bare.run(level, args.tokens))
+                    if library is not None:
+                        loops.append(bare.run(level, args.tokens, NO_PENALTY))
+                        libraries.append(library.run(bare.prompts(level, args.tokens)))
                 table[level] = tuple(median_round(r) for r in runs)  # type: ignore[assignment]
+                if library is not None:
+                    against[level] = versus(loops, libraries)
             report(table)
+            report_library(against)
         finally:
             stop_server(server)
 
@@ -210,6 +268,19 @@ def report(table: dict[int, tuple[Round, Round, Round]]) -> None:
         for name, value, goal, at_least in checks:
             met = value >= goal if at_least else value <= goal
             print(f"{name}: {value:.2f} (goal {'≥' if at_least else '≤'} {goal}: {verdict(met)})")
+
+
+def report_library(against: dict[int, Versus]) -> None:
+    if not against:
+        return
+    print()
+    print("transformers continuous batching against the bare LoopEngine call, repeat penalty off in both")
+    print(f"{'streams':>7}{'loop tok/s':>12}{'library':>10}{'library/loop':>14}{'same tokens':>13}")
+    for level, pair in against.items():
+        print(
+            f"{level:>7}{pair.loop.tps:>12.1f}{pair.library.tps:>10.1f}{pair.library.tps / pair.loop.tps:>13.2f}×"
+            f"{pair.same:>9}/{level}"
+        )
 
 
 def verdict(met: bool) -> str:
