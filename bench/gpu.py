@@ -1,6 +1,6 @@
 """The engine on a GPU: single-stream decode of a Qwen2.5-7B-shaped model (random bf16 weights) by eager
 `generate()`, by the engine's eager step and by its CUDA-graph step, against the memory-bandwidth limit;
-time to first token; CUDA-graph capture cost; and the batch-8 aggregate.
+time to first token; CUDA-graph capture cost; and the batch-8 aggregate, beside transformers' continuous batching.
 
 No server and no network: the model is built in GPU memory (bench/model.py), the engine is driven
 directly. Runs are interleaved and repeated, medians reported; nothing is asserted. On a machine without
@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from http_overhead import Sample, bare_run, sample
+from library_batching import LibraryBatching
 from model import SERVED_AS, bandwidth_gb_s, build_model, bytes_per_token
 from zerollama.core.catalog import load_catalog
 from zerollama.core.options import GenerationOptions
@@ -109,6 +110,19 @@ def generate_batch_tps(bench: Bench, count: int) -> float:
 def sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+def library_tps(bench: Bench, size: int, repetitions: int) -> list[float]:
+    """transformers' continuous batching on the same prompts, with its CUDA graphs (None: it failed)."""
+    prompts = bench.prompts[:size]
+    try:
+        with LibraryBatching(bench.loaded.model, size, max(map(len, prompts)), bench.tokens, cuda_graphs=True) as cb:
+            cb.run(prompts)
+            print(f"  transformers continuous batching: set-up and warm-up {cb.setup_seconds:.2f} s, {cb.attention}")
+            return [cb.run(prompts).tps for _ in range(repetitions)]
+    except Exception as error:  # noqa: BLE001 - the library's path is optional here; the figure says why it is missing
+        print(f"  transformers continuous batching skipped: {type(error).__name__}: {error}")
+        return []
 
 
 def main() -> None:
@@ -207,9 +221,11 @@ def report_batch(bench: Bench, engines: dict[str, LoopEngine], graphs: GraphForw
         rows["CUDA graph, mixed options"].append(engine_run(engines["engine, CUDA graph"], bench, size, mixed=True)[1])
         if time.monotonic() - began < args.budget_seconds:
             rows["generate()"].append(generate_batch_tps(bench, size))
+    if time.monotonic() - began < args.budget_seconds:
+        rows["transformers continuous batching"] = library_tps(bench, size, args.repetitions)
     for name, values in rows.items():
         if values:
-            print(f"  {name:<28}{statistics.median(values):>8.1f} tok/s")
+            print(f"  {name:<34}{statistics.median(values):>8.1f} tok/s")
     print(
         f"  graph checks failed: {graphs.stats.fallbacks}; captures {graphs.stats.captures}, "
         f"{graphs.stats.capture_seconds:.2f} s in all"
