@@ -62,7 +62,9 @@ class CudaCapture:
                 step()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: another thread's CUDA calls meanwhile (a concurrent call off ZeroGPU) neither break
+        # this capture nor are broken by it.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             output = step()
 
         def replay() -> torch.Tensor:
