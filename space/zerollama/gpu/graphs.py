@@ -189,30 +189,31 @@ class StaticSteps:
         self.length = 0  # the next cache slot
 
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Eager, as on the CPU (a DynamicCache, the model's own masks), then copied into the static cache:
+        attending over the whole static length would need a rows × prompt × cache-length mask."""
         g = self.graph
         rows, prompt = ids.shape
-        capacity, slots = g.ids.shape[0], g.mask.shape[-1]
+        spare = g.ids.shape[0] - rows
         # Spare rows are whole sequences of padding: every query attends to something, so nothing is NaN.
-        full_ids = torch.cat([ids, ids.new_zeros((capacity - rows, prompt))])
-        full_mask = torch.cat([mask, mask.new_ones((capacity - rows, prompt))])
-        minimum = g.mask.new_tensor(torch.finfo(g.mask.dtype).min)
-        keys = torch.arange(slots, device=ids.device)
-        visible = (keys[None, :] < prompt) & (torch.nn.functional.pad(full_mask, (0, slots - prompt)) > 0)
-        causal = keys[None, :] <= torch.arange(prompt, device=ids.device)[:, None]  # (prompt, slots)
-        allowed = visible[:, None, None, :] & causal[None, None, :, :]
-        g.cache.reset()
+        full_mask = torch.cat([mask, mask.new_ones((spare, prompt))])
         positions = positions_of(full_mask)
-        logits = last_logits(
-            g.model,
-            input_ids=full_ids,
-            attention_mask=torch.where(allowed, 0.0, minimum).to(g.mask.dtype),
+        out = g.model(
+            input_ids=torch.cat([ids, ids.new_zeros((spare, prompt))]),
+            attention_mask=full_mask,
             position_ids=positions,
-            past_key_values=g.cache,
+            use_cache=True,
+            logits_to_keep=1,
         )
+        g.cache.reset()
+        for static, dynamic in zip(g.cache.layers, out.past_key_values.layers, strict=True):
+            static.keys[:, :, :prompt].copy_(dynamic.keys)
+            static.values[:, :, :prompt].copy_(dynamic.values)
+            static.cumulative_length.fill_(prompt)
         g.positions.copy_(positions[:, -1:])
-        g.mask.copy_(torch.where(visible, 0.0, minimum)[:, None, None, :])
+        g.mask.fill_(torch.finfo(g.mask.dtype).min)
+        g.mask[:, 0, 0, :prompt].masked_fill_(full_mask > 0, 0)
         self.length = prompt
-        return logits[:rows]
+        return out.logits[:rows, -1, :]
 
     def step(self, tokens: list[int], rows: list[int]) -> torch.Tensor:
         g = self.graph
