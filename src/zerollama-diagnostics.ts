@@ -30,6 +30,11 @@ export interface ZerollamaDiagnostics {
   packed: { bytes: number; models: string[] }
   /** A new worker's copy of the packs: the server's estimate, and the last one it measured (null: none yet). */
   cold_start: { estimated_seconds: number; last_measured_seconds: number | null }
+  /**
+   * What ran the last generation's decode steps in the GPU worker: "cuda-graph", "eager", or "eager (static
+   * cache)" where a graph was refused (null: no generation yet); and the last CUDA-graph capture's seconds.
+   */
+  decode: { last_step: string | null; last_capture_seconds: number | null }
   models: { name: string; loaded: boolean; tokens_per_second: number | null }[]
 }
 
@@ -47,6 +52,7 @@ const TOP: Shape = {
   durations: ['object'],
   packed: ['object'],
   cold_start: ['object'],
+  decode: ['object'],
   models: ['array'],
 }
 const NESTED: Record<string, Shape> = {
@@ -59,6 +65,7 @@ const NESTED: Record<string, Shape> = {
   durations: { min_seconds: ['number'], max_seconds: ['number'] },
   packed: { bytes: ['number'], models: ['array'] },
   cold_start: { estimated_seconds: ['number'], last_measured_seconds: ['number', true] },
+  decode: { last_step: ['string', true], last_capture_seconds: ['number', true] },
 }
 const MODEL: Shape = { name: ['string'], loaded: ['boolean'], tokens_per_second: ['number', true] }
 

@@ -77,6 +77,10 @@ MEMBERS = [
 
 def decode(service: Any, runtime: ModelRuntime, model: str, forward: Any, members=MEMBERS) -> list[tuple]:
     """Each member's generated ids and done reason, one call of the engine over `forward`."""
+    return [(f.output_ids, f.done_reason) for f in finish(service, runtime, model, forward, members)]
+
+
+def finish(service: Any, runtime: ModelRuntime, model: str, forward: Any, members=MEMBERS) -> list[Finished]:
     jobs = [
         service.generate_job(GenerateRequest(model=model, prompt=p, options={"temperature": 0, **o}))
         for p, o in members
@@ -91,7 +95,7 @@ def decode(service: Any, runtime: ModelRuntime, model: str, forward: Any, member
                     finished[item.member] = item.event
     finally:
         runtime.release(loaded, None)
-    return [(finished[i].output_ids, finished[i].done_reason) for i in range(len(jobs))]
+    return [finished[i] for i in range(len(jobs))]
 
 
 @pytest.mark.parametrize("model", ["qwen2.5:7b", "phi3", "codellama:7b", "llama3.2:3b"])
@@ -163,3 +167,14 @@ def test_a_models_graphs_and_static_caches_go_when_it_is_unloaded(service):
     assert runtime.unload("phi3")
     gc.collect()
     assert model() is None and cache() is None
+
+
+def test_each_reply_says_which_step_served_it_and_what_capturing_cost(service):
+    """What the diagnostics show after a first deploy: whether CUDA graphs really ran in the GPU worker."""
+    graphs = GraphForward(Replayed())
+    first, again = finish(*service, "llama3.2:3b", graphs), finish(*service, "llama3.2:3b", graphs)
+    assert {f.decode_step for f in first + again} == {"cuda-graph"}
+    assert all(f.capture_seconds > 0 for f in first) and all(f.capture_seconds == 0 for f in again)
+    refused = finish(*service, "codellama:7b", GraphForward(Replayed(skew=1e4)))
+    assert {f.decode_step for f in refused[:2]} == {"eager (static cache)"}  # after the failed check
+    assert {f.decode_step for f in finish(*service, "gemma2:9b", graphs)} == {"eager"}

@@ -192,6 +192,14 @@ function zerogpuRows(d: ZerollamaDiagnostics, checks: CheckResult[]): string[][]
       nextStep('zerogpu-cold-start'),
     ],
     [
+      'Decode step',
+      !d.zerogpu
+        ? off
+        : (d.decode.last_step ?? 'no generation yet') +
+          (d.decode.last_capture_seconds === null ? '' : `, last capture ${seconds(d.decode.last_capture_seconds)}`),
+      nextStep('zerogpu-decode-step'),
+    ],
+    [
       'Measured tokens/s',
       speeds.map((m) => `${m.name} ${m.tokens_per_second?.toFixed(1)}`).join(', ') || 'none measured yet',
       '',

@@ -88,6 +88,28 @@ export function checkColdStart(d: ZerollamaDiagnostics): CheckResult {
   }
 }
 
+/**
+ * Eager steps give the same answers, only slower (a 7B model's eager step is host-bound), so this informs
+ * (skip) rather than fails; the tokens/s check judges the speed itself.
+ */
+export function checkDecodeStep(d: ZerollamaDiagnostics): CheckResult {
+  const base = { id: 'zerogpu-decode-step', title: 'Decode steps replayed as CUDA graphs', expected: 'cuda-graph' }
+  if (!d.zerogpu) return skipped(base)
+  const { last_step: step, last_capture_seconds: capture } = d.decode
+  if (step === null)
+    return { ...base, status: 'skip', observed: 'no generation yet', detail: 'read decode again after a reply' }
+  if (step === 'cuda-graph')
+    return { ...base, status: 'pass', observed: capture === null ? step : `${step}, capture ${capture.toFixed(2)} s` }
+  return {
+    ...base,
+    status: 'skip',
+    observed: step,
+    detail:
+      'the GPU worker stepped eagerly: the Space log says why ("CUDA graph capture failed" or "differs from the ' +
+      'eager step"); ZEROLLAMA_CUDA_GRAPHS=0 (Space variable) turns graphs off on purpose',
+  }
+}
+
 export function zerogpuChecks(d: ZerollamaDiagnostics, hfTokenSent: boolean): CheckResult[] {
-  return [checkCallerBilling(d, hfTokenSent), checkGpuSize(d), checkColdStart(d)]
+  return [checkCallerBilling(d, hfTokenSent), checkGpuSize(d), checkColdStart(d), checkDecodeStep(d)]
 }

@@ -47,6 +47,8 @@ export interface FakeDiagnostics {
   forwardsCallerToken?: boolean
   defaultSize?: 'large' | 'xlarge'
   coldStart?: { estimatedSeconds: number; measuredSeconds: number | null }
+  /** The decode section (default on ZeroGPU: CUDA graphs, captured in 0.4 s; off it: eager steps). */
+  decode?: { last_step: string | null; last_capture_seconds: number | null }
 }
 
 /** The node spaces 0.51.3 picks for an RTX PRO 6000 slice (spaces/zero/configs.json). */
@@ -231,6 +233,11 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
         estimated_seconds: on ? (settings.coldStart?.estimatedSeconds ?? 21.2) : 0,
         last_measured_seconds: on ? (settings.coldStart?.measuredSeconds ?? 12.4) : null,
       },
+      decode:
+        settings.decode ??
+        (on
+          ? { last_step: 'cuda-graph', last_capture_seconds: 0.4 }
+          : { last_step: 'eager', last_capture_seconds: null }),
       models: catalog.models.map((m) => ({
         name: m.name,
         loaded: loaded.has(m.name),

@@ -48,6 +48,7 @@ describe('validateSpace against the fake Space', () => {
       'zerogpu-caller-billing': 'pass',
       'zerogpu-gpu-size': 'pass',
       'zerogpu-cold-start': 'pass',
+      'zerogpu-decode-step': 'pass',
     })
     expect(report.passed).toBe(true)
     expect(report.models.map((m) => [m.model, m.device, Math.round(m.tokensPerSecond)])).toEqual([
@@ -92,6 +93,7 @@ describe('validateSpace against the fake Space', () => {
       'zerogpu-caller-billing': 'skip',
       'zerogpu-gpu-size': 'skip',
       'zerogpu-cold-start': 'skip',
+      'zerogpu-decode-step': 'skip',
     })
     expect(report.passed).toBe(false)
     expect(report.checks.find((c) => c.id === 'generate:phi3')?.observed).toMatch(/not found/)

@@ -49,7 +49,9 @@ describe('validate reads the ZeroGPU runtime (/api/zerollama/diagnostics)', () =
       'zerogpu-caller-billing': 'pass',
       'zerogpu-gpu-size': 'pass',
       'zerogpu-cold-start': 'pass',
+      'zerogpu-decode-step': 'pass',
     })
+    expect(check(report, 'zerogpu-decode-step')?.observed).toBe('cuda-graph, capture 0.40 s')
     expect(report.passed).toBe(true)
     expect(report.zerogpu?.packed.models).toEqual(['phi3', 'qwen2.5:7b'])
     expect(lines).toContain('group: ZeroGPU runtime')
@@ -65,6 +67,7 @@ describe('validate reads the ZeroGPU runtime (/api/zerollama/diagnostics)', () =
       ],
       'Packed models': [expect.stringMatching(/^phi3, qwen2\.5:7b \(\d+\.\d GB of 45\.1 GB before xlarge\)$/), ''],
       'Cold start of a new worker': ['measured 12.4 s, estimated 21.2 s', ''],
+      'Decode step': ['cuda-graph, last capture 0.4 s', ''],
       'Measured tokens/s': ['qwen2.5:7b 80.0, phi3 80.0', ''],
     })
   })
@@ -101,6 +104,7 @@ describe('validate reads the ZeroGPU runtime (/api/zerollama/diagnostics)', () =
       'zerogpu-caller-billing': 'pass',
       'zerogpu-gpu-size': 'skip',
       'zerogpu-cold-start': 'fail',
+      'zerogpu-decode-step': 'pass',
     })
     expect(check(report, 'zerogpu-gpu-size')?.detail).toMatch(/2× quota.*ZEROLLAMA_ALLOW_XLARGE/)
     expect(lines.some((l) => l.startsWith('warning: Default GPU size'))).toBe(true)
@@ -112,12 +116,35 @@ describe('validate reads the ZeroGPU runtime (/api/zerollama/diagnostics)', () =
     expect(table?.['Default GPU size']?.[1]).toMatch(/ZEROLLAMA_ALLOW_XLARGE/)
   })
 
+  it('informs without failing when the GPU worker stepped eagerly, or has not generated yet', async () => {
+    const { report, lines } = await validate({
+      diagnostics: { zerogpu: true, decode: { last_step: 'eager (static cache)', last_capture_seconds: null } },
+    })
+    expect(check(report, 'zerogpu-decode-step')).toMatchObject({
+      status: 'skip',
+      observed: 'eager (static cache)',
+      detail: expect.stringMatching(/CUDA graph capture failed.*ZEROLLAMA_CUDA_GRAPHS=0/),
+    })
+    expect(report.passed).toBe(true)
+    expect(lines.some((l) => l.startsWith('warning: Decode steps replayed as CUDA graphs'))).toBe(true)
+    expect(runtimeTable(report)?.['Decode step']).toEqual([
+      'eager (static cache)',
+      check(report, 'zerogpu-decode-step')?.detail,
+    ])
+    await fake?.stop()
+    const fresh = await validate({
+      diagnostics: { zerogpu: true, decode: { last_step: null, last_capture_seconds: null } },
+    })
+    expect(check(fresh.report, 'zerogpu-decode-step')).toMatchObject({ status: 'skip', observed: 'no generation yet' })
+  })
+
   it('skips the ZeroGPU checks off ZeroGPU (the local rehearsal), with the reason, and still passes', async () => {
     const { report } = await validate({})
     expect(zerogpuChecks(report)).toEqual({
       'zerogpu-caller-billing': 'skip',
       'zerogpu-gpu-size': 'skip',
       'zerogpu-cold-start': 'skip',
+      'zerogpu-decode-step': 'skip',
     })
     expect(check(report, 'zerogpu-caller-billing')?.detail).toMatch(/not on ZeroGPU/)
     expect(report.passed).toBe(true)
@@ -162,6 +189,7 @@ describe('parseZerollamaDiagnostics', () => {
       durations: { min_seconds: 5, max_seconds: 120 },
       packed: { bytes: 0, models: [] },
       cold_start: { estimated_seconds: 0, last_measured_seconds: null },
+      decode: { last_step: null, last_capture_seconds: null },
       models: [],
     }
     expect(() => parseZerollamaDiagnostics(body)).toThrow(ZerollamaDiagnosticsError)

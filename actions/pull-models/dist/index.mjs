@@ -27324,6 +27324,7 @@ var TOP = {
   durations: ["object"],
   packed: ["object"],
   cold_start: ["object"],
+  decode: ["object"],
   models: ["array"]
 };
 var NESTED = {
@@ -27335,7 +27336,8 @@ var NESTED = {
   },
   durations: { min_seconds: ["number"], max_seconds: ["number"] },
   packed: { bytes: ["number"], models: ["array"] },
-  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] }
+  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] },
+  decode: { last_step: ["string", true], last_capture_seconds: ["number", true] }
 };
 var MODEL = { name: ["string"], loaded: ["boolean"], tokens_per_second: ["number", true] };
 function expectShape(object, shape, where) {

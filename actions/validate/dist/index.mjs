@@ -64476,6 +64476,11 @@ function zerogpuRows(d, checks) {
       nextStep("zerogpu-cold-start")
     ],
     [
+      "Decode step",
+      !d.zerogpu ? off : (d.decode.last_step ?? "no generation yet") + (d.decode.last_capture_seconds === null ? "" : `, last capture ${seconds(d.decode.last_capture_seconds)}`),
+      nextStep("zerogpu-decode-step")
+    ],
+    [
       "Measured tokens/s",
       speeds.map((m) => `${m.name} ${m.tokens_per_second?.toFixed(1)}`).join(", ") || "none measured yet",
       ""
@@ -65090,8 +65095,23 @@ function checkColdStart(d) {
     detail: covered ? void 0 : 'lower ZEROLLAMA_COLD_COPY_GB_PER_SECOND (Space variable) until the estimate covers the measurement; replies ending early with done_reason "length" are the symptom'
   };
 }
+function checkDecodeStep(d) {
+  const base = { id: "zerogpu-decode-step", title: "Decode steps replayed as CUDA graphs", expected: "cuda-graph" };
+  if (!d.zerogpu) return skipped(base);
+  const { last_step: step, last_capture_seconds: capture } = d.decode;
+  if (step === null)
+    return { ...base, status: "skip", observed: "no generation yet", detail: "read decode again after a reply" };
+  if (step === "cuda-graph")
+    return { ...base, status: "pass", observed: capture === null ? step : `${step}, capture ${capture.toFixed(2)} s` };
+  return {
+    ...base,
+    status: "skip",
+    observed: step,
+    detail: 'the GPU worker stepped eagerly: the Space log says why ("CUDA graph capture failed" or "differs from the eager step"); ZEROLLAMA_CUDA_GRAPHS=0 (Space variable) turns graphs off on purpose'
+  };
+}
 function zerogpuChecks(d, hfTokenSent) {
-  return [checkCallerBilling(d, hfTokenSent), checkGpuSize(d), checkColdStart(d)];
+  return [checkCallerBilling(d, hfTokenSent), checkGpuSize(d), checkColdStart(d), checkDecodeStep(d)];
 }
 
 // src/validate/space.ts
@@ -65341,6 +65361,7 @@ var TOP = {
   durations: ["object"],
   packed: ["object"],
   cold_start: ["object"],
+  decode: ["object"],
   models: ["array"]
 };
 var NESTED = {
@@ -65352,7 +65373,8 @@ var NESTED = {
   },
   durations: { min_seconds: ["number"], max_seconds: ["number"] },
   packed: { bytes: ["number"], models: ["array"] },
-  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] }
+  cold_start: { estimated_seconds: ["number"], last_measured_seconds: ["number", true] },
+  decode: { last_step: ["string", true], last_capture_seconds: ["number", true] }
 };
 var MODEL = { name: ["string"], loaded: ["boolean"], tokens_per_second: ["number", true] };
 function expectShape(object, shape, where) {

@@ -55,6 +55,10 @@ def diagnostics(registry: ModelRegistry, budget: GpuBudget, headers: Any) -> dic
             "estimated_seconds": round(budget.cold_start_seconds(packed_bytes), 3),
             "last_measured_seconds": registry.last_cold_start_seconds,
         },
+        "decode": {
+            "last_step": registry.last_decode_step,
+            "last_capture_seconds": registry.last_capture_seconds,
+        },
         "models": [
             {"name": status.entry.name, "loaded": status.loaded, "tokens_per_second": status.tokens_per_second}
             for status in registry.statuses()

@@ -71,6 +71,8 @@ class ModelRegistry:
         self._speeds: dict[str, Speed] = {}
         self._reported: list[ResidentModel] = []
         self.last_cold_start_seconds: float | None = None  # measured in the last new ZeroGPU worker
+        self.last_decode_step: str | None = None  # what ran the last generation's steps (eager, cuda-graph)
+        self.last_capture_seconds: float | None = None  # the last CUDA-graph capture a reply reported
         # Weights of packed models as they were at launch: served from the pack even if their files are pruned.
         self._packed_weights: dict[str, StoredModel] = {}
         self._capabilities: dict[Path, tuple[str, ...]] = {}
@@ -116,6 +118,10 @@ class ModelRegistry:
             self._reported = list(finished.resident)
             if finished.cold_start_seconds > 0:
                 self.last_cold_start_seconds = finished.cold_start_seconds
+            if finished.decode_step:
+                self.last_decode_step = finished.decode_step
+            if finished.capture_seconds > 0:
+                self.last_capture_seconds = finished.capture_seconds
 
     def adopt(self, resident: list[ResidentModel]) -> None:
         """What the GPU workers start with (on ZeroGPU: whatever was placed on the GPU before launch)."""

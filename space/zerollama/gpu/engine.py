@@ -49,6 +49,8 @@ class _RowEnded:
     member: int
     timed_out: bool
     seconds: float  # this row's share of the steps it took part in
+    step: str  # what ran the steps (Steps.kind) and the seconds captured for them
+    capture_seconds: float
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ class DecodeLoop:
             timed_out = now >= self.deadline
             for i, row, token in zip(active, rows, tokens, strict=True):
                 if token is not None and (i not in keep or timed_out):
-                    self.out.put(_RowEnded(row.member, timed_out and i in keep, row.seconds))
+                    ended = timed_out and i in keep
+                    self.out.put(_RowEnded(row.member, ended, row.seconds, steps.kind, steps.capture_seconds))
             if timed_out or not keep:
                 return
             started = now
@@ -273,19 +276,21 @@ class _Member:
             self.done_reason, self.stopped = "stop", True
         return list(_piece_events(piece, scored))
 
-    def finish(self, timed_out: bool, seconds: float) -> list[TextDelta | ToolCalls | Finished]:
+    def finish(self, ended: _RowEnded) -> list[TextDelta | ToolCalls | Finished]:
         events: list[TextDelta | ToolCalls | Finished] = list(_piece_events(self.output.finish()))
         finished_at = time.monotonic()
         first = self.first_token_at or finished_at
         events.append(
             Finished(
-                done_reason="length" if timed_out else self.done_reason,
+                done_reason="length" if ended.timed_out else self.done_reason,
                 prompt_eval_count=len(self.job.prompt_ids),
                 prompt_eval_duration=int((first - self.started) * 1e9),
                 eval_count=len(self.generated),
                 eval_duration=int((finished_at - first) * 1e9),
-                gpu_seconds=seconds,
+                gpu_seconds=ended.seconds,
                 output_ids=tuple(self.generated),
+                decode_step=ended.step,
+                capture_seconds=ended.capture_seconds,
             )
         )
         return events
@@ -372,7 +377,7 @@ class LoopEngine:
             if isinstance(item, _Token):
                 events = member.token(item.token, item.scores)
             elif isinstance(item, _RowEnded):
-                events = member.finish(item.timed_out, item.seconds)
+                events = member.finish(item)
             else:
                 member.stopped = True
                 events = [_failure(item.error)]

@@ -77,6 +77,8 @@ class Finished:
     embeddings: list[list[float]] | None = None
     resident: list[ResidentModel] = field(default_factory=list)
     output_ids: tuple[int, ...] = ()  # every generated token, end-of-turn included (Ollama's `context` ends so)
+    decode_step: str = ""  # generations: what ran the decode steps (gpu/steps.py's Steps.kind)
+    capture_seconds: float = 0.0  # of CUDA graphs captured for this call (a new worker captures again)
 
 
 @dataclass(frozen=True)

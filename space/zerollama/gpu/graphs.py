@@ -134,15 +134,18 @@ class GraphForward:
             loaded.graphs = _ModelGraphs()
         graphs = loaded.graphs
         graph = graphs.shapes.get(shape)
+        capture_seconds = 0.0
         if graph is None:
+            started = time.monotonic()
             graph = self._new_graph(model, *shape)
             if graph is None:
                 return EagerSteps(model)
+            capture_seconds = time.monotonic() - started if graph.replay else 0.0
             graphs.shapes[shape] = graph
             while len(graphs.shapes) > GRAPHS_PER_MODEL:
                 graphs.shapes.popitem(last=False)
         graphs.shapes.move_to_end(shape)
-        return StaticSteps(graph, graphs, self.stats)
+        return StaticSteps(graph, graphs, self.stats, capture_seconds)
 
     def _new_graph(self, model: Any, rows: int, length: int) -> _Graph | None:
         cache = StaticCache(config=model.config, max_cache_len=length)
@@ -182,11 +185,16 @@ def _cache_bytes(model: Any, rows: int, length: int) -> int:
 class StaticSteps:
     """One call over a captured shape: the prefill runs eagerly into the static cache, steps replay."""
 
-    def __init__(self, graph: _Graph, graphs: _ModelGraphs, stats: GraphStats) -> None:
+    def __init__(self, graph: _Graph, graphs: _ModelGraphs, stats: GraphStats, capture_seconds: float) -> None:
         self.graph = graph
         self.graphs = graphs
         self.stats = stats
+        self.capture_seconds = capture_seconds
         self.length = 0  # the next cache slot
+
+    @property
+    def kind(self) -> str:
+        return "eager (static cache)" if self.graph.replay is None or self.graphs.broken else "cuda-graph"
 
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Eager, as on the CPU (a DynamicCache, the model's own masks), then copied into the static cache:

@@ -18,6 +18,11 @@ from .runtime import LoadedModel
 class Steps(Protocol):
     """One GPU call's model state. Rows are numbered by their place in the prefill batch."""
 
+    # What served the call, as each member's reply reports it (the diagnostics show the last one): "eager",
+    # "cuda-graph", or "eager (static cache)" where a graph was refused; and seconds spent capturing for it.
+    kind: str
+    capture_seconds: float
+
     def prefill(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`ids`, `mask`: (rows, length), left-padded (mask 0 on padding). The last position's logits."""
         ...
@@ -44,6 +49,9 @@ def last_logits(model: Any, **inputs: Any) -> torch.Tensor:
 
 
 class EagerSteps:
+    kind = "eager"
+    capture_seconds = 0.0
+
     def __init__(self, model: Any) -> None:
         self.model = model
         self.cache: Any = None
