@@ -148,12 +148,7 @@ class DecodeLoop:
         capacity = max(len(r.ids) + r.job.options.max_new_tokens for r in self.rows)
         started = time.monotonic()  # a graph captured now is part of the first step, shared by every row
         steps = self.forward.open(self.loaded, len(self.rows), capacity)
-        ids = torch.full((len(active), longest), self.pad, dtype=torch.long, device=self.device)
-        mask = torch.zeros((len(active), longest), dtype=torch.long, device=self.device)
-        for i, row in enumerate(self.rows):
-            ids[i, longest - len(row.ids) :] = torch.tensor(row.ids, device=self.device)
-            mask[i, longest - len(row.ids) :] = 1
-        logits = steps.prefill(ids, mask)
+        logits = steps.prefill(*self._prompts(longest))
         while True:
             rows = [self.rows[i] for i in active]
             tokens = self._pick(rows, logits)
@@ -168,14 +163,23 @@ class DecodeLoop:
             timed_out = now >= self.deadline
             for i, row, token in zip(active, rows, tokens, strict=True):
                 if token is not None and (i not in keep or timed_out):
-                    ended = timed_out and i in keep
-                    self.out.put(_RowEnded(row.member, ended, row.seconds, steps.kind, steps.capture_seconds))
+                    cut = timed_out and i in keep
+                    self.out.put(_RowEnded(row.member, cut, row.seconds, steps.kind, steps.capture_seconds))
             if timed_out or not keep:
                 return
             started = now
             fed = {i: t for i, t in zip(active, tokens, strict=True)}
             active = keep
             logits = steps.step([fed[i] for i in active], active)
+
+    def _prompts(self, longest: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows' prompts, left-padded to `longest`, and their attention mask (0 on the padding)."""
+        ids = torch.full((len(self.rows), longest), self.pad, dtype=torch.long, device=self.device)
+        mask = torch.zeros((len(self.rows), longest), dtype=torch.long, device=self.device)
+        for i, row in enumerate(self.rows):
+            ids[i, longest - len(row.ids) :] = torch.tensor(row.ids, device=self.device)
+            mask[i, longest - len(row.ids) :] = 1
+        return ids, mask
 
     def _ends(self, row: _Row, token: int) -> bool:
         row.ids.append(token)
