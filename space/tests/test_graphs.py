@@ -20,7 +20,7 @@ from zerollama.core.catalog import load_catalog
 from zerollama.core.schemas import GenerateRequest
 from zerollama.gpu.engine import LoopEngine, engine_for
 from zerollama.gpu.generation import Finished, Tagged
-from zerollama.gpu.graphs import GraphForward
+from zerollama.gpu.graphs import GraphForward, static_cache_bytes
 from zerollama.gpu.runner import GpuRunner
 from zerollama.gpu.runtime import ModelRuntime
 from zerollama.gpu.steps import EagerForward, EagerSteps
@@ -178,3 +178,19 @@ def test_each_reply_says_which_step_served_it_and_what_capturing_cost(service):
     refused = finish(*service, "codellama:7b", GraphForward(Replayed(skew=1e4)))
     assert {f.decode_step for f in refused[:2]} == {"eager (static cache)"}  # after the failed check
     assert {f.decode_step for f in finish(*service, "gemma2:9b", graphs)} == {"eager"}
+
+
+def test_every_models_graphs_share_one_cache_budget_least_recently_used_dropped_first(service):
+    """ZEROLLAMA_STATIC_CACHE_GB bounds the worker's static caches together: three packed models with
+    graphs each of their own would otherwise hold three times the budget."""
+    _, runtime = service
+    decode(*service, "qwen2.5:7b", EagerForward())
+    decode(*service, "phi3", EagerForward())  # both loaded, to size their caches
+    sizes = [static_cache_bytes(runtime._models[name].model, 4, 256) for name in ("qwen2.5:7b", "phi3")]
+    graphs = GraphForward(Replayed(), max_cache_bytes=max(sizes) + min(sizes) - 1)  # one at a time
+    decode(*service, "qwen2.5:7b", graphs)
+    decode(*service, "phi3", graphs)
+    assert runtime._models["qwen2.5:7b"].graphs.shapes == {}  # dropped for phi3's
+    assert list(runtime._models["phi3"].graphs.shapes) == [(4, 256)]
+    assert decode(*service, "qwen2.5:7b", graphs) == decode(*service, "qwen2.5:7b", EagerForward())
+    assert graphs.stats.captures == 3 and runtime._models["phi3"].graphs.shapes == {}

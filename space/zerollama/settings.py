@@ -160,7 +160,9 @@ class GpuSettings:
     static_cache_gb: float = field(
         default=4.0,
         metadata=_variable(
-            "ZEROLLAMA_STATIC_CACHE_GB", "largest KV cache one CUDA graph holds (larger calls step eagerly)", _float
+            "ZEROLLAMA_STATIC_CACHE_GB",
+            "KV cache the CUDA graphs of a worker hold together (least recently used dropped first)",
+            _float,
         ),
     )
 

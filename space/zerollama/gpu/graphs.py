@@ -10,7 +10,8 @@ device tensor that the graph itself advances.
 Shapes are fixed per graph: rows are rounded up to a power of two (spare rows decode padding, unread) and
 the cache length to a power of two that holds the longest member. A row that finishes stays in the graph
 (on a bandwidth-bound GPU a spare row costs almost nothing); its output is no longer read. Graphs are kept
-per model and shape in the worker (a new ZeroGPU worker captures again: `capture_seconds` says how long).
+per model and shape in the worker, within one KV-cache budget for all of them (a new ZeroGPU worker captures
+again: `capture_seconds` says how long).
 
 Each new graph is checked once against the same step run eagerly; on a mismatch, or if capture fails,
 that model decodes eagerly over the same static cache (never wrong output, only slower). Models with
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +39,6 @@ from .steps import EagerSteps, Steps, last_logits, positions_of
 log = logging.getLogger("zerollama.gpu")
 
 MIN_CACHE_TOKENS = 256
-GRAPHS_PER_MODEL = 3  # shapes kept per model; each holds its own KV cache
 
 
 class Capture(Protocol):
@@ -111,41 +112,68 @@ class _Graph:
 
 @dataclass
 class _ModelGraphs:
-    shapes: OrderedDict[tuple[int, int], _Graph] = field(default_factory=OrderedDict)
+    shapes: dict[tuple[int, int], _Graph] = field(default_factory=dict)
     broken: bool = False  # a graph of this model failed its check: decode it eagerly from now on
 
 
+@dataclass(frozen=True)
+class _Held:
+    """One graph in the worker's budget; `owner` is weak, so an unloaded model's entries simply lapse."""
+
+    owner: weakref.ref[_ModelGraphs]
+    shape: tuple[int, int]
+    cache_bytes: int
+
+
 class GraphForward:
-    """Static cache and CUDA graphs where the device and model allow; the eager step elsewhere."""
+    """Static cache and CUDA graphs where the device and model allow; the eager step elsewhere. The graphs
+    of every model together hold at most `max_cache_bytes` of KV cache: the least recently used go first."""
 
     def __init__(self, capture: Capture | None = None, max_cache_bytes: int = int(4e9)) -> None:
         self.capture = capture or CudaCapture()
         self.max_cache_bytes = max_cache_bytes
         self.stats = GraphStats()
+        self._held: OrderedDict[tuple[int, tuple[int, int]], _Held] = OrderedDict()  # least recently used first
 
     def open(self, loaded: LoadedModel, rows: int, capacity: int) -> Steps:
         model = loaded.model
         if not self.capture.supports(model.device):
             return EagerSteps(model)
         shape = (_pow2(rows), _pow2(capacity, MIN_CACHE_TOKENS))
-        if _cache_bytes(model, *shape) > self.max_cache_bytes:
+        needed = static_cache_bytes(model, *shape)
+        if needed > self.max_cache_bytes:
             return EagerSteps(model)
         if loaded.graphs is None:  # kept with the model: unloading it frees its graphs and caches
             loaded.graphs = _ModelGraphs()
         graphs = loaded.graphs
         graph = graphs.shapes.get(shape)
         capture_seconds = 0.0
+        key = (id(graphs), shape)
         if graph is None:
+            self._make_room(needed)
             started = time.monotonic()
             graph = self._new_graph(model, *shape)
             if graph is None:
                 return EagerSteps(model)
             capture_seconds = time.monotonic() - started if graph.replay else 0.0
             graphs.shapes[shape] = graph
-            while len(graphs.shapes) > GRAPHS_PER_MODEL:
-                graphs.shapes.popitem(last=False)
-        graphs.shapes.move_to_end(shape)
+            self._held[key] = _Held(weakref.ref(graphs), shape, needed)
+        self._held.move_to_end(key)
         return StaticSteps(graph, graphs, self.stats, capture_seconds)
+
+    def _make_room(self, needed: int) -> None:
+        """Drops the least recently used graphs, of any model, until `needed` more bytes fit the budget."""
+        for key, held in list(self._held.items()):
+            owner = held.owner()
+            if owner is None or held.shape not in owner.shapes:  # unloaded with its model
+                del self._held[key]
+        total = sum(h.cache_bytes for h in self._held.values())
+        while self._held and total + needed > self.max_cache_bytes:
+            _, held = self._held.popitem(last=False)
+            owner = held.owner()
+            if owner is not None:
+                owner.shapes.pop(held.shape, None)
+            total -= held.cache_bytes
 
     def _new_graph(self, model: Any, rows: int, length: int) -> _Graph | None:
         cache = StaticCache(config=model.config, max_cache_len=length)
@@ -175,7 +203,7 @@ class GraphForward:
         return graph
 
 
-def _cache_bytes(model: Any, rows: int, length: int) -> int:
+def static_cache_bytes(model: Any, rows: int, length: int) -> int:
     config = model.config.get_text_config(decoder=True)
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * model.dtype.itemsize
