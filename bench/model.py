@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config  # 
 
 from zerollama.core.catalog import load_catalog  # noqa: E402 (after the sys.path line)
 from zerollama.demo.tiny import build_tokenizer  # noqa: E402 (after the sys.path line)
+from zerollama.gpu.graphs import static_cache_bytes  # noqa: E402 (after the sys.path line)
 
 SERVED_AS = "qwen2.5:7b"  # the catalog name the bench model stands in for (a Qwen2 architecture)
 
@@ -112,7 +113,5 @@ def bytes_per_token(model: torch.nn.Module, context_tokens: int) -> int:
     """Weights read per decoded token (all but the embedding table, of which one row is read) + KV cache."""
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     embedding = model.get_input_embeddings().weight
-    config = model.config
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    kv_cache = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * embedding.element_size()
-    return weights - embedding.numel() * embedding.element_size() + kv_cache * context_tokens
+    kv_cache = static_cache_bytes(model, rows=1, length=context_tokens)
+    return weights - embedding.numel() * embedding.element_size() + kv_cache

@@ -168,9 +168,9 @@ class DecodeLoop:
             if timed_out or not keep:
                 return
             started = now
-            fed = {i: t for i, t in zip(active, tokens, strict=True)}
+            fed = [token for i, token in zip(active, tokens, strict=True) if i in keep]
             active = keep
-            logits = steps.step([fed[i] for i in active], active)
+            logits = steps.step(fed, active)
 
     def _prompts(self, longest: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The rows' prompts, left-padded to `longest`, and their attention mask (0 on the padding)."""

@@ -155,7 +155,10 @@ class GraphForward:
             graph = self._new_graph(model, *shape)
             if graph is None:
                 return EagerSteps(model)
-            capture_seconds = time.monotonic() - started if graph.replay else 0.0
+            seconds = time.monotonic() - started
+            self.stats.captures += 1
+            self.stats.capture_seconds += seconds
+            capture_seconds = seconds if graph.replay else 0.0
             graphs.shapes[shape] = graph
             self._held[key] = _Held(weakref.ref(graphs), shape, needed)
         self._held.move_to_end(key)
@@ -179,9 +182,8 @@ class GraphForward:
         cache = StaticCache(config=model.config, max_cache_len=length)
         if not all(type(layer) is StaticLayer for layer in cache.layers):
             return None  # sliding-window layers (see the module docstring)
-        config = model.config.get_text_config(decoder=True)
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        cache.early_initialization(rows, config.num_key_value_heads, head_dim, model.dtype, model.device)
+        _, kv_heads, head_dim = _kv_shape(model)
+        cache.early_initialization(rows, kv_heads, head_dim, model.dtype, model.device)
         device = model.device
         minimum = torch.finfo(model.dtype).min
         graph = _Graph(
@@ -192,22 +194,24 @@ class GraphForward:
             mask=torch.full((rows, 1, 1, length), minimum, dtype=model.dtype, device=device),
         )
         graph.mask[..., 0] = 0
-        started = time.monotonic()
         try:
             graph.replay = self.capture.capture(graph.eager)
         except Exception:  # an op that cannot be captured: this shape decodes eagerly
             log.warning("CUDA graph capture failed for %s; decoding eagerly", type(model).__name__, exc_info=True)
             self.stats.fallbacks += 1
-        self.stats.captures += 1
-        self.stats.capture_seconds += time.monotonic() - started
         return graph
 
 
-def static_cache_bytes(model: Any, rows: int, length: int) -> int:
+def _kv_shape(model: Any) -> tuple[int, int, int]:
+    """Layers, key/value heads and head size of the model's KV cache."""
     config = model.config.get_text_config(decoder=True)
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * model.dtype.itemsize
-    return rows * length * per_token
+    return config.num_hidden_layers, config.num_key_value_heads, head_dim
+
+
+def static_cache_bytes(model: Any, rows: int, length: int) -> int:
+    layers, kv_heads, head_dim = _kv_shape(model)
+    return rows * length * 2 * layers * kv_heads * head_dim * model.dtype.itemsize
 
 
 class StaticSteps:
